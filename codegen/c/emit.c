@@ -1,0 +1,431 @@
+/* emit.c — the C backend's driver: plans memory, prints the weights, the
+ * header, <name>_init and <name>_run with each node's code (from its op's
+ * emit_c), and writes <name>.c/.h/.bin atomically (temporary names, renamed
+ * only when everything succeeded).  Output is a pure function of the graph
+ * and options, so builds are reproducible. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "codegen/c/cemit.h"
+
+enum { EMBED_LIMIT = 16 << 20, WEIGHTS_HEADER = 64 };
+
+typedef struct {
+  TfxGraph *g;
+  const TfxCOptions *opt;
+  TfxCEmit e;
+  TfxMemPlan plan;
+  bool *used;          /* value referenced by a live node or a graph output */
+  int64_t *woff;       /* file mode: weight offset in the .bin, -1 if none */
+  const char **params; /* per graph input k / output k: parameter name */
+  const char **oparams;
+  char upper[128];
+  bool file_weights;
+  int64_t weights_bytes;
+} Emitter;
+
+static void sanitize(char *out, size_t size, const char *s) {
+  size_t j = 0;
+  for (size_t i = 0; s[i] && j + 1 < size && j < 40; i++)
+    out[j++] = isalnum((unsigned char)s[i]) ? s[i] : '_';
+  out[j] = 0;
+}
+
+static bool is_identifier(const char *s) {
+  if (!s || !*s || !(isalpha((unsigned char)*s) || *s == '_')) return false;
+  for (; *s; s++)
+    if (!isalnum((unsigned char)*s) && *s != '_') return false;
+  return true;
+}
+
+static uint64_t fnv1a64(const unsigned char *p, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+/* ---- weights ------------------------------------------------------------- */
+static void print_embedded(FILE *f, const char *name, uint32_t id, const TfxTensor *t) {
+  int64_t n = tfx_tensor_numel(t);
+  int64_t count = n ? n : 1;
+  const char *ct = tfx_dtype_ctype(t->dtype);
+  bool punned = t->dtype == TFX_F32 || t->dtype == TFX_F64;
+  if (punned)
+    fprintf(f, "static const union { %s u[%lld]; %s f[%lld]; } %s_c%u = {{",
+            t->dtype == TFX_F32 ? "uint32_t" : "uint64_t", (long long)count, ct, (long long)count,
+            name, id);
+  else
+    fprintf(f, "static const %s %s_c%u[%lld] = {", ct, name, id, (long long)count);
+  const unsigned char *p = t->data;
+  for (int64_t i = 0; i < count; i++) {
+    if (i % 12 == 0) fputs("\n  ", f);
+    if (i >= n) {
+      fputs("0", f);
+      break;
+    }
+    switch (t->dtype) {
+    case TFX_F32: { uint32_t u; memcpy(&u, p + 4 * i, 4); fprintf(f, "0x%08xu,", u); break; }
+    case TFX_F64: { uint64_t u; memcpy(&u, p + 8 * i, 8); fprintf(f, "0x%016llxull,", (unsigned long long)u); break; }
+    case TFX_U64: { uint64_t u; memcpy(&u, p + 8 * i, 8); fprintf(f, "%lluull,", (unsigned long long)u); break; }
+    case TFX_I64: {
+      int64_t v = tfx_tensor_get_i64(t, i);
+      if (v == INT64_MIN) fputs("INT64_MIN,", f);
+      else fprintf(f, "INT64_C(%lld),", (long long)v);
+      break;
+    }
+    case TFX_U32: fprintf(f, "%lluu,", (unsigned long long)tfx_tensor_get_i64(t, i)); break;
+    case TFX_I32:
+      if (tfx_tensor_get_i64(t, i) == INT32_MIN) fputs("INT32_MIN,", f);
+      else fprintf(f, "%lld,", (long long)tfx_tensor_get_i64(t, i));
+      break;
+    default: fprintf(f, "%lld,", (long long)tfx_tensor_get_i64(t, i)); break;
+    }
+  }
+  fputs(punned ? "\n}};\n" : "\n};\n", f);
+}
+
+/* ---- declarations -------------------------------------------------------- */
+static void name_vars(Emitter *m) {
+  TfxGraph *g = m->g;
+  char s[64], buf[128];
+  for (uint32_t v = 0; v < g->n_values; v++) {
+    if (!m->used[v]) continue;
+    sanitize(s, sizeof s, g->values[v].name);
+    snprintf(buf, sizeof buf, "v%u_%s", v, s);
+    m->e.vars[v] = tfx_graph_strdup(g, buf);
+  }
+  for (uint32_t k = 0; k < g->n_inputs; k++) {
+    sanitize(s, sizeof s, g->values[g->inputs[k]].name);
+    snprintf(buf, sizeof buf, "in%u_%s", k, s);
+    m->params[k] = tfx_graph_strdup(g, buf);
+  }
+  for (uint32_t k = 0; k < g->n_outputs; k++) {
+    sanitize(s, sizeof s, g->values[g->outputs[k]].name);
+    snprintf(buf, sizeof buf, "out%u_%s", k, s);
+    m->oparams[k] = tfx_graph_strdup(g, buf);
+  }
+}
+
+static void print_signature(Emitter *m, FILE *f, bool comments) {
+  TfxGraph *g = m->g;
+  char ty[256], cm[256];
+  fprintf(f, "int %s_run(%s_ctx *ctx", m->opt->name, m->opt->name);
+  for (uint32_t k = 0; k < g->n_inputs; k++) {
+    const TfxValue *v = &g->values[g->inputs[k]];
+    tfx_c_comment_text(cm, sizeof cm, v->name);
+    fprintf(f, ",\n    const %s *%s", tfx_dtype_ctype(v->dtype), m->params[k]);
+    if (comments) fprintf(f, " /* %s: %s */", cm, tfx_c_type_text(ty, sizeof ty, v));
+  }
+  for (uint32_t k = 0; k < g->n_outputs; k++) {
+    const TfxValue *v = &g->values[g->outputs[k]];
+    tfx_c_comment_text(cm, sizeof cm, v->name);
+    fprintf(f, ",\n    %s *%s", tfx_dtype_ctype(v->dtype), m->oparams[k]);
+    if (comments) fprintf(f, " /* %s: %s */", cm, tfx_c_type_text(ty, sizeof ty, v));
+  }
+  fputs(")", f);
+}
+
+static void print_header(Emitter *m, FILE *f) {
+  const char *nm = m->opt->name, *U = m->upper;
+  TfxGraph *g = m->g;
+  char cm[256];
+  tfx_c_comment_text(cm, sizeof cm, g->path);
+  fprintf(f, "/* %s.h — generated by tfxc from %s.  Do not edit. */\n", nm, cm);
+  fprintf(f, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", U, U);
+  fprintf(f, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
+  fprintf(f, "/* Bytes of scratch memory <name>_init needs (16-byte aligned). */\n");
+  fprintf(f, "#define %s_WORKSPACE_BYTES ((size_t)%lld)\n", U, (long long)m->plan.total);
+  fprintf(f, "/* Bytes of the weights file %s.bin (0: weights are compiled in). */\n", nm);
+  fprintf(f, "#define %s_WEIGHTS_BYTES ((size_t)%lld)\n", U, (long long)(m->file_weights ? m->weights_bytes : 0));
+  fprintf(f, "#define %s_NUM_INPUTS %u\n#define %s_NUM_OUTPUTS %u\n\n", U, g->n_inputs, U, g->n_outputs);
+  fprintf(f, "enum {\n  %s_OK = 0,\n  %s_ERR_NULL = 1,      /* a required pointer is NULL */\n"
+             "  %s_ERR_WORKSPACE = 2, /* workspace too small or misaligned */\n"
+             "  %s_ERR_WEIGHTS = 3,   /* weights missing, wrong size or corrupt */\n"
+             "  %s_ERR_STATE = 4      /* context not initialised */\n};\n\n", U, U, U, U, U);
+  fprintf(f, "/* All mutable state: one context per concurrent caller. */\n");
+  fprintf(f, "typedef struct {\n  unsigned char *ws;\n  const unsigned char *weights;\n  int ready;\n} %s_ctx;\n\n", nm);
+  fprintf(f, "int %s_init(%s_ctx *ctx, void *workspace, size_t workspace_bytes,\n    const void *weights, size_t weights_bytes);\n", nm, nm);
+  fprintf(f, "/* Buffers must not overlap.  Returns %s_OK or an error code. */\n", U);
+  print_signature(m, f, true);
+  fputs(";\nconst char *", f);
+  fprintf(f, "%s_status_str(int status);\n\n#ifdef __cplusplus\n}\n#endif\n#endif\n", nm);
+}
+
+static void print_helpers(Emitter *m, FILE *f) {
+  if (m->e.need[TFX_HELP_F16]) {
+    fputs("static float tfx_h2f(uint16_t h) {\n"
+          "  uint32_t s = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, x = h & 0x3ffu, u;\n"
+          "  float f;\n"
+          "  if (e == 0x1fu) u = s | 0x7f800000u | (x << 13);\n"
+          "  else if (e == 0) { f = ldexpf((float)x, -24); return s ? -f : f; }\n"
+          "  else u = s | ((e + 112u) << 23) | (x << 13);\n"
+          "  memcpy(&f, &u, 4);\n  return f;\n}\n"
+          "static uint16_t tfx_f2h(float f) {\n"
+          "  uint32_t u, s, e, x, h, r;\n  int ex;\n  memcpy(&u, &f, 4);\n"
+          "  s = (u >> 16) & 0x8000u; e = (u >> 23) & 0xffu; x = u & 0x7fffffu;\n"
+          "  if (e == 0xffu) return (uint16_t)(s | 0x7c00u | (x ? 0x200u | (x >> 13) : 0u));\n"
+          "  ex = (int)e - 112;\n"
+          "  if (ex >= 0x1f) return (uint16_t)(s | 0x7c00u);\n"
+          "  if (ex <= 0) {\n"
+          "    int sh;\n    uint32_t mid;\n"
+          "    if (ex < -10) return (uint16_t)s;\n"
+          "    x |= 0x800000u; sh = 14 - ex; h = x >> sh; r = x & ((1u << sh) - 1u); mid = 1u << (sh - 1);\n"
+          "    if (r > mid || (r == mid && (h & 1u))) h++;\n"
+          "    return (uint16_t)(s | h);\n  }\n"
+          "  h = ((uint32_t)ex << 10) | (x >> 13); r = x & 0x1fffu;\n"
+          "  if (r > 0x1000u || (r == 0x1000u && (h & 1u))) h++;\n"
+          "  return (uint16_t)(s | h);\n}\n", f);
+  }
+  if (m->e.need[TFX_HELP_BF16]) {
+    fputs("static float tfx_b2f(uint16_t h) {\n  uint32_t u = (uint32_t)h << 16;\n  float f;\n"
+          "  memcpy(&f, &u, 4);\n  return f;\n}\n"
+          "static uint16_t tfx_f2b(float f) {\n  uint32_t u;\n  memcpy(&u, &f, 4);\n"
+          "  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);\n"
+          "  u += 0x7fffu + ((u >> 16) & 1u);\n  return (uint16_t)(u >> 16);\n}\n", f);
+  }
+}
+
+static void print_init(Emitter *m, FILE *f) {
+  const char *nm = m->opt->name, *U = m->upper;
+  fprintf(f, "int %s_init(%s_ctx *ctx, void *workspace, size_t workspace_bytes,\n    const void *weights, size_t weights_bytes) {\n", nm, nm);
+  fprintf(f, "  if (!ctx) return %s_ERR_NULL;\n  ctx->ws = NULL;\n  ctx->weights = NULL;\n  ctx->ready = 0;\n", U);
+  if (m->plan.total > 0) {
+    fprintf(f, "  if (!workspace) return %s_ERR_NULL;\n", U);
+    fprintf(f, "  if (workspace_bytes < %s_WORKSPACE_BYTES || ((uintptr_t)workspace & 15u) != 0)\n    return %s_ERR_WORKSPACE;\n", U, U);
+  } else {
+    fputs("  (void)workspace_bytes;\n", f);
+  }
+  if (m->file_weights) {
+    fprintf(f, "  {\n    const unsigned char *w = (const unsigned char *)weights;\n    uint64_t h = 1469598103934665603ull, want = 0;\n    size_t i;\n");
+    fprintf(f, "    if (!w) return %s_ERR_NULL;\n", U);
+    fprintf(f, "    if (weights_bytes != %s_WEIGHTS_BYTES || ((uintptr_t)w & 15u) != 0 || memcmp(w, \"TFXW\", 4) != 0)\n      return %s_ERR_WEIGHTS;\n", U, U);
+    fprintf(f, "    for (i = 0; i < 8; i++) want |= (uint64_t)w[16 + i] << (8 * i);\n");
+    fprintf(f, "    for (i = %d; i < weights_bytes; i++) h = (h ^ w[i]) * 1099511628211ull;\n", WEIGHTS_HEADER);
+    fprintf(f, "    if (h != want) return %s_ERR_WEIGHTS;\n  }\n", U);
+  } else {
+    fputs("  (void)weights;\n  (void)weights_bytes;\n", f);
+  }
+  fprintf(f, "  ctx->ws = (unsigned char *)workspace;\n  ctx->weights = (const unsigned char *)weights;\n  ctx->ready = 1;\n  return %s_OK;\n}\n\n", U);
+  fprintf(f, "const char *%s_status_str(int status) {\n  switch (status) {\n", nm);
+  fprintf(f, "  case %s_OK: return \"ok\";\n  case %s_ERR_NULL: return \"a required pointer is NULL\";\n", U, U);
+  fprintf(f, "  case %s_ERR_WORKSPACE: return \"workspace too small or not 16-byte aligned\";\n", U);
+  fprintf(f, "  case %s_ERR_WEIGHTS: return \"weights missing, of the wrong size, or corrupt\";\n", U);
+  fprintf(f, "  case %s_ERR_STATE: return \"context not initialised\";\n  default: return \"unknown status\";\n  }\n}\n\n", U);
+}
+
+static void print_run(Emitter *m, FILE *f) {
+  TfxGraph *g = m->g;
+  const char *nm = m->opt->name, *U = m->upper;
+  char ty[256], cm[256];
+  print_signature(m, f, false);
+  fputs(" {\n", f);
+  fprintf(f, "  if (!ctx) return %s_ERR_NULL;\n  if (!ctx->ready) return %s_ERR_STATE;\n", U, U);
+  for (uint32_t k = 0; k < g->n_inputs; k++) fprintf(f, "  if (!%s) return %s_ERR_NULL;\n", m->params[k], U);
+  for (uint32_t k = 0; k < g->n_outputs; k++) fprintf(f, "  if (!%s) return %s_ERR_NULL;\n", m->oparams[k], U);
+  if (m->plan.total == 0) fputs("  (void)ctx->ws;\n", f);
+  bool *declared = calloc(g->n_values + 1, 1);
+  if (!declared) abort();
+  for (uint32_t k = 0; k < g->n_inputs; k++) {
+    uint32_t v = g->inputs[k];
+    if (!m->used[v] || declared[v]) {
+      fprintf(f, "  (void)%s;\n", m->params[k]);
+      continue;
+    }
+    declared[v] = true;
+    fprintf(f, "  const %s *%s = %s;\n", tfx_dtype_ctype(g->values[v].dtype), m->e.vars[v], m->params[k]);
+  }
+  for (uint32_t k = 0; k < g->n_outputs; k++) {
+    uint32_t v = g->outputs[k];
+    const TfxValue *val = &g->values[v];
+    if (declared[v] || val->konst || val->producer == TFX_NONE) continue;
+    declared[v] = true;
+    fprintf(f, "  %s *%s = %s;\n", tfx_dtype_ctype(val->dtype), m->e.vars[v], m->oparams[k]);
+  }
+  for (uint32_t v = 0; v < g->n_values; v++) {
+    const TfxValue *val = &g->values[v];
+    if (!m->used[v] || declared[v]) continue;
+    declared[v] = true;
+    tfx_c_comment_text(cm, sizeof cm, val->name);
+    tfx_c_type_text(ty, sizeof ty, val);
+    const char *ct = tfx_dtype_ctype(val->dtype);
+    if (val->konst) {
+      if (m->file_weights)
+        fprintf(f, "  const %s *%s = (const %s *)(const void *)(ctx->weights + %lld); /* %s: %s */\n", ct,
+                m->e.vars[v], ct, (long long)m->woff[v], cm, ty);
+      else if (val->dtype == TFX_F32 || val->dtype == TFX_F64)
+        fprintf(f, "  const %s *%s = %s_c%u.f; /* %s: %s */\n", ct, m->e.vars[v], nm, v, cm, ty);
+      else
+        fprintf(f, "  const %s *%s = %s_c%u; /* %s: %s */\n", ct, m->e.vars[v], nm, v, cm, ty);
+    } else if (m->plan.offset[v] >= 0) {
+      fprintf(f, "  %s *%s = (%s *)(void *)(ctx->ws + %lld); /* %s: %s */\n", ct, m->e.vars[v], ct,
+              (long long)m->plan.offset[v], cm, ty);
+    }
+  }
+  free(declared);
+  fputs(m->e.buf ? m->e.buf : "", f);
+  /* outputs not written in place: constants, passed-through inputs, repeats */
+  for (uint32_t k = 0; k < g->n_outputs; k++) {
+    uint32_t v = g->outputs[k];
+    const TfxValue *val = &g->values[v];
+    bool first = true;
+    for (uint32_t j = 0; j < k; j++)
+      if (g->outputs[j] == v) first = false;
+    if (first && !val->konst && val->producer != TFX_NONE) continue;
+    size_t bytes = (size_t)tfx_numel(val->rank, val->dims) * tfx_dtype_bytes(val->dtype);
+    if (bytes) fprintf(f, "  memcpy(%s, %s, %zu);\n", m->oparams[k], m->e.vars[v], bytes);
+  }
+  fprintf(f, "  return %s_OK;\n}\n", U);
+}
+
+/* ---- files --------------------------------------------------------------- */
+static char *sibling(const char *c_path, const char *ext) {
+  size_t n = strlen(c_path);
+  char *p = malloc(n + strlen(ext) + 1);
+  if (!p) abort();
+  memcpy(p, c_path, n - 2);
+  strcpy(p + n - 2, ext);
+  return p;
+}
+
+static TfxStatus write_bin(Emitter *m, FILE *f) {
+  TfxGraph *g = m->g;
+  unsigned char *blob = calloc(1, (size_t)m->weights_bytes);
+  if (!blob) return tfx_error(g->diag, "out of memory for the weights file (%lld bytes)", (long long)m->weights_bytes);
+  memcpy(blob, "TFXW", 4);
+  blob[4] = 1; /* format version */
+  for (int i = 0; i < 8; i++) blob[8 + i] = (unsigned char)((uint64_t)m->weights_bytes >> (8 * i));
+  for (uint32_t v = 0; v < g->n_values; v++)
+    if (m->woff[v] >= 0) {
+      const TfxTensor *t = g->values[v].konst;
+      size_t nb = tfx_tensor_bytes(t);
+      if (nb) memcpy(blob + m->woff[v], t->data, nb);
+    }
+  uint64_t h = fnv1a64(blob + WEIGHTS_HEADER, (size_t)m->weights_bytes - WEIGHTS_HEADER);
+  for (int i = 0; i < 8; i++) blob[16 + i] = (unsigned char)(h >> (8 * i));
+  size_t w = fwrite(blob, 1, (size_t)m->weights_bytes, f);
+  free(blob);
+  return w == (size_t)m->weights_bytes ? TFX_OK : TFX_ERR;
+}
+
+TfxStatus tfx_emit_c(TfxGraph *g, const TfxCOptions *opt) {
+  size_t plen = strlen(opt->out_c);
+  if (plen < 3 || strcmp(opt->out_c + plen - 2, ".c") != 0)
+    return tfx_error(g->diag, "%s: the output file must end in .c", opt->out_c);
+  if (!is_identifier(opt->name) || strlen(opt->name) > 64)
+    return tfx_error(g->diag, "--name '%s' is not a C identifier (letters, digits, '_')", opt->name);
+  for (uint32_t i = 0; i < g->n_nodes; i++)
+    for (int k = 0; k < g->nodes[i].n_outputs && !g->nodes[i].dead; k++)
+      if (g->nodes[i].outputs[k] != TFX_NONE && g->values[g->nodes[i].outputs[k]].rank < 0)
+        return tfx_error(g->diag, "internal: value '%s' reached the C backend without a shape",
+                         g->values[g->nodes[i].outputs[k]].name);
+
+  Emitter m = {0};
+  m.g = g;
+  m.opt = opt;
+  m.e.g = g;
+  size_t ul = 0;
+  for (const char *s = opt->name; *s && ul + 1 < sizeof m.upper; s++) m.upper[ul++] = (char)toupper((unsigned char)*s);
+  TfxStatus st = tfx_plan_memory(g, &m.plan);
+  m.used = calloc(g->n_values + 1, sizeof *m.used);
+  m.woff = malloc(sizeof *m.woff * (g->n_values + 1));
+  m.e.vars = calloc(g->n_values + 1, sizeof *m.e.vars);
+  m.params = calloc(g->n_inputs + 1, sizeof *m.params);
+  m.oparams = calloc(g->n_outputs + 1, sizeof *m.oparams);
+  if (!m.used || !m.woff || !m.e.vars || !m.params || !m.oparams) abort();
+  for (uint32_t i = 0; i < g->n_nodes; i++) {
+    const TfxNode *n = &g->nodes[i];
+    if (n->dead) continue;
+    for (int k = 0; k < n->n_inputs; k++)
+      if (n->inputs[k] != TFX_NONE) m.used[n->inputs[k]] = true;
+    for (int k = 0; k < n->n_outputs; k++)
+      if (n->outputs[k] != TFX_NONE) m.used[n->outputs[k]] = true;
+  }
+  for (uint32_t k = 0; k < g->n_outputs; k++) m.used[g->outputs[k]] = true;
+  int64_t const_bytes = 0;
+  for (uint32_t v = 0; v < g->n_values; v++)
+    if (m.used[v] && g->values[v].konst) const_bytes += (int64_t)tfx_tensor_bytes(g->values[v].konst);
+  m.file_weights = opt->weights == TFX_WEIGHTS_FILE || (opt->weights == TFX_WEIGHTS_AUTO && const_bytes > EMBED_LIMIT);
+  m.weights_bytes = WEIGHTS_HEADER;
+  for (uint32_t v = 0; v < g->n_values; v++) {
+    m.woff[v] = -1;
+    if (!m.file_weights || !m.used[v] || !g->values[v].konst) continue;
+    m.woff[v] = m.weights_bytes;
+    m.weights_bytes += ((int64_t)tfx_tensor_bytes(g->values[v].konst) + 63) / 64 * 64;
+  }
+  name_vars(&m);
+
+  /* the body: every live node prints itself; collect every failure */
+  char cm[512], ty[256];
+  m.e.indent = 1;
+  for (uint32_t i = 0; i < g->n_nodes; i++) {
+    const TfxNode *n = &g->nodes[i];
+    if (n->dead) continue;
+    tfx_c_comment_text(cm, sizeof cm, n->name);
+    const TfxValue *o0 = tfx_node_out(g, n, 0);
+    tfx_c_line(&m.e, "/* %s: %s -> %s */", cm, n->op_type, o0 ? tfx_c_type_text(ty, sizeof ty, o0) : "()");
+    tfx_c_line(&m.e, "{");
+    tfx_c_indent(&m.e, 1);
+    if (tfx_ops[n->op].emit_c(&m.e, g, n)) st = TFX_ERR;
+    tfx_c_indent(&m.e, -1);
+    tfx_c_line(&m.e, "}");
+  }
+  if (m.e.oom) st = tfx_error(g->diag, "out of memory while printing C");
+
+  char *h_path = sibling(opt->out_c, ".h"), *b_path = sibling(opt->out_c, ".bin");
+  char tmp_c[4096], tmp_h[4096], tmp_b[4096];
+  snprintf(tmp_c, sizeof tmp_c, "%s.tmp%d", opt->out_c, (int)getpid());
+  snprintf(tmp_h, sizeof tmp_h, "%s.tmp%d", h_path, (int)getpid());
+  snprintf(tmp_b, sizeof tmp_b, "%s.tmp%d", b_path, (int)getpid());
+  FILE *fc = NULL, *fh = NULL, *fb = NULL;
+  if (!st) {
+    fc = fopen(tmp_c, "w");
+    fh = fopen(tmp_h, "w");
+    fb = m.file_weights ? fopen(tmp_b, "wb") : NULL;
+    if (!fc || !fh || (m.file_weights && !fb))
+      st = tfx_error(g->diag, "%s: cannot write: %s", opt->out_c, strerror(errno));
+  }
+  if (!st) {
+    print_header(&m, fh);
+    const char *base = strrchr(h_path, '/');
+    base = base ? base + 1 : h_path;
+    tfx_c_comment_text(cm, sizeof cm, g->path);
+    fprintf(fc, "/* %s.c — generated by tfxc from %s.  Do not edit.\n * C99; needs only libc and libm. */\n", opt->name, cm);
+    fprintf(fc, "#include <float.h>\n#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"%s\"\n\n", base);
+    print_helpers(&m, fc);
+    if (!m.file_weights)
+      for (uint32_t v = 0; v < g->n_values; v++)
+        if (m.used[v] && g->values[v].konst) print_embedded(fc, opt->name, v, g->values[v].konst);
+    fputc('\n', fc);
+    print_init(&m, fc);
+    print_run(&m, fc);
+    if (opt->emit_main) tfx_c_emit_main(fc, g, opt->name, m.file_weights);
+    if (m.file_weights && write_bin(&m, fb)) st = tfx_error(g->diag, "%s: cannot write", b_path);
+  }
+  if (fc && fclose(fc)) st = tfx_error(g->diag, "%s: write failed", opt->out_c);
+  if (fh && fclose(fh)) st = tfx_error(g->diag, "%s: write failed", h_path);
+  if (fb && fclose(fb)) st = tfx_error(g->diag, "%s: write failed", b_path);
+  if (!st && (rename(tmp_c, opt->out_c) || rename(tmp_h, h_path) ||
+              (m.file_weights && rename(tmp_b, b_path))))
+    st = tfx_error(g->diag, "%s: cannot rename into place: %s", opt->out_c, strerror(errno));
+  if (st) {
+    unlink(tmp_c);
+    unlink(tmp_h);
+    unlink(tmp_b);
+  } else if (!m.file_weights) {
+    unlink(b_path); /* a stale .bin from an earlier file-mode build would mislead */
+  }
+  free(h_path);
+  free(b_path);
+  free(m.e.buf);
+  free(m.used);
+  free(m.woff);
+  free(m.e.vars);
+  free(m.params);
+  free(m.oparams);
+  tfx_plan_free(&m.plan);
+  return st;
+}

@@ -1,0 +1,94 @@
+/* codegen.h — what the backends offer: the C backend's driver, and the small
+ * printing API that each op's emit_c uses to write its code into the body of
+ * <name>_run.  Every value an op touches is reachable through a typed pointer
+ * variable (tfx_c_var); all shapes are compile-time constants. */
+#ifndef TFX_CODEGEN_H
+#define TFX_CODEGEN_H
+
+#include <stdio.h>
+
+#include "ir/ir.h"
+
+/* ---- printing API for op emitters -------------------------------------- */
+
+/* Append one line at the current indentation ("\n" added). */
+void tfx_c_line(TfxCEmit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void tfx_c_indent(TfxCEmit *e, int delta); /* +1 / -1 */
+/* Name of the pointer variable for value v: its type is `ctype *` (const for
+ * inputs and constants), pointing at numel elements in row-major order. */
+const char *tfx_c_var(TfxCEmit *e, uint32_t v);
+/* A fresh identifier with the given prefix, unique in the function. */
+const char *tfx_c_tmp(TfxCEmit *e, const char *prefix);
+
+/* Runtime helpers an emitter may call in generated code; requesting one makes
+ * the emitter print its definition once, before the model function.
+ *   TFX_HELP_F16:  float tfx_h2f(uint16_t), uint16_t tfx_f2h(float)
+ *   TFX_HELP_BF16: float tfx_b2f(uint16_t), uint16_t tfx_f2b(float) */
+typedef enum { TFX_HELP_F16, TFX_HELP_BF16, TFX_HELP_COUNT } TfxCHelper;
+void tfx_c_need(TfxCEmit *e, TfxCHelper h);
+
+/* Arithmetic type used to compute on elements of t: "float" for F16/BF16/F32,
+ * otherwise the storage type. */
+const char *tfx_c_calctype(TfxDtype t);
+/* Write into buf (size >= 256) an rvalue reading expr (an lvalue of storage
+ * type t) converted to tfx_c_calctype(t); requests helpers as needed. */
+const char *tfx_c_load(TfxCEmit *e, TfxDtype t, const char *expr, char *buf);
+/* Print `lvalue = value;` where value is of tfx_c_calctype(t), converting to
+ * storage type t (rounding for F16/BF16). */
+void tfx_c_store(TfxCEmit *e, TfxDtype t, const char *lvalue, const char *value);
+
+/* Exact C literal for a float / double value into buf (size >= 64): hex
+ * floats, with NAN / INFINITY from math.h for the special values. */
+const char *tfx_c_float(char *buf, float v);
+const char *tfx_c_double(char *buf, double v);
+/* C literal for an int64 value ("INT64_C(...)", INT64_MIN handled). */
+const char *tfx_c_int(char *buf, int64_t v);
+
+/* Nested loops i0..i{rank-1} over dims (a loop of extent 1 is still printed
+ * so indices stay uniform; rank 0 prints a plain block). */
+void tfx_c_loops_begin(TfxCEmit *e, int rank, const int64_t *dims);
+void tfx_c_loops_end(TfxCEmit *e, int rank);
+/* Write "i0*s0 + i1*s1 + ... + base" into buf (size >= 512), skipping zero
+ * strides; "0" when nothing remains. */
+const char *tfx_c_index(char *buf, int rank, const int64_t *strides, int64_t base);
+
+/* ---- memory plan (shared by every backend) ------------------------------ */
+
+/* Every intermediate value gets an offset in one workspace; values whose
+ * lifetimes do not overlap share bytes.  offset[v] is -1 for values that do
+ * not live in the workspace (inputs, constants, graph outputs). */
+typedef struct {
+  int64_t *offset; /* per value id */
+  int64_t total;   /* workspace bytes */
+} TfxMemPlan;
+
+enum { TFX_PLAN_ALIGN = 64 };
+TfxStatus tfx_plan_memory(TfxGraph *g, TfxMemPlan *p);
+void tfx_plan_free(TfxMemPlan *p);
+
+/* ---- the C backend ------------------------------------------------------ */
+
+typedef enum { TFX_WEIGHTS_AUTO, TFX_WEIGHTS_EMBED, TFX_WEIGHTS_FILE } TfxWeightsMode;
+
+typedef struct {
+  const char *name;   /* C identifier prefix of the generated API */
+  const char *out_c;  /* path of <name>.c; <name>.h and <name>.bin go beside it */
+  TfxWeightsMode weights;
+  bool emit_main;
+} TfxCOptions;
+
+/* Write <name>.c, <name>.h (and <name>.bin) for a graph whose shapes are all
+ * known.  Files are written under temporary names and renamed at the end, so
+ * on error nothing is left behind. */
+TfxStatus tfx_emit_c(TfxGraph *g, const TfxCOptions *opt);
+
+/* Print a main() (for --emit-main) that reads the graph inputs from .pb files,
+ * calls <name>_init and <name>_run, and writes the outputs as .pb files:
+ *   ./prog [--weights FILE.bin] IN_0.pb .. IN_n.pb OUT_0.pb .. OUT_m.pb
+ * It includes the libc-only TensorProto reader/writer runtime/tfx_pbio.c
+ * (embedded in tfxc, see tfx_embedded_source). */
+void tfx_c_emit_main(FILE *f, const TfxGraph *g, const char *name, bool weights_file);
+/* Text of an embedded runtime source by repository path, or NULL. */
+const char *tfx_embedded_source(const char *path);
+
+#endif

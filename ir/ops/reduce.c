@@ -1,0 +1,16 @@
+/* reduce.c — placeholder: every op of the reduce family reports itself unsupported
+ * until the family is implemented. */
+#include "codegen/codegen.h"
+#include "ir/ir.h"
+
+TfxStatus tfx_reduce_infer(TfxGraph *g, TfxNode *n) {
+  return tfx_node_error(g, n, "operator not supported yet");
+}
+TfxStatus tfx_reduce_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in, TfxTensor *out) {
+  (void)in, (void)out;
+  return tfx_node_error(g, (TfxNode *)n, "operator not supported yet");
+}
+TfxStatus tfx_reduce_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
+  (void)e;
+  return tfx_node_error(g, (TfxNode *)n, "operator not supported yet");
+}

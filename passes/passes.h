@@ -1,0 +1,39 @@
+/* passes.h — graph-to-graph transformations.  Every pass has one signature,
+ * reports how many things it changed, and leaves the graph passing
+ * tfx_graph_verify.  The pipeline per -O level is spelled out in pipeline.c. */
+#ifndef TFX_PASSES_H
+#define TFX_PASSES_H
+
+#include <stdio.h>
+
+#include "ir/ir.h"
+
+typedef TfxStatus (*TfxPassFn)(TfxGraph *g, int *changed);
+
+typedef struct {
+  const char *name;
+  int64_t value;
+} TfxDimBinding;
+
+/* Give every symbolic dim of the graph inputs a value (--dim SYM=V); an
+ * unbound symbol or unknown dim is an error naming the input. */
+TfxStatus tfx_bind_dims(TfxGraph *g, const TfxDimBinding *b, int n);
+
+/* Shape inference in topological order, folding every node whose inputs are
+ * all constant (and Shape/Size of known dims) with the reference evaluator. */
+TfxStatus tfx_pass_fold(TfxGraph *g, int *changed);
+/* Mark nodes dead whose outputs are unused or constant. */
+TfxStatus tfx_pass_dce(TfxGraph *g, int *changed);
+
+typedef struct {
+  int opt_level;          /* 0..3 */
+  const char *dump_after; /* pass name, "all", or NULL */
+  FILE *dump_file;
+} TfxPipelineOptions;
+
+/* toposort, fold, dce (and later passes by level), verifying after each. */
+TfxStatus tfx_run_pipeline(TfxGraph *g, const TfxPipelineOptions *o);
+/* Whether name is a pass of the pipeline (or "all"), for --dump-after. */
+bool tfx_pass_known(const char *name);
+
+#endif

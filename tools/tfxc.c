@@ -1,0 +1,165 @@
+/* tfxc.c — the command-line driver: parses flags, runs import -> passes ->
+ * backend, prints diagnostics, and picks the exit code.  It is the only part
+ * of tfxc that prints to the terminal or exits. */
+#include <ctype.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/codegen.h"
+#include "frontend/frontend.h"
+#include "passes/passes.h"
+
+#ifndef TFX_VERSION
+#define TFX_VERSION "0.0.0"
+#endif
+
+int tfx_check_main(int argc, char **argv);
+
+static void usage(FILE *f) {
+  fputs("usage: tfxc MODEL -o OUT.c [options]\n"
+        "       tfxc check CASE_DIR [--rtol R] [--atol A] [--reference] [--keep DIR] [-v]\n"
+        "\n"
+        "Compiles an ONNX model into standalone C99 (OUT.c, OUT.h, and OUT.bin when\n"
+        "weights go to a file).\n"
+        "\n"
+        "options:\n"
+        "  -o, --output FILE.c     where to write the C source (required)\n"
+        "      --name NAME         prefix of the generated API (default: from FILE)\n"
+        "      --dim SYM=V         give the symbolic dimension SYM the value V (repeatable)\n"
+        "      --weights MODE      embed | file | auto (default auto: file above 16 MiB)\n"
+        "  -O LEVEL                optimisation level 0..3 (default 2)\n"
+        "      --dump-after PASS   print the graph after PASS (toposort, fold, dce, all)\n"
+        "      --emit-main         add a main() that reads input .pb files and writes outputs\n"
+        "  -h, --help              this text\n"
+        "      --version           print the version\n"
+        "\n"
+        "check: compiles a case folder (model.onnx + test_data_set_*/input_K.pb,\n"
+        "output_K.pb), builds it with the system C compiler, runs every data set and\n"
+        "compares outputs; see 'tfxc check --help'.\n"
+        "\n"
+        "exit status: 0 success; 1 the model or an input is bad or unsupported, or\n"
+        "outputs differ (check); 2 bad command line; 77 (check) the case uses\n"
+        "something tfxc does not support.\n"
+        "Errors are printed one per line as 'tfxc: FILE: node 'NAME' (OP): message'.\n",
+        f);
+}
+
+static void print_diag(const TfxDiag *d) {
+  if (!d->text) return;
+  const char *p = d->text;
+  while (*p) {
+    const char *nl = strchr(p, '\n');
+    size_t n = nl ? (size_t)(nl - p) : strlen(p);
+    fprintf(stderr, "tfxc: %.*s\n", (int)n, p);
+    p += n + (nl ? 1 : 0);
+  }
+}
+
+static char *default_name(const char *out) {
+  const char *b = strrchr(out, '/');
+  b = b ? b + 1 : out;
+  size_t n = strlen(b);
+  if (n > 2 && strcmp(b + n - 2, ".c") == 0) n -= 2;
+  char *s = malloc(n + 2);
+  if (!s) abort();
+  size_t j = 0;
+  if (!n || isdigit((unsigned char)b[0])) s[j++] = 'm';
+  for (size_t i = 0; i < n; i++) s[j++] = isalnum((unsigned char)b[i]) ? b[i] : '_';
+  s[j] = 0;
+  return s;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "check") == 0) return tfx_check_main(argc - 1, argv + 1);
+
+  enum { OPT_NAME = 256, OPT_DIM, OPT_WEIGHTS, OPT_DUMP, OPT_MAIN, OPT_VERSION };
+  static const struct option longopts[] = {
+      {"output", required_argument, 0, 'o'},  {"name", required_argument, 0, OPT_NAME},
+      {"dim", required_argument, 0, OPT_DIM}, {"weights", required_argument, 0, OPT_WEIGHTS},
+      {"dump-after", required_argument, 0, OPT_DUMP}, {"emit-main", no_argument, 0, OPT_MAIN},
+      {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, OPT_VERSION},
+      {0, 0, 0, 0}};
+  const char *out = NULL, *name = NULL, *dump = NULL;
+  TfxCOptions copt = {.weights = TFX_WEIGHTS_AUTO};
+  TfxDimBinding dims[64];
+  int ndims = 0, level = 2, c;
+  while ((c = getopt_long(argc, argv, "o:O:h", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'o': out = optarg; break;
+    case OPT_NAME: name = optarg; break;
+    case OPT_DIM: {
+      char *eq = strchr(optarg, '='), *end = NULL;
+      if (!eq || eq == optarg || ndims == 64) {
+        fprintf(stderr, "tfxc: --dim expects SYM=VALUE, got '%s'\n", optarg);
+        return 2;
+      }
+      *eq = 0;
+      long long v = strtoll(eq + 1, &end, 10);
+      if (!*(eq + 1) || *end || v < 0) {
+        fprintf(stderr, "tfxc: --dim %s: '%s' is not a non-negative integer\n", optarg, eq + 1);
+        return 2;
+      }
+      dims[ndims++] = (TfxDimBinding){optarg, v};
+      break;
+    }
+    case OPT_WEIGHTS:
+      if (strcmp(optarg, "embed") == 0) copt.weights = TFX_WEIGHTS_EMBED;
+      else if (strcmp(optarg, "file") == 0) copt.weights = TFX_WEIGHTS_FILE;
+      else if (strcmp(optarg, "auto") == 0) copt.weights = TFX_WEIGHTS_AUTO;
+      else {
+        fprintf(stderr, "tfxc: --weights must be embed, file or auto, not '%s'\n", optarg);
+        return 2;
+      }
+      break;
+    case 'O':
+      if (optarg[0] < '0' || optarg[0] > '3' || optarg[1]) {
+        fprintf(stderr, "tfxc: -O expects 0, 1, 2 or 3, not '%s'\n", optarg);
+        return 2;
+      }
+      level = optarg[0] - '0';
+      break;
+    case OPT_DUMP:
+      if (!tfx_pass_known(optarg)) {
+        fprintf(stderr, "tfxc: --dump-after: no pass named '%s' (toposort, fold, dce, all)\n", optarg);
+        return 2;
+      }
+      dump = optarg;
+      break;
+    case OPT_MAIN: copt.emit_main = true; break;
+    case 'h': usage(stdout); return 0;
+    case OPT_VERSION: printf("tfxc %s\n", TFX_VERSION); return 0;
+    default: usage(stderr); return 2;
+    }
+  }
+  if (optind + 1 != argc || !out) {
+    fprintf(stderr, optind >= argc ? "tfxc: no model given\n"
+                    : optind + 1 < argc ? "tfxc: more than one model given\n"
+                                        : "tfxc: no output given (-o OUT.c)\n");
+    usage(stderr);
+    return 2;
+  }
+  size_t ol = strlen(out);
+  if (ol < 3 || strcmp(out + ol - 2, ".c") != 0) {
+    fprintf(stderr, "tfxc: %s: the output must be a .c file\n", out);
+    return 2;
+  }
+  char *dname = name ? NULL : default_name(out);
+  copt.name = name ? name : dname;
+  copt.out_c = out;
+
+  TfxDiag d;
+  tfx_diag_init(&d);
+  TfxGraph *g = tfx_onnx_import(argv[optind], &d);
+  int rc = 1;
+  if (g && !tfx_bind_dims(g, dims, ndims)) {
+    TfxPipelineOptions po = {.opt_level = level, .dump_after = dump, .dump_file = stdout};
+    if (!tfx_run_pipeline(g, &po) && !tfx_emit_c(g, &copt)) rc = 0;
+  }
+  print_diag(&d);
+  tfx_graph_free(g);
+  tfx_diag_deinit(&d);
+  free(dname);
+  return rc;
+}
