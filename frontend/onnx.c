@@ -72,7 +72,9 @@ static const char *arena_printf(TfxGraph *g, const char *fmt, ...) {
   return s;
 }
 
-static const char *arena_str(Ctx *c, const char *s) { return tfx_graph_strdup(c->g, tfx_onnx_str(s)); }
+static const char *arena_str(Ctx *c, const char *s) {
+  return tfx_graph_strdup(c->g, tfx_onnx_str(s));
+}
 
 static bool is_default_domain(const char *dom) {
   return !dom || !*dom || strcmp(dom, "ai.onnx") == 0;
@@ -84,8 +86,8 @@ static const Onnx__FunctionProto *find_function(const Ctx *c, const FlatNode *n)
   for (size_t i = 0; i < c->model->n_functions; i++) {
     const Onnx__FunctionProto *f = c->model->functions[i];
     const char *fd = tfx_onnx_str(f->domain);
-    bool same_domain = strcmp(fd, n->domain) == 0 ||
-                       (is_default_domain(fd) && is_default_domain(n->domain));
+    bool same_domain =
+        strcmp(fd, n->domain) == 0 || (is_default_domain(fd) && is_default_domain(n->domain));
     if (same_domain && strcmp(tfx_onnx_str(f->name), n->op_type) == 0 &&
         strcmp(tfx_onnx_str(f->overload), n->overload) == 0)
       return f;
@@ -102,8 +104,7 @@ static const char *fn_rename(Ctx *c, const Onnx__FunctionProto *f, const FlatNod
     if (strcmp(tfx_onnx_str(f->input[i]), inner) == 0)
       return (int)i < call->n_in ? call->in[i] : "";
   for (size_t i = 0; i < f->n_output; i++)
-    if (strcmp(tfx_onnx_str(f->output[i]), inner) == 0 && (int)i < call->n_out &&
-        call->out[i][0])
+    if (strcmp(tfx_onnx_str(f->output[i]), inner) == 0 && (int)i < call->n_out && call->out[i][0])
       return call->out[i];
   return arena_printf(c->g, "%s/%s", call->name, inner);
 }
@@ -129,8 +130,10 @@ static void inline_function(Ctx *c, const Onnx__FunctionProto *f, const FlatNode
     return;
   }
   if ((size_t)call->n_in > f->n_input || (size_t)call->n_out > f->n_output) {
-    tfx_error(c->d, "%s: node '%s' calls function '%s' with %d inputs and %d outputs; it takes %zu and %zu",
-              c->path, call->name, call->op_type, call->n_in, call->n_out, f->n_input, f->n_output);
+    tfx_error(
+        c->d,
+        "%s: node '%s' calls function '%s' with %d inputs and %d outputs; it takes %zu and %zu",
+        c->path, call->name, call->op_type, call->n_in, call->n_out, f->n_input, f->n_output);
     c->errors++;
     return;
   }
@@ -158,7 +161,8 @@ static void inline_function(Ctx *c, const Onnx__FunctionProto *f, const FlatNode
         for (int j = 0; j < call->n_attrs && !src; j++)
           if (strcmp(call->attrs[j].name, ref) == 0) src = call->attrs[j].a;
         for (size_t j = 0; j < f->n_attribute_proto && !src; j++)
-          if (strcmp(tfx_onnx_str(f->attribute_proto[j]->name), ref) == 0) src = f->attribute_proto[j];
+          if (strcmp(tfx_onnx_str(f->attribute_proto[j]->name), ref) == 0)
+            src = f->attribute_proto[j];
         if (!src) continue;
       }
       n.attrs[n.n_attrs].name = arena_str(c, a->name);
@@ -190,14 +194,22 @@ static TfxStatus convert_attr(Ctx *c, const FlatNode *n, const FlatAttr *fa, Tfx
   out->name = fa->name;
   int type = a->has_type ? (int)a->type : 0;
   if (type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__UNDEFINED) { /* very old exporters */
-    if (a->t) type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR;
-    else if (a->g) type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH;
-    else if (a->n_floats) type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS;
-    else if (a->n_ints) type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
-    else if (a->n_strings) type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS;
-    else if (a->has_f) type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT;
-    else if (a->has_i) type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
-    else if (a->has_s) type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING;
+    if (a->t)
+      type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR;
+    else if (a->g)
+      type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH;
+    else if (a->n_floats)
+      type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS;
+    else if (a->n_ints)
+      type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+    else if (a->n_strings)
+      type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS;
+    else if (a->has_f)
+      type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT;
+    else if (a->has_i)
+      type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+    else if (a->has_s)
+      type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING;
     else
       return tfx_error(c->d, "%s: node '%s' (%s): attribute '%s' has no type and no value", c->path,
                        n->name, n->op_type, fa->name);
@@ -327,31 +339,38 @@ static TfxStatus value_type(Ctx *c, const Onnx__ValueInfoProto *vi, const char *
   return TFX_OK;
 }
 
-static bool is_initializer(const Onnx__GraphProto *gp, const char *name) {
-  for (size_t i = 0; i < gp->n_initializer; i++)
-    if (strcmp(tfx_onnx_str(gp->initializer[i]->name), name) == 0) return true;
-  return false;
-}
-
 /* ---- the model ------------------------------------------------------------ */
 
+/* The default-domain opset; 0 when the model imports none (an error only if
+ * a node of the default domain remains after inlining, see check_opset). */
 static TfxStatus read_opset(Ctx *c) {
   int64_t opset = -1;
   for (size_t i = 0; i < c->model->n_opset_import; i++) {
     const Onnx__OperatorSetIdProto *o = c->model->opset_import[i];
     if (!is_default_domain(o->domain)) continue;
-    if (opset >= 0 && o->version != opset)
-      return tfx_error(c->d, "%s: the model imports the default domain twice (opsets %lld and %lld)",
-                       c->path, (long long)opset, (long long)o->version);
-    opset = o->has_version ? o->version : 0;
+    int64_t v = o->has_version ? o->version : 0;
+    if (opset >= 0 && v != opset)
+      return tfx_error(c->d,
+                       "%s: the model imports the default domain twice (opsets %lld and %lld)",
+                       c->path, (long long)opset, (long long)v);
+    opset = v;
   }
-  if (opset < 0)
-    return tfx_error(c->d, "%s: the model imports no default-domain ('' or 'ai.onnx') opset",
-                     c->path);
-  if (opset < 1 || opset > ONNX_MAX_OPSET)
+  if (opset >= 0 && (opset < 1 || opset > ONNX_MAX_OPSET))
     return tfx_error(c->d, "%s: default-domain opset %lld is not supported (1..%d)", c->path,
                      (long long)opset, ONNX_MAX_OPSET);
-  c->g->opset = (int)opset;
+  c->g->opset = opset < 0 ? 0 : (int)opset;
+  return TFX_OK;
+}
+
+static TfxStatus check_opset(Ctx *c) {
+  if (c->g->opset) return TFX_OK;
+  for (int i = 0; i < c->n_nodes; i++)
+    if (is_default_domain(c->nodes[i].domain))
+      return tfx_error(c->d,
+                       "%s: node '%s' (%s) is in the default domain, but the model imports no "
+                       "default-domain ('' or 'ai.onnx') opset",
+                       c->path, c->nodes[i].name, c->nodes[i].op_type);
+  c->g->opset = ONNX_MAX_OPSET; /* no default-domain node: any opset reads the same */
   return TFX_OK;
 }
 
@@ -399,8 +418,9 @@ static void add_inputs(Ctx *c, const Onnx__GraphProto *gp) {
       continue;
     }
     /* Old exporters list initialisers among the inputs: they stay constants. */
-    if (is_initializer(gp, name)) continue;
-    if (tfx_graph_find_value(c->g, name) != TFX_NONE) {
+    uint32_t old = tfx_graph_find_value(c->g, name);
+    if (old != TFX_NONE && tfx_val(c->g, old)->kind == TFX_VAL_CONST) continue;
+    if (old != TFX_NONE) {
       tfx_error(c->d, "%s: graph input '%s' is declared twice", c->path, name);
       c->errors++;
       continue;
@@ -518,8 +538,10 @@ static void report_unknown_ops(Ctx *c, const TfxOp *ops) {
 static void build_nodes(Ctx *c) {
   TfxGraph *g = c->g;
   TfxOp *ops = malloc(sizeof(TfxOp) * ((size_t)c->n_nodes + 1));
-  int *producer = NULL; /* flat node index per value id, -1 for none */
-  if (!ops) abort();
+  size_t n_outs = 0;
+  for (int i = 0; i < c->n_nodes; i++) n_outs += (size_t)c->nodes[i].n_out;
+  int *producer = malloc(sizeof(int) * (n_outs + 1)); /* flat node index per new value */
+  if (!ops || !producer) abort();
   bool unknown = false;
   for (int i = 0; i < c->n_nodes; i++) {
     const FlatNode *n = &c->nodes[i];
@@ -542,9 +564,6 @@ static void build_nodes(Ctx *c) {
       uint32_t v = tfx_graph_find_value(g, n->out[k]);
       if (v == TFX_NONE) {
         v = tfx_graph_add_value(g, n->out[k]);
-        int *p = realloc(producer, sizeof(int) * (g->n_values - base));
-        if (!p) abort();
-        producer = p;
         producer[v - base] = i;
         outs[i][k] = v;
         continue;
@@ -588,8 +607,8 @@ static void build_nodes(Ctx *c) {
   if (!c->errors) {
     for (int i = 0; i < c->n_nodes && !c->errors; i++) {
       const FlatNode *n = &c->nodes[i];
-      uint32_t id = tfx_graph_add_node(g, ops[i], n->op_type, n->name, ins[i], n->n_in, outs[i],
-                                       n->n_out);
+      uint32_t id =
+          tfx_graph_add_node(g, ops[i], n->op_type, n->name, ins[i], n->n_in, outs[i], n->n_out);
       TfxAttr *attrs = tfx_graph_alloc(g, sizeof(TfxAttr) * ((size_t)n->n_attrs + 1));
       for (int k = 0; k < n->n_attrs; k++)
         if (convert_attr(c, n, &n->attrs[k], &attrs[k])) c->errors++;
@@ -683,6 +702,7 @@ TfxGraph *tfx_onnx_import(const char *path, TfxDiag *d) {
     add_initializers(&c, gp);
     add_inputs(&c, gp);
     flatten_nodes(&c, gp);
+    if (!c.errors && check_opset(&c)) c.errors++;
     if (!c.errors) build_nodes(&c);
     if (!c.errors) add_outputs(&c, gp);
   } else {

@@ -83,11 +83,11 @@ void tfx_onnx_load_deinit(TfxOnnxLoad *L) {
 
 const char *tfx_onnx_dtype_desc(int code, char *buf, size_t bufsize) {
   static const char *const names[] = {
-      "undefined",  "float32",        "uint8",      "int8",           "uint16",   "int16",
-      "int32",      "int64",          "string",     "bool",           "float16",  "float64",
-      "uint32",     "uint64",         "complex64",  "complex128",     "bfloat16", "float8e4m3fn",
-      "float8e4m3fnuz", "float8e5m2", "float8e5m2fnuz", "uint4",      "int4",     "float4e2m1",
-      "float8e8m0", "uint2",          "int2",       "float6e2m3",     "float6e3m2"};
+      "undefined",      "float32",    "uint8",          "int8",       "uint16",    "int16",
+      "int32",          "int64",      "string",         "bool",       "float16",   "float64",
+      "uint32",         "uint64",     "complex64",      "complex128", "bfloat16",  "float8e4m3fn",
+      "float8e4m3fnuz", "float8e5m2", "float8e5m2fnuz", "uint4",      "int4",      "float4e2m1",
+      "float8e8m0",     "uint2",      "int2",           "float6e2m3", "float6e3m2"};
   if (code >= 0 && code < (int)(sizeof names / sizeof names[0])) return names[code];
   snprintf(buf, bufsize, "code %d", code);
   return buf;
@@ -153,8 +153,8 @@ static TfxOnnxMap *external_map(TfxOnnxLoad *L, const char *what, const char *lo
     return NULL;
   }
   size_t ld = rdir ? strlen(rdir) : 0;
-  bool inside = rdir && strncmp(rfile, rdir, ld) == 0 &&
-                (rfile[ld] == '/' || (ld == 1 && rdir[0] == '/'));
+  bool inside =
+      rdir && strncmp(rfile, rdir, ld) == 0 && (rfile[ld] == '/' || (ld == 1 && rdir[0] == '/'));
   free(rdir);
   free(rfile);
   if (!inside) {
@@ -209,15 +209,15 @@ static TfxStatus external_data(TfxOnnxLoad *L, const Onnx__TensorProto *tp, cons
       if (parse_size(L, what, k, v, &length)) return TFX_ERR;
     } /* checksum and unknown keys are advisory */
   }
-  if (!loc || !*loc)
-    return tfx_error(L->d, "%s: %s: external data has no location", L->path, what);
+  if (!loc || !*loc) return tfx_error(L->d, "%s: %s: external data has no location", L->path, what);
   if (!path_is_contained(loc))
     return tfx_error(L->d,
                      "%s: %s: external data location '%s' is absolute or leaves the model's "
                      "folder ('..'); refused",
                      L->path, what, loc);
   if (length >= 0 && (uint64_t)length != (uint64_t)bytes)
-    return tfx_error(L->d, "%s: %s: external data length %lld does not match the tensor's %zu bytes",
+    return tfx_error(L->d,
+                     "%s: %s: external data length %lld does not match the tensor's %zu bytes",
                      L->path, what, (long long)length, bytes);
   TfxOnnxMap *m = external_map(L, what, loc);
   if (!m) return TFX_ERR;
@@ -304,8 +304,8 @@ TfxStatus tfx_onnx_tensor(TfxOnnxLoad *L, const Onnx__TensorProto *tp, const cha
       return tfx_error(L->d,
                        "%s: %s: raw_data holds %zu bytes, expected %zu (%s, %lld elements of %zu "
                        "bytes)",
-                       L->path, what, tp->raw_data.len, bytes, tfx_dtype_name(dt),
-                       (long long)numel, esize);
+                       L->path, what, tp->raw_data.len, bytes, tfx_dtype_name(dt), (long long)numel,
+                       esize);
     src = tp->raw_data.data;
     can_view = true;
   } else {

@@ -2,8 +2,9 @@
  * (.pb) files, printed textually into programs that tfxc generates with
  * --emit-main (generated code may depend on libc only, so this is the one
  * protobuf wire reader written by hand).  Invariants: static functions only,
- * prefixed tfx_pb_, no globals; every varint, length and count read from a
- * file is bounds-checked, since the files come from users.  Tensor data is
+ * prefixed tfx_pb_, all used by the --emit-main program (it compiles with
+ * -Wall -Werror); no globals; every varint, length and count read from a file
+ * is bounds-checked, since the files come from users.  Tensor data is
  * converted to and from the host's native storage of the dtype (float16 and
  * bfloat16 as uint16_t bits, bool as uint8_t 0/1); on disk it is little-endian.
  *
@@ -16,12 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#if defined(__GNUC__) || defined(__clang__)
-#define TFX_PB_UNUSED __attribute__((unused))
-#else
-#define TFX_PB_UNUSED
-#endif
 
 #define TFX_PB_MAX_RANK 8
 
@@ -39,7 +34,7 @@ typedef struct {
 
 /* Bytes per element of a supported dtype, 0 for the rest (strings,
  * float8/float4/int4, complex). */
-static TFX_PB_UNUSED size_t tfx_pb_elem_size(int data_type) {
+static size_t tfx_pb_elem_size(int data_type) {
   switch (data_type) {
   case 2: case 3: case 9: return 1;           /* uint8 int8 bool */
   case 4: case 5: case 10: case 16: return 2; /* uint16 int16 float16 bfloat16 */
@@ -49,7 +44,7 @@ static TFX_PB_UNUSED size_t tfx_pb_elem_size(int data_type) {
   }
 }
 
-static TFX_PB_UNUSED const char *tfx_pb_type_name(int data_type) {
+static const char *tfx_pb_type_name(int data_type) {
   switch (data_type) {
   case 1: return "float32";
   case 2: return "uint8";
@@ -202,7 +197,7 @@ static int tfx_pb_typed_field(int data_type) {
 
 /* ---- reading ------------------------------------------------------------- */
 
-static TFX_PB_UNUSED void tfx_pb_free(tfx_pb_tensor *t) {
+static void tfx_pb_free(tfx_pb_tensor *t) {
   free(t->buf);
   t->buf = NULL;
   t->raw = NULL;
@@ -210,7 +205,7 @@ static TFX_PB_UNUSED void tfx_pb_free(tfx_pb_tensor *t) {
 
 /* Read the file and its header (dims, dtype, where the data is).  On error
  * returns -1 with a message in err, and t owns nothing. */
-static TFX_PB_UNUSED int tfx_pb_open(const char *path, tfx_pb_tensor *t, char *err, size_t errlen) {
+static int tfx_pb_open(const char *path, tfx_pb_tensor *t, char *err, size_t errlen) {
   FILE *f;
   size_t cap = 1 << 16, got;
   const unsigned char *p, *end;
@@ -317,8 +312,8 @@ fail:
 
 /* Convert the tensor's values into dst, which holds numel elements of the
  * dtype's native storage (dst_bytes must equal numel * elem_size). */
-static TFX_PB_UNUSED int tfx_pb_read_data(const char *path, const tfx_pb_tensor *t, void *dst,
-                                          size_t dst_bytes, char *err, size_t errlen) {
+static int tfx_pb_read_data(const char *path, const tfx_pb_tensor *t, void *dst,
+                            size_t dst_bytes, char *err, size_t errlen) {
   size_t es = tfx_pb_elem_size(t->data_type);
   int dt = t->data_type, want = tfx_pb_typed_field(dt);
   int64_t i, count = 0;
@@ -408,9 +403,8 @@ static size_t tfx_pb_put_varint(unsigned char *p, uint64_t v) {
 
 /* Write data (numel elements of data_type's native storage) as a TensorProto
  * with dims, data_type, name and little-endian raw_data. */
-static TFX_PB_UNUSED int tfx_pb_write(const char *path, const char *name, int data_type, int rank,
-                                      const int64_t *dims, const void *data, char *err,
-                                      size_t errlen) {
+static int tfx_pb_write(const char *path, const char *name, int data_type, int rank,
+                        const int64_t *dims, const void *data, char *err, size_t errlen) {
   unsigned char hdr[16 * (TFX_PB_MAX_RANK + 4)], chunk[4096];
   size_t es = tfx_pb_elem_size(data_type), h = 0, nlen = name ? strlen(name) : 0, bytes, c = 0;
   int64_t numel = 1, i;

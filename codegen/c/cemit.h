@@ -11,6 +11,7 @@ struct TfxCEmit {
   int indent;
   bool need[TFX_HELP_COUNT];
   const char **vars; /* per value id: pointer variable name, or NULL */
+  bool *referenced;  /* per value id: the printed code names its variable */
   int ntmp;
   bool oom;
 };

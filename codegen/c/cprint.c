@@ -58,6 +58,7 @@ const char *tfx_c_var(TfxCEmit *e, uint32_t v) {
     fprintf(stderr, "tfxc: internal error: value %u has no C variable\n", v);
     abort();
   }
+  e->referenced[v] = true;
   return e->vars[v];
 }
 

@@ -333,9 +333,10 @@ TfxStatus tfx_emit_c(TfxGraph *g, const TfxCOptions *opt) {
   m.used = calloc(g->n_values + 1, sizeof *m.used);
   m.woff = malloc(sizeof *m.woff * (g->n_values + 1));
   m.e.vars = calloc(g->n_values + 1, sizeof *m.e.vars);
+  m.e.referenced = calloc(g->n_values + 1, sizeof *m.e.referenced);
   m.params = calloc(g->n_inputs + 1, sizeof *m.params);
   m.oparams = calloc(g->n_outputs + 1, sizeof *m.oparams);
-  if (!m.used || !m.woff || !m.e.vars || !m.params || !m.oparams) abort();
+  if (!m.used || !m.woff || !m.e.vars || !m.e.referenced || !m.params || !m.oparams) abort();
   for (uint32_t i = 0; i < g->n_nodes; i++) {
     const TfxNode *n = &g->nodes[i];
     if (n->dead) continue;
@@ -349,13 +350,6 @@ TfxStatus tfx_emit_c(TfxGraph *g, const TfxCOptions *opt) {
   for (uint32_t v = 0; v < g->n_values; v++)
     if (m.used[v] && g->values[v].konst) const_bytes += (int64_t)tfx_tensor_bytes(g->values[v].konst);
   m.file_weights = opt->weights == TFX_WEIGHTS_FILE || (opt->weights == TFX_WEIGHTS_AUTO && const_bytes > EMBED_LIMIT);
-  m.weights_bytes = WEIGHTS_HEADER;
-  for (uint32_t v = 0; v < g->n_values; v++) {
-    m.woff[v] = -1;
-    if (!m.file_weights || !m.used[v] || !g->values[v].konst) continue;
-    m.woff[v] = m.weights_bytes;
-    m.weights_bytes += ((int64_t)tfx_tensor_bytes(g->values[v].konst) + 63) / 64 * 64;
-  }
   name_vars(&m);
 
   /* the body: every live node prints itself; collect every failure */
@@ -374,6 +368,18 @@ TfxStatus tfx_emit_c(TfxGraph *g, const TfxCOptions *opt) {
     tfx_c_line(&m.e, "}");
   }
   if (m.e.oom) st = tfx_error(g->diag, "out of memory while printing C");
+  /* outputs copied at the end (constants, passed-through inputs, repeats) */
+  for (uint32_t k = 0; k < g->n_outputs; k++) m.e.referenced[g->outputs[k]] = true;
+  /* only what the code names is declared, embedded or written to the .bin */
+  for (uint32_t v = 0; v < g->n_values; v++) m.used[v] = m.e.referenced[v];
+  m.weights_bytes = WEIGHTS_HEADER;
+  for (uint32_t v = 0; v < g->n_values; v++) {
+    m.woff[v] = -1;
+    if (!m.file_weights || !m.used[v] || !g->values[v].konst) continue;
+    m.woff[v] = m.weights_bytes;
+    m.weights_bytes += ((int64_t)tfx_tensor_bytes(g->values[v].konst) + 63) / 64 * 64;
+  }
+
 
   char *h_path = sibling(opt->out_c, ".h"), *b_path = sibling(opt->out_c, ".bin");
   char tmp_c[4096], tmp_h[4096], tmp_b[4096];
@@ -424,6 +430,7 @@ TfxStatus tfx_emit_c(TfxGraph *g, const TfxCOptions *opt) {
   free(m.used);
   free(m.woff);
   free(m.e.vars);
+  free(m.e.referenced);
   free(m.params);
   free(m.oparams);
   tfx_plan_free(&m.plan);

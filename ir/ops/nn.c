@@ -374,7 +374,7 @@ typedef struct {
 static void gemm_store(TfxCEmit *e, void *ctx) {
   GemmStore *s = ctx;
   const NnGemm *gm = s->gm;
-  char lv[128], val[512], cexpr[128], lc[256], la[64], lb[64];
+  char lv[128], val[512], cexpr[128], lc[256] = "0", la[64], lb[64];
   bool fl = tfx_dtype_is_float(s->dt);
   const char *acct = tfx_nn_acctype(s->dt);
   snprintf(lv, sizeof lv, "%s[m * %lld + j0 + j]", s->py, (long long)gm->N);
@@ -385,7 +385,10 @@ static void gemm_store(TfxCEmit *e, void *ctx) {
     tfx_c_load(e, s->dt, cexpr, lc);
   }
   if (!fl && gm->alpha == 1.0f && gm->beta == 1.0f) {
-    snprintf(val, sizeof val, use_c ? "acc[j] + (%s)%s" : "acc[j]", acct, lc);
+    if (use_c)
+      snprintf(val, sizeof val, "acc[j] + (%s)%s", acct, lc);
+    else
+      snprintf(val, sizeof val, "acc[j]");
   } else if (!fl) {
     /* integer Gemm with scaling: scale in double like the evaluator */
     if (use_c)
