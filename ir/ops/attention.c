@@ -58,6 +58,16 @@ static int64_t numel_v(const TfxValue *v) { return tfx_numel(v->rank, v->dims); 
 
 static const char *dname(TfxDtype t) { return tfx_dtype_name(t); }
 
+/* Input k of an eval call, NULL when omitted or beyond the node's inputs. */
+static const TfxTensor *in_k(const TfxNode *n, const TfxTensor *const *in, int k) {
+  return k < n->n_inputs ? in[k] : NULL;
+}
+
+/* Output k of an eval call, NULL when omitted. */
+static TfxTensor *out_k(const TfxNode *n, TfxTensor *out, int k) {
+  return k < n->n_outputs && n->outputs[k] != TFX_NONE && out[k].data ? &out[k] : NULL;
+}
+
 /* ======================================================================== */
 /* Attention                                                                 */
 /* ======================================================================== */
@@ -79,7 +89,8 @@ typedef struct {
   int64_t mst[3], Tm; /* mask strides over (batch, head, q) (0 on broadcast); its last dim */
   int mode;
   double softcap; /* 0: none */
-  double scale;   /* effective scale: sqrt(scale) rounded to T1, squared */
+  double sq;      /* sqrt(scale) rounded to T1: the reference scales Q and K by it */
+  double scale;   /* sq * sq */
   int64_t left, right;
 } AttnP;
 
@@ -192,14 +203,17 @@ static TfxStatus attn_params(TfxGraph *g, const TfxNode *n, AttnP *p) {
   }
   p->dbl = p->t1 == TFX_F64 || p->pt == TFX_F64;
   double sc = tfx_attr(n, "scale") ? (double)tfx_attr_float(n, "scale", 1.0f) : 1.0 / sqrt((double)p->Dk);
-  double r = rnd(p->t1, sqrt(sc)); /* the reference scales Q and K by sqrt(scale) in T1 */
-  p->scale = r * r;
+  p->sq = rnd(p->t1, sqrt(sc));
+  p->scale = p->sq * p->sq;
   attn_strides(p->rank, p->B, p->Hq, p->S, p->Dk, p->qs);
   attn_strides(p->rank, p->B, p->Hkv, p->L, p->Dk, p->ks);
   attn_strides(p->rank, p->B, p->Hkv, p->L, p->Dv, p->vs);
   attn_strides(p->rank, p->B, p->Hq, p->S, p->Dv, p->ys);
   return TFX_OK;
 }
+
+/* float16/bfloat16 inputs: the reference rounds Q*sq and K*sq to T1 before the product. */
+static bool is_half(TfxDtype t) { return t == TFX_F16 || t == TFX_BF16; }
 
 static bool attn_has_bias(const AttnP *p) {
   return p->has_mask || p->causal || p->has_nonpad || p->left >= 0 || p->right >= 0;
@@ -226,11 +240,9 @@ static TfxStatus attn_infer(TfxGraph *g, TfxNode *n) {
 static TfxStatus attn_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in, TfxTensor *out) {
   AttnP p;
   if (attn_params(g, n, &p)) return TFX_ERR;
-  const TfxTensor *Q = in[0], *K = in[1], *V = in[2], *M = in[3], *PK = in[4], *PV = in[5], *NP = in[6];
-  TfxTensor *Y = &out[0];
-  TfxTensor *PRK = n->n_outputs > 1 && out[1].data ? &out[1] : NULL;
-  TfxTensor *PRV = n->n_outputs > 2 && out[2].data ? &out[2] : NULL;
-  TfxTensor *QK = n->n_outputs > 3 && out[3].data ? &out[3] : NULL;
+  const TfxTensor *Q = in[0], *K = in[1], *V = in[2], *M = in_k(n, in, 3), *PK = in_k(n, in, 4),
+                  *PV = in_k(n, in, 5), *NP = in_k(n, in, 6);
+  TfxTensor *Y = out_k(n, out, 0), *PRK = out_k(n, out, 1), *PRV = out_k(n, out, 2), *QK = out_k(n, out, 3);
   int64_t R = p.Hq / p.Hkv, T = p.T;
   double *sc = malloc(sizeof(double) * (size_t)(T + 1)), *ya = malloc(sizeof(double) * (size_t)(p.Dv + 1));
   if (!sc || !ya) {
@@ -266,11 +278,12 @@ static TfxStatus attn_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const
           for (int64_t d = 0; d < p.Dk; d++) {
             double kv = j < p.P ? tfx_tensor_get_f64(PK, ((b * p.Hkv + kh) * p.P + j) * p.Dk + d)
                                 : tfx_tensor_get_f64(K, b * p.ks[0] + kh * p.ks[1] + (j - p.P) * p.ks[2] + d);
-            acc += tfx_tensor_get_f64(Q, qo + d) * kv;
+            double qv = tfx_tensor_get_f64(Q, qo + d);
+            acc += is_half(p.t1) ? rnd(p.t1, qv * p.sq) * rnd(p.t1, kv * p.sq) : qv * kv;
           }
-          double s = rnd(p.t1, acc * p.scale);
+          double s = rnd(p.t1, is_half(p.t1) ? acc : acc * p.scale);
           if (QK && p.mode == 0) tfx_tensor_set_f64(QK, qko + j, s);
-          if (p.softcap > 0) s = rnd(p.t1, p.softcap * tanh(s / p.softcap));
+          if (p.softcap > 0) s = rnd(p.t1, p.softcap * rnd(p.t1, tanh(rnd(p.t1, s / p.softcap))));
           if (QK && p.mode == 1) tfx_tensor_set_f64(QK, qko + j, s);
           if (attn_has_bias(&p)) {
             double bias = 0;
@@ -295,8 +308,13 @@ static TfxStatus attn_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const
           if (s > mx) mx = s;
         }
         if (mx == -INFINITY) mx = 0;
+        /* softmax in the precision pt; numpy sums bfloat16 sequentially in bfloat16 */
         double sum = 0;
-        for (int64_t j = 0; j < T; j++) sum += sc[j] = exp(sc[j] - mx);
+        for (int64_t j = 0; j < T; j++) {
+          sc[j] = rnd(p.pt, exp(rnd(p.pt, sc[j] - mx)));
+          sum = p.pt == TFX_BF16 ? rnd(p.pt, sum + sc[j]) : sum + sc[j];
+        }
+        sum = rnd(p.pt, sum);
         if (sum == 0) sum = 1;
         for (int64_t j = 0; j < T; j++) sc[j] = live ? rnd(p.t1, rnd(p.pt, sc[j] / sum)) : 0;
         if (QK && p.mode == 3)
@@ -308,7 +326,7 @@ static TfxStatus attn_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const
                                 : tfx_tensor_get_f64(V, b * p.vs[0] + kh * p.vs[1] + (j - p.P) * p.vs[2] + d);
             ya[d] += sc[j] * vv;
           }
-        for (int64_t d = 0; d < p.Dv; d++)
+        for (int64_t d = 0; d < p.Dv && Y; d++)
           tfx_tensor_set_f64(Y, b * p.ys[0] + h * p.ys[1] + i * p.ys[2] + d, ya[d]);
       }
     }
@@ -378,6 +396,11 @@ static TfxStatus attn_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   tfx_c_line(e, "const %s *qr = %s + b * %lld + h * %lld + i * %lld;", ct(p.t1), Q, LL(p.qs[0]), LL(p.qs[1]), LL(p.qs[2]));
   tfx_c_line(e, "%s sc[%lld], ya[%lld], mx = -INFINITY, sum = 0;", A, LL(Tb), LL(Dvb));
   if (bias) tfx_c_line(e, "int live = 0;");
+  if (is_half(p.t1)) { /* Q row scaled by sqrt(scale) and rounded to T1 once */
+    tfx_c_line(e, "%s qv[%lld];", A, LL(p.Dk > 0 ? p.Dk : 1));
+    snprintf(b3, sizeof b3, "%s * %s", tfx_c_load(e, p.t1, "qr[d]", b2), c_lit(l1, p.dbl, p.sq));
+    tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) qv[d] = %s;", LL(p.Dk), c_rnd(e, p.t1, b3, b1));
+  }
   tfx_c_line(e, "for (int64_t j = 0; j < %lld; j++) {", LL(T));
   tfx_c_indent(e, 1);
   if (p.P > 0)
@@ -386,10 +409,16 @@ static TfxStatus attn_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   else
     tfx_c_line(e, "const %s *kr = %s + b * %lld + kh * %lld + j * %lld;", ct(p.kt), K, LL(p.ks[0]), LL(p.ks[1]), LL(p.ks[2]));
   tfx_c_line(e, "%s acc = 0, s;", A);
-  tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) acc += (%s)%s * (%s)%s;", LL(p.Dk), A,
-             tfx_c_load(e, p.t1, "qr[d]", b1), A, tfx_c_load(e, p.kt, "kr[d]", b2));
-  snprintf(b3, sizeof b3, "acc * %s", c_lit(l1, p.dbl, p.scale));
-  tfx_c_line(e, "s = %s;", c_rnd(e, p.t1, b3, b1));
+  if (is_half(p.t1)) {
+    snprintf(b3, sizeof b3, "%s * %s", tfx_c_load(e, p.kt, "kr[d]", b2), c_lit(l1, p.dbl, p.sq));
+    tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) acc += qv[d] * %s;", LL(p.Dk), c_rnd(e, p.t1, b3, b1));
+    tfx_c_line(e, "s = %s;", c_rnd(e, p.t1, "acc", b1));
+  } else {
+    tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) acc += (%s)%s * (%s)%s;", LL(p.Dk), A,
+               tfx_c_load(e, p.t1, "qr[d]", b1), A, tfx_c_load(e, p.kt, "kr[d]", b2));
+    snprintf(b3, sizeof b3, "acc * %s", c_lit(l1, p.dbl, p.scale));
+    tfx_c_line(e, "s = %s;", c_rnd(e, p.t1, b3, b1));
+  }
   char qki[256];
   snprintf(qki, sizeof qki, "((b * %lld + h) * %lld + i) * %lld + j", LL(p.Hq), LL(p.S), LL(T));
   if (QK && p.mode == 0) {
@@ -398,7 +427,10 @@ static TfxStatus attn_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   }
   if (p.softcap > 0) {
     char l2[64];
-    snprintf(b3, sizeof b3, "%s * tanh%s(s / %s)", c_lit(l1, p.dbl, p.softcap), fs, c_lit(l2, p.dbl, p.softcap));
+    char r1[512], r2[512];
+    snprintf(b3, sizeof b3, "s / %s", c_lit(l2, p.dbl, p.softcap));
+    snprintf(r2, sizeof r2, "tanh%s(%s)", fs, c_rnd(e, p.t1, b3, r1));
+    snprintf(b3, sizeof b3, "%s * %s", c_lit(l1, p.dbl, p.softcap), c_rnd(e, p.t1, r2, b2));
     tfx_c_line(e, "s = %s;", c_rnd(e, p.t1, b3, b1));
   }
   if (QK && p.mode == 1) {
@@ -433,11 +465,23 @@ static TfxStatus attn_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   tfx_c_indent(e, -1);
   tfx_c_line(e, "}");
   tfx_c_line(e, "if (mx == -INFINITY) mx = 0;");
-  tfx_c_line(e, "for (int64_t j = 0; j < %lld; j++) sum += sc[j] = exp%s(sc[j] - mx);", LL(T), fs);
+  /* softmax in the precision pt, rounding as numpy does (bfloat16 sums sequentially) */
+  tfx_c_line(e, "for (int64_t j = 0; j < %lld; j++) {", LL(T));
+  tfx_c_indent(e, 1);
+  {
+    char r1[512], r2[512];
+    snprintf(r2, sizeof r2, "exp%s(%s)", fs, c_rnd(e, p.pt, "sc[j] - mx", r1));
+    tfx_c_line(e, "sc[j] = %s;", c_rnd(e, p.pt, r2, b1));
+  }
+  if (p.pt == TFX_BF16) tfx_c_line(e, "sum = %s;", c_rnd(e, p.pt, "sum + sc[j]", b1));
+  else tfx_c_line(e, "sum += sc[j];");
+  tfx_c_indent(e, -1);
+  tfx_c_line(e, "}");
+  if (is_half(p.pt)) tfx_c_line(e, "sum = %s;", c_rnd(e, p.pt, "sum", b1));
   tfx_c_line(e, "if (sum == 0) sum = 1;");
   {
     char r1[512];
-    const char *pe = p.pt != p.t1 && p.pt != TFX_F64 ? c_rnd(e, p.pt, "sc[j] / sum", r1) : "sc[j] / sum";
+    const char *pe = c_rnd(e, p.pt, "sc[j] / sum", r1);
     if (bias) snprintf(b3, sizeof b3, "live ? %s : 0", c_rnd(e, p.t1, pe, b1));
     else c_rnd(e, p.t1, pe, b3);
     tfx_c_line(e, "for (int64_t j = 0; j < %lld; j++) sc[j] = %s;", LL(T), b3);
@@ -558,7 +602,7 @@ static int64_t rope_pos(int64_t v, int64_t maxp) {
 static TfxStatus rope_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in, TfxTensor *out) {
   RopeP p;
   if (rope_params(g, n, &p)) return TFX_ERR;
-  const TfxTensor *X = in[0], *C = in[1], *Sn = in[2], *PID = in[3];
+  const TfxTensor *X = in[0], *C = in[1], *Sn = in[2], *PID = in_k(n, in, 3);
   for (int64_t b = 0; b < p.B; b++)
     for (int64_t s = 0; s < p.S; s++) {
       int64_t row = p.pos ? rope_pos(tfx_tensor_get_i64(PID, b * p.S + s), p.maxp) : b * p.S + s;
@@ -830,7 +874,7 @@ static TfxStatus quant_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *cons
   for (int64_t i = 0; i < tfx_tensor_numel(in[0]); i++) {
     int64_t si = qgran_index(&p.q, i);
     double v = rnd(p.pt, rnd(p.pt, tfx_tensor_get_f64(in[0], i)) / rnd(p.pt, tfx_tensor_get_f64(in[1], si)));
-    double r = nearbyint(v) + (p.has_zp ? (double)tfx_tensor_get_i64(in[2], si) : 0.0);
+    double r = nearbyint(v) + (in_k(n, in, 2) ? (double)tfx_tensor_get_i64(in[2], si) : 0.0);
     if (!(r >= (double)lo)) r = (double)lo; /* NaN saturates low, as the reference's int cast does */
     if (r > (double)hi) r = (double)hi;
     tfx_tensor_set_i64(&out[0], i, (int64_t)r);
@@ -911,7 +955,7 @@ static TfxStatus dequant_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *co
   for (int64_t i = 0; i < tfx_tensor_numel(in[0]); i++) {
     int64_t si = qgran_index(&p.q, i);
     double dx = (float)tfx_tensor_get_i64(in[0], i);
-    if (p.has_zp) dx -= (double)tfx_tensor_get_i64(in[2], si);
+    if (in_k(n, in, 2)) dx -= (double)tfx_tensor_get_i64(in[2], si);
     if (!p.dbl) dx = (float)dx;
     double y = dx * tfx_tensor_get_f64(in[1], si);
     tfx_tensor_set_f64(&out[0], i, p.dbl ? y : (float)y);
@@ -970,10 +1014,10 @@ static TfxStatus dynq_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const
   zp = rintf(zp < 0 ? 0 : zp > 255 ? 255 : zp);
   for (int64_t i = 0; i < cnt; i++) {
     float r = rintf((float)tfx_tensor_get_f64(in[0], i) / sc) + zp;
-    tfx_tensor_set_i64(&out[0], i, (int64_t)(r < 0 ? 0 : r > 255 ? 255 : r));
+    if (out_k(n, out, 0)) tfx_tensor_set_i64(&out[0], i, (int64_t)(r < 0 ? 0 : r > 255 ? 255 : r));
   }
-  if (n->n_outputs > 1 && out[1].data) tfx_tensor_set_f64(&out[1], 0, sc);
-  if (n->n_outputs > 2 && out[2].data) tfx_tensor_set_i64(&out[2], 0, (int64_t)zp);
+  if (out_k(n, out, 1)) tfx_tensor_set_f64(&out[1], 0, sc);
+  if (out_k(n, out, 2)) tfx_tensor_set_i64(&out[2], 0, (int64_t)zp);
   return TFX_OK;
 }
 
@@ -1143,10 +1187,10 @@ static TfxStatus mm_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
   MMP p;
   if (mm_params(g, n, &p)) return TFX_ERR;
   const MMShape *m = &p.m;
-  const TfxTensor *A = in[0], *B = in[p.qlinear ? 3 : 1], *AZ = in[2], *BZ = in[p.qlinear ? 5 : 3];
+  const TfxTensor *A = in[0], *B = in[p.qlinear ? 3 : 1], *AZ = in_k(n, in, 2), *BZ = in_k(n, in, p.qlinear ? 5 : 3);
   int64_t nb = tfx_numel(m->br, m->bd), idx[TFX_MAX_RANK];
   double mul = 0, yzp = 0;
-  if (p.qlinear) yzp = p.yz ? (double)tfx_tensor_get_i64(in[7], 0) : 0;
+  if (p.qlinear && in_k(n, in, 7)) yzp = (double)tfx_tensor_get_i64(in[7], 0);
   for (int64_t t = 0; t < nb; t++) {
     tfx_unravel(t, m->br, m->bd, idx);
     int64_t ao = 0, bo = 0, yo = 0, azo = 0, bzo = 0, aso = 0, bso = 0;
