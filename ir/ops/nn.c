@@ -424,6 +424,7 @@ static TfxStatus gemm_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   tfx_c_indent(e, 1);
   const char *va = tfx_nn_alias_in(e, g, n, 0), *vb = tfx_nn_alias_in(e, g, n, 1);
   const char *vc = c && gm.beta != 0.0f ? tfx_nn_alias_in(e, g, n, 2) : NULL;
+  if (c && !vc) tfx_c_line(e, "(void)%s; /* beta = 0: C is not read */", tfx_c_var(e, n->inputs[2]));
   const char *vy = tfx_nn_alias_out(e, g, n, 0);
   GemmStore st = {a->dtype, &gm, vy, vc};
   emit_gemm_core(e, a->dtype, va, vb, gm.M, gm.K, gm.N, gm.ta, gm.tb, gemm_store, &st);
