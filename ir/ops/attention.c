@@ -362,14 +362,14 @@ static TfxStatus attn_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
     if (!dst) continue;
     tfx_c_line(e, "for (int64_t b = 0; b < %lld; b++)", LL(p.B));
     tfx_c_line(e, "  for (int64_t kh = 0; kh < %lld; kh++) {", LL(p.Hkv));
-    tfx_c_indent(e, 1);
+    tfx_c_indent(e, 2);
     if (past && p.P > 0)
       tfx_c_line(e, "memcpy(%s + (b * %lld + kh) * %lld, %s + (b * %lld + kh) * %lld, sizeof(%s) * %lld);", dst,
                  LL(p.Hkv), LL(T * D), past, LL(p.Hkv), LL(p.P * D), ct(dt), LL(p.P * D));
     tfx_c_line(e, "for (int64_t j = 0; j < %lld; j++)", LL(p.L));
     tfx_c_line(e, "  memcpy(%s + ((b * %lld + kh) * %lld + %lld + j) * %lld, %s + b * %lld + kh * %lld + j * %lld, sizeof(%s) * %lld);",
                dst, LL(p.Hkv), LL(T), LL(p.P), LL(D), cur, LL(cs[0]), LL(cs[1]), LL(cs[2]), ct(dt), LL(D));
-    tfx_c_indent(e, -1);
+    tfx_c_indent(e, -2);
     tfx_c_line(e, "  }");
   }
   if (T <= 0 || p.B * p.Hq * p.S * p.Dv == 0) {
@@ -612,8 +612,8 @@ static TfxStatus rope_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const
           double c = tfx_tensor_get_f64(C, row * p.half + i), sn = tfx_tensor_get_f64(Sn, row * p.half + i);
           int64_t i1 = p.inter ? 2 * i : i, i2 = p.inter ? 2 * i + 1 : i + p.half;
           double x1 = tfx_tensor_get_f64(X, o + i1), x2 = tfx_tensor_get_f64(X, o + i2);
-          tfx_tensor_set_f64(&out[0], o + i1, c * x1 - sn * x2);
-          tfx_tensor_set_f64(&out[0], o + i2, sn * x1 + c * x2);
+          tfx_tensor_set_f64(&out[0], o + i1, rnd(p.t, c * x1) - rnd(p.t, sn * x2));
+          tfx_tensor_set_f64(&out[0], o + i2, rnd(p.t, sn * x1) + rnd(p.t, c * x2));
         }
         for (int64_t i = p.rd; i < p.D; i++) tfx_tensor_set_f64(&out[0], o + i, tfx_tensor_get_f64(X, o + i));
       }
@@ -633,7 +633,7 @@ static TfxStatus rope_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   if (p.B * p.S * p.H * p.D == 0) goto done;
   tfx_c_line(e, "for (int64_t b = 0; b < %lld; b++)", LL(p.B));
   tfx_c_line(e, "  for (int64_t s = 0; s < %lld; s++) {", LL(p.S));
-  tfx_c_indent(e, 1);
+  tfx_c_indent(e, 2);
   if (p.half > 0) {
     if (p.pos) {
       tfx_c_line(e, "int64_t row = %s[b * %lld + s];", tfx_c_var(e, n->inputs[3]), LL(p.S));
@@ -659,15 +659,19 @@ static TfxStatus rope_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
     if (p.inter) snprintf(x2, sizeof x2, "x[2 * i + 1]"), snprintf(y2, sizeof y2, "y[2 * i + 1]");
     else snprintf(x2, sizeof x2, "x[i + %lld]", LL(p.half)), snprintf(y2, sizeof y2, "y[i + %lld]", LL(p.half));
     tfx_c_line(e, "const %s x1 = %s, x2 = %s;", A, tfx_c_load(e, p.t, x1, b1), tfx_c_load(e, p.t, x2, b2));
-    tfx_c_store(e, p.t, y1, "c * x1 - sn * x2");
-    tfx_c_store(e, p.t, y2, "sn * x1 + c * x2");
+    /* each product rounded to T, as the reference computes in T */
+    char r1[512], r2[512], v[1100];
+    snprintf(v, sizeof v, "%s - %s", c_rnd(e, p.t, "c * x1", r1), c_rnd(e, p.t, "sn * x2", r2));
+    tfx_c_store(e, p.t, y1, v);
+    snprintf(v, sizeof v, "%s + %s", c_rnd(e, p.t, "sn * x1", r1), c_rnd(e, p.t, "c * x2", r2));
+    tfx_c_store(e, p.t, y2, v);
     tfx_c_indent(e, -1);
     tfx_c_line(e, "}");
   }
   if (p.rd < p.D) tfx_c_line(e, "for (int64_t i = %lld; i < %lld; i++) y[i] = x[i];", LL(p.rd), LL(p.D));
   tfx_c_indent(e, -1);
   tfx_c_line(e, "}");
-  tfx_c_indent(e, -1);
+  tfx_c_indent(e, -2);
   tfx_c_line(e, "  }");
 done:
   tfx_c_indent(e, -1);
@@ -798,7 +802,7 @@ static void qgran_loops_begin(TfxCEmit *e, const QGran *q) {
   tfx_c_line(e, "for (int64_t o = 0; o < %lld; o++)", LL(q->outer));
   tfx_c_line(e, "  for (int64_t a = 0; a < %lld; a++)", LL(q->ax));
   tfx_c_line(e, "    for (int64_t in = 0; in < %lld; in++) {", LL(q->inner));
-  tfx_c_indent(e, 1);
+  tfx_c_indent(e, 3);
   tfx_c_line(e, "const int64_t xi = (o * %lld + a) * %lld + in;", LL(q->ax), LL(q->inner));
   if (q->kind == QG_AXIS) {
     tfx_c_line(e, "const int64_t si = a;");
@@ -807,9 +811,14 @@ static void qgran_loops_begin(TfxCEmit *e, const QGran *q) {
   }
 }
 
-static void qgran_loops_end(TfxCEmit *e) {
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
+static void qgran_loops_end(TfxCEmit *e, const QGran *q) {
+  if (q->kind == QG_TENSOR) {
+    tfx_c_indent(e, -1);
+    tfx_c_line(e, "}");
+  } else {
+    tfx_c_indent(e, -3);
+    tfx_c_line(e, "    }");
+  }
 }
 
 static bool qrange(TfxDtype t, int64_t *lo, int64_t *hi) {
@@ -912,7 +921,7 @@ static TfxStatus quant_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   tfx_c_line(e, "if (!(r >= %lld)) r = %lld;", LL(lo), LL(lo));
   tfx_c_line(e, "if (r > %lld) r = %lld;", LL(hi), LL(hi));
   tfx_c_line(e, "%s[xi] = (%s)r;", Y, ct(p.yt));
-  qgran_loops_end(e);
+  qgran_loops_end(e, &p.q);
   tfx_c_indent(e, -1);
   tfx_c_line(e, "}");
   return TFX_OK;
@@ -980,7 +989,7 @@ static TfxStatus dequant_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   snprintf(val, sizeof val, "dx * (%s)%s", A, tfx_c_load(e, p.st, ex, b1));
   snprintf(ex, sizeof ex, "%s[xi]", Y);
   tfx_c_store(e, p.yt, ex, val);
-  qgran_loops_end(e);
+  qgran_loops_end(e, &p.q);
   tfx_c_indent(e, -1);
   tfx_c_line(e, "}");
   return TFX_OK;

@@ -188,7 +188,7 @@ static void emit_gemm_core(TfxCEmit *e, TfxDtype dt, const char *pa, const char 
                            int64_t K, int64_t N, bool ta, bool tb, NnStoreFn store, void *ctx) {
   const char *acct = tfx_nn_acctype(dt);
   char l1[256], l2[256], ea[128], eb[128];
-  int64_t jb = N <= 2 * NN_JB ? N : NN_JB;
+  int64_t jb = N <= 2 * NN_JB ? (N > 0 ? N : 1) : NN_JB;
   tfx_nn_for(e, "m", M);
   if (jb == N) {
     tfx_c_line(e, "{");
@@ -202,7 +202,8 @@ static void emit_gemm_core(TfxCEmit *e, TfxDtype dt, const char *pa, const char 
   }
   tfx_c_line(e, "%s acc[%lld];", acct, (long long)jb);
   tfx_c_line(e, "for (int64_t j = 0; j < jn; ++j) acc[j] = 0;");
-  snprintf(ea, sizeof ea, ta ? "%s[k * %lld + m]" : "%s[m * %lld + k]", pa, (long long)(ta ? M : K));
+  snprintf(ea, sizeof ea, ta ? "%s[k * %lld + m]" : "%s[m * %lld + k]", pa,
+           (long long)(ta ? M : K));
   if (!tb) {
     /* i-k-j: one A element times a contiguous row of B */
     snprintf(eb, sizeof eb, "brow[j]");
@@ -424,7 +425,8 @@ static TfxStatus gemm_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   tfx_c_indent(e, 1);
   const char *va = tfx_nn_alias_in(e, g, n, 0), *vb = tfx_nn_alias_in(e, g, n, 1);
   const char *vc = c && gm.beta != 0.0f ? tfx_nn_alias_in(e, g, n, 2) : NULL;
-  if (c && !vc) tfx_c_line(e, "(void)%s; /* beta = 0: C is not read */", tfx_c_var(e, n->inputs[2]));
+  if (c && !vc)
+    tfx_c_line(e, "(void)%s; /* beta = 0: C is not read */", tfx_c_var(e, n->inputs[2]));
   const char *vy = tfx_nn_alias_out(e, g, n, 0);
   GemmStore st = {a->dtype, &gm, vy, vc};
   emit_gemm_core(e, a->dtype, va, vb, gm.M, gm.K, gm.N, gm.ta, gm.tb, gemm_store, &st);
@@ -455,7 +457,8 @@ TfxStatus tfx_nn_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in,
   case TFX_OP_Gemm: return gemm_eval(g, n, in, out);
   case TFX_OP_Conv: return tfx_nn_conv_eval(g, n, in, out);
   case TFX_OP_ConvTranspose: return tfx_nn_convt_eval(g, n, in, out);
-  default: return is_pool(n->op) ? tfx_nn_pool_eval(g, n, in, out) : tfx_nn_norm_eval(g, n, in, out);
+  default:
+    return is_pool(n->op) ? tfx_nn_pool_eval(g, n, in, out) : tfx_nn_norm_eval(g, n, in, out);
   }
 }
 

@@ -701,7 +701,8 @@ TfxStatus tfx_nn_pool_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   }
   if (any_pad_tap) tfx_nn_end(e, 1);
   tfx_nn_end(e, nsp);
-  snprintf(ex, sizeof ex, "%s[nc * %lld + %s]", vy, (long long)os, tfx_nn_idx(b1, "o", nsp, ost, 0));
+  snprintf(ex, sizeof ex, "%s[nc * %lld + %s]", vy, (long long)os,
+           tfx_nn_idx(b1, "o", nsp, ost, 0));
   if (pl.kind == POOL_MAX) {
     tfx_c_store(e, dt, ex, "best");
     if (vi) {

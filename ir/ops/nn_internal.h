@@ -51,18 +51,22 @@ double *tfx_nn_f64(TfxGraph *g, const TfxNode *n, const TfxTensor *t);
 
 /* ---- per-op entry points --------------------------------------------------- */
 TfxStatus tfx_nn_conv_infer(TfxGraph *g, TfxNode *n);
-TfxStatus tfx_nn_conv_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in, TfxTensor *out);
+TfxStatus tfx_nn_conv_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in,
+                           TfxTensor *out);
 TfxStatus tfx_nn_conv_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n);
 TfxStatus tfx_nn_convt_infer(TfxGraph *g, TfxNode *n);
-TfxStatus tfx_nn_convt_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in, TfxTensor *out);
+TfxStatus tfx_nn_convt_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in,
+                            TfxTensor *out);
 TfxStatus tfx_nn_convt_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n);
 /* AveragePool, MaxPool, LpPool, GlobalAveragePool, GlobalMaxPool. */
 TfxStatus tfx_nn_pool_infer(TfxGraph *g, TfxNode *n);
-TfxStatus tfx_nn_pool_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in, TfxTensor *out);
+TfxStatus tfx_nn_pool_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in,
+                           TfxTensor *out);
 TfxStatus tfx_nn_pool_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n);
 /* Every normalisation op and LRN. */
 TfxStatus tfx_nn_norm_infer(TfxGraph *g, TfxNode *n);
-TfxStatus tfx_nn_norm_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in, TfxTensor *out);
+TfxStatus tfx_nn_norm_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in,
+                           TfxTensor *out);
 TfxStatus tfx_nn_norm_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n);
 
 #endif

@@ -259,7 +259,8 @@ TfxStatus tfx_nn_norm_infer(TfxGraph *g, TfxNode *n) {
     if (x->rank < 2) return tfx_node_error(g, n, "X must have shape (N, C, ...)");
     for (int k = 1; k <= 4; k++) {
       static const char *names[] = {"", "scale", "B", "input_mean", "input_var"};
-      if (k >= n->n_inputs || !sh[k].dims) return tfx_node_error(g, n, "input %s is required", names[k]);
+      if (k >= n->n_inputs || !sh[k].dims)
+        return tfx_node_error(g, n, "input %s is required", names[k]);
       if (sh[k].rank != 1 || sh[k].dims[0] != x->dims[1])
         return tfx_node_error(g, n, "%s must have shape (%lld)", names[k], (long long)x->dims[1]);
     }

@@ -552,6 +552,7 @@ static void unary_emit_table(TfxCEmit *e, const TfxNode *n, int k, TfxDtype xt, 
   tfx_c_indent(e, 1);
   snprintf(src, sizeof src, "%s[i]", xv);
   if (used) tfx_c_line(e, "const %s x = %s;", tfx_c_calctype(xt), tfx_c_load(e, xt, src, ld));
+  else tfx_c_line(e, "(void)%s;", xv); /* IsInf detecting neither sign */
   snprintf(src, sizeof src, "%s[i]", yv);
   tfx_c_store(e, yt, src, expr);
   tfx_c_indent(e, -1);
