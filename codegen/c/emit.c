@@ -19,7 +19,8 @@ typedef struct {
   const TfxCOptions *opt;
   TfxCEmit e;
   TfxMemPlan plan;
-  bool *used;          /* value referenced by a live node or a graph output */
+  bool *used;          /* value referenced by the printed code */
+  bool *body_ref;      /* ... by the node code itself (not the final copies) */
   int64_t *woff;       /* file mode: weight offset in the .bin, -1 if none */
   const char **params; /* per graph input k / output k: parameter name */
   const char **oparams;
@@ -78,6 +79,7 @@ static void print_embedded(FILE *f, const char *name, uint32_t id, const TfxTens
       break;
     }
     case TFX_U32: fprintf(f, "%lluu,", (unsigned long long)tfx_tensor_get_i64(t, i)); break;
+    case TFX_F16: case TFX_BF16: { uint16_t u; memcpy(&u, p + 2 * i, 2); fprintf(f, "0x%04xu,", u); break; }
     case TFX_I32:
       if (tfx_tensor_get_i64(t, i) == INT32_MIN) fputs("INT32_MIN,", f);
       else fprintf(f, "%lld,", (long long)tfx_tensor_get_i64(t, i));
@@ -243,6 +245,7 @@ static void print_run(Emitter *m, FILE *f) {
     const TfxValue *val = &g->values[v];
     if (declared[v] || val->konst || val->producer == TFX_NONE) continue;
     declared[v] = true;
+    if (!m->body_ref[v]) continue; /* e.g. an empty output no loop touches */
     fprintf(f, "  %s *%s = %s;\n", tfx_dtype_ctype(val->dtype), m->e.vars[v], m->oparams[k]);
   }
   for (uint32_t v = 0; v < g->n_values; v++) {
@@ -315,8 +318,10 @@ TfxStatus tfx_emit_c(TfxGraph *g, const TfxCOptions *opt) {
   size_t plen = strlen(opt->out_c);
   if (plen < 3 || strcmp(opt->out_c + plen - 2, ".c") != 0)
     return tfx_error(g->diag, "%s: the output file must end in .c", opt->out_c);
-  if (!is_identifier(opt->name) || strlen(opt->name) > 64)
+  if (!is_identifier(opt->name))
     return tfx_error(g->diag, "--name '%s' is not a C identifier (letters, digits, '_')", opt->name);
+  if (strlen(opt->name) > 64)
+    return tfx_error(g->diag, "--name '%s' is longer than 64 characters", opt->name);
   for (uint32_t i = 0; i < g->n_nodes; i++)
     for (int k = 0; k < g->nodes[i].n_outputs && !g->nodes[i].dead; k++)
       if (g->nodes[i].outputs[k] != TFX_NONE && g->values[g->nodes[i].outputs[k]].rank < 0)
@@ -331,12 +336,13 @@ TfxStatus tfx_emit_c(TfxGraph *g, const TfxCOptions *opt) {
   for (const char *s = opt->name; *s && ul + 1 < sizeof m.upper; s++) m.upper[ul++] = (char)toupper((unsigned char)*s);
   TfxStatus st = tfx_plan_memory(g, &m.plan);
   m.used = calloc(g->n_values + 1, sizeof *m.used);
+  m.body_ref = calloc(g->n_values + 1, sizeof *m.body_ref);
   m.woff = malloc(sizeof *m.woff * (g->n_values + 1));
   m.e.vars = calloc(g->n_values + 1, sizeof *m.e.vars);
   m.e.referenced = calloc(g->n_values + 1, sizeof *m.e.referenced);
   m.params = calloc(g->n_inputs + 1, sizeof *m.params);
   m.oparams = calloc(g->n_outputs + 1, sizeof *m.oparams);
-  if (!m.used || !m.woff || !m.e.vars || !m.e.referenced || !m.params || !m.oparams) abort();
+  if (!m.used || !m.body_ref || !m.woff || !m.e.vars || !m.e.referenced || !m.params || !m.oparams) abort();
   for (uint32_t i = 0; i < g->n_nodes; i++) {
     const TfxNode *n = &g->nodes[i];
     if (n->dead) continue;
@@ -369,6 +375,7 @@ TfxStatus tfx_emit_c(TfxGraph *g, const TfxCOptions *opt) {
   }
   if (m.e.oom) st = tfx_error(g->diag, "out of memory while printing C");
   /* outputs copied at the end (constants, passed-through inputs, repeats) */
+  memcpy(m.body_ref, m.e.referenced, g->n_values * sizeof *m.body_ref);
   for (uint32_t k = 0; k < g->n_outputs; k++) m.e.referenced[g->outputs[k]] = true;
   /* only what the code names is declared, embedded or written to the .bin */
   for (uint32_t v = 0; v < g->n_values; v++) m.used[v] = m.e.referenced[v];
@@ -428,6 +435,7 @@ TfxStatus tfx_emit_c(TfxGraph *g, const TfxCOptions *opt) {
   free(b_path);
   free(m.e.buf);
   free(m.used);
+  free(m.body_ref);
   free(m.woff);
   free(m.e.vars);
   free(m.e.referenced);

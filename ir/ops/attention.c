@@ -75,7 +75,10 @@ static TfxTensor *out_k(const TfxNode *n, TfxTensor *out, int k) {
  * past_key/past_value (B,Hkv,P,D) are prepended to K/V (T = P + L keys).  Query head h
  * reads KV head h / (Hq/Hkv).  Per query row the scores are
  *   s_j = softcap(Q.K_j * scale) + bias_j,   bias = mask + causal + window + padding
- * with -inf for disallowed keys; Y = softmax(s) V. */
+ * with -inf for disallowed keys; Y = softmax(s) V.  qk_matmul_output follows the spec and
+ * its function body: mode 0 the scaled product, 1 after softcap, 2 after the bias, 3 the
+ * probabilities (the Python reference returns the softcapped value for mode 0, and for
+ * bfloat16 with softcap it promotes to float32 by accident of numpy; we follow the body). */
 
 typedef struct {
   int rank; /* 3 or 4, shared by Q, K, V and Y */
@@ -440,7 +443,11 @@ static TfxStatus attn_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   if (bias) {
     if (M) {
       char mi[256], mexpr[512];
-      snprintf(mi, sizeof mi, "%s[b * %lld + h * %lld + i * %lld + j]", M, LL(p.mst[0]), LL(p.mst[1]), LL(p.mst[2]));
+      int len = snprintf(mi, sizeof mi, "%s[", M);
+      static const char *const nm[3] = {"b", "h", "i"};
+      for (int a = 0; a < 3; a++)
+        if (p.mst[a]) len += snprintf(mi + len, sizeof mi - (size_t)len, "%s * %lld + ", nm[a], LL(p.mst[a]));
+      snprintf(mi + len, sizeof mi - (size_t)len, "j]");
       if (p.mask_bool) snprintf(mexpr, sizeof mexpr, "(%s ? (%s)0 : (%s)-INFINITY)", mi, A, A);
       else snprintf(mexpr, sizeof mexpr, "(%s)%s", A, tfx_c_load(e, p.mt, mi, b2));
       if (p.Tm < T) tfx_c_line(e, "%s bias = j < %lld ? %s : -INFINITY;", A, LL(p.Tm), mexpr);

@@ -104,7 +104,6 @@ static TfxStatus parse_mode(TfxGraph *g, const TfxNode *n, RsPlan *p) {
 static bool nonempty(const TfxTensor *t) { return t && tfx_tensor_numel(t) > 0; }
 
 static bool near_one(double v) { return fabs(v - 1.0) <= 1e-9 * fmax(fabs(v), 1.0); }
-static bool near_zero(double v) { return fabs(v) <= 0.0; }
 
 /* Fill p from the attributes, the shape of X and the shape operands (NULL
  * when omitted).  For Upsample-7 the scales come from the attribute. */
@@ -199,9 +198,10 @@ static TfxStatus resize_plan(TfxGraph *g, const TfxNode *n, int rank, const int6
   for (int i = 0; i < rank; i++) {
     if (p->in[i] == 0 && p->out[i] > 0)
       return tfx_node_error(g, NODE(n), "cannot resize an empty axis %d to %lld", i, (long long)p->out[i]);
-    bool identity = near_one(p->scale[i]) && p->out[i] == p->in[i] && near_zero(p->roi_lo[i] - 0.0) &&
-                    near_one(p->roi_hi[i] + 0.0);
-    /* math.isclose(roi_lo, 0.0) in the reference is an exact comparison */
+    /* as the reference: an axis that keeps its size at scale ~1 over the whole
+     * roi is copied (its roi start must be exactly 0) */
+    bool identity = near_one(p->scale[i]) && p->out[i] == p->in[i] && p->roi_lo[i] == 0.0 &&
+                    near_one(p->roi_hi[i]);
     p->resized[i] = !identity && p->out[i] > 0;
   }
   return TFX_OK;
@@ -482,9 +482,8 @@ static TfxStatus resize_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *con
     if (gather) {
       int64_t src = 0;
       for (int a = 0; a < p.rank; a++) src += (p.resized[a] ? t[a].idx[oi[a]] : oi[a]) * xs[a];
-      if (tfx_dtype_is_float(x->dtype)) tfx_tensor_set_f64(y, o, tfx_tensor_get_f64(x, src));
-      else memcpy((char *)y->data + o * (int64_t)tfx_dtype_bytes(y->dtype),
-                  (const char *)x->data + src * (int64_t)tfx_dtype_bytes(x->dtype), tfx_dtype_bytes(x->dtype));
+      size_t es = tfx_dtype_bytes(x->dtype);
+      memcpy((char *)y->data + (size_t)o * es, (const char *)x->data + (size_t)src * es, es);
       continue;
     }
     /* sum over every combination of taps of the resized axes */
@@ -576,7 +575,7 @@ static void emit_store_real(TfxCEmit *e, TfxDtype t, const char *lvalue, const c
 }
 
 static TfxStatus resize_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
-  TfxValue *xv = tfx_node_in(g, n, 0), *yv = tfx_node_out(g, n, 0);
+  TfxValue *xv = tfx_node_in(g, n, 0);
   int kr, ks, kz;
   operand_slots(g, n, &kr, &ks, &kz);
   const TfxTensor *ops[3] = {NULL, NULL, NULL};
@@ -675,13 +674,467 @@ static TfxStatus resize_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   return TFX_OK;
 }
 
+/* ---- GridSample ----------------------------------------------------------------- */
+/* Each output point reads the grid's normalised coordinates (x first, i.e. the
+ * last spatial axis first), maps them to input positions in the coordinate
+ * type (float, double for a double grid, as the reference does), applies the
+ * padding mode, and sums K taps per spatial axis (nearest 1, linear 2,
+ * cubic 4) with zeros padding expressed as zero weights. */
+
+typedef enum { GP_ZEROS, GP_BORDER, GP_REFLECTION } GsPad;
+
+typedef struct {
+  RsMode mode;
+  GsPad pad;
+  bool align;
+  int r;         /* spatial rank */
+  int k;         /* taps per axis */
+  int64_t N, C, P; /* P: output points per batch item */
+  bool dbl;      /* coordinates in double (double grid) */
+} GsSpec;
+
+static TfxStatus gs_spec(TfxGraph *g, const TfxNode *n, int xr, const int64_t *xd, int gr,
+                         const int64_t *gd, GsSpec *s) {
+  memset(s, 0, sizeof *s);
+  const char *m = tfx_attr_string(n, "mode", g->opset >= 20 ? "linear" : "bilinear");
+  if (!strcmp(m, "nearest")) s->mode = M_NEAREST, s->k = 1;
+  else if (!strcmp(m, "linear") || !strcmp(m, "bilinear")) s->mode = M_LINEAR, s->k = 2;
+  else if (!strcmp(m, "cubic") || !strcmp(m, "bicubic")) s->mode = M_CUBIC, s->k = 4;
+  else return tfx_node_error(g, NODE(n), "unsupported mode '%s' (nearest, linear or cubic)", m);
+  const char *p = tfx_attr_string(n, "padding_mode", "zeros");
+  if (!strcmp(p, "zeros")) s->pad = GP_ZEROS;
+  else if (!strcmp(p, "border")) s->pad = GP_BORDER;
+  else if (!strcmp(p, "reflection")) s->pad = GP_REFLECTION;
+  else return tfx_node_error(g, NODE(n), "unsupported padding_mode '%s'", p);
+  s->align = tfx_attr_int(n, "align_corners", 0) != 0;
+  if (xr < 3) return tfx_node_error(g, NODE(n), "X must have shape (N, C, D1, ...)");
+  s->r = xr - 2;
+  if (gr != xr || gd[0] != xd[0] || gd[gr - 1] != s->r)
+    return tfx_node_error(g, NODE(n), "grid must have shape (N, H_out..., %d)", s->r);
+  if (s->mode == M_CUBIC && s->r != 2)
+    return tfx_node_error(g, NODE(n), "cubic mode needs 2 spatial dimensions");
+  for (int i = 0; i < s->r; i++)
+    if (xd[2 + i] < 1) return tfx_node_error(g, NODE(n), "X has an empty spatial dimension");
+  s->N = xd[0], s->C = xd[1], s->P = tfx_numel(gr - 2, gd + 1);
+  return TFX_OK;
+}
+
+static TfxStatus gs_infer(TfxGraph *g, TfxNode *n) {
+  TfxValue *x = tfx_node_in(g, n, 0), *gv = tfx_node_in(g, n, 1);
+  if (!x || !gv) return tfx_node_error(g, n, "inputs X and grid are required");
+  GsSpec s;
+  if (gs_spec(g, n, x->rank, x->dims, gv->rank, gv->dims, &s)) return TFX_ERR;
+  if (!tfx_dtype_is_float(gv->dtype)) return tfx_node_error(g, n, "grid must be a float tensor");
+  if (!tfx_dtype_is_float(x->dtype) && !(s.mode == M_NEAREST && tfx_dtype_is_int(x->dtype)))
+    return tfx_node_error(g, n, "input type %s is not supported for this mode",
+                          tfx_dtype_name(x->dtype));
+  int64_t dims[TFX_MAX_RANK];
+  dims[0] = x->dims[0], dims[1] = x->dims[1];
+  for (int i = 0; i < s.r; i++) dims[2 + i] = gv->dims[1 + i];
+  tfx_node_set_out(g, n, 0, x->dtype, x->rank, dims);
+  return TFX_OK;
+}
+
+/* Reflect x into [lo, hi] by its nearer border, as the reference does. */
+static double gs_reflect(double x, double lo, double hi) {
+  double rng = hi - lo;
+  if (rng <= 0) return lo;
+  if (x < lo) {
+    double dx = lo - x;
+    int64_t k = (int64_t)(dx / rng);
+    double r = dx - (double)k * rng;
+    return k % 2 == 0 ? lo + r : hi - r;
+  }
+  if (x > hi) {
+    double dx = x - hi;
+    int64_t k = (int64_t)(dx / rng);
+    double r = dx - (double)k * rng;
+    return k % 2 == 0 ? hi - r : lo + r;
+  }
+  return x;
+}
+
+static void gs_cubic(double t, double *c) {
+  const double A = -0.75;
+  double t1 = t + 1, q = 1 - t, q2 = 2 - t;
+  c[0] = ((A * t1 - 5 * A) * t1 + 8 * A) * t1 - 4 * A;
+  c[1] = ((A + 2) * t - (A + 3)) * t * t + 1;
+  c[2] = ((A + 2) * q - (A + 3)) * q * q + 1;
+  c[3] = ((A * q2 - 5 * A) * q2 + 8 * A) * q2 - 4 * A;
+}
+
+/* Taps of one axis of extent d for the normalised coordinate v.  Float
+ * arithmetic stays in float unless dbl, so positions round as the
+ * reference's float32 arrays do. */
+static void gs_axis(const GsSpec *s, double v, int64_t d, int64_t *idx, double *w) {
+  double lo = s->align ? 0.0 : -0.5, hi = s->align ? (double)d - 1 : (double)d - 0.5, x;
+  if (s->dbl) x = s->align ? (v + 1) / 2.0 * (double)(d - 1) : ((v + 1) * (double)d - 1) / 2.0;
+  else {
+    float f = (float)v;
+    x = s->align ? (f + 1.0f) / 2.0f * (float)(d - 1) : ((f + 1.0f) * (float)d - 1.0f) / 2.0f;
+  }
+  if (s->mode == M_NEAREST) x = nearbyint(x);
+  if (x < lo || x > hi) {
+    if (s->pad == GP_BORDER) x = fmin(fmax(x, 0.0), (double)d - 1);
+    else if (s->pad == GP_REFLECTION) x = gs_reflect(x, lo, hi);
+    if (!s->dbl) x = (float)x;
+  }
+  double c[4];
+  int64_t first;
+  if (s->mode == M_NEAREST) {
+    first = (int64_t)x, c[0] = 1;
+  } else {
+    double x0 = floor(x), t = x - x0;
+    if (!s->dbl) t = (float)t;
+    first = (int64_t)x0 - (s->mode == M_CUBIC ? 1 : 0);
+    if (s->mode == M_LINEAR) c[0] = 1 - t, c[1] = t;
+    else gs_cubic(t, c);
+  }
+  for (int i = 0; i < s->k; i++) {
+    int64_t j = first + i;
+    w[i] = c[i];
+    if (j < 0 || j >= d) {
+      if (s->pad == GP_ZEROS) w[i] = 0;
+      else if (s->pad == GP_BORDER) j = j < 0 ? 0 : d - 1;
+      else j = (int64_t)gs_reflect((double)j, lo, hi);
+      if (j < 0) j = 0;
+      if (j >= d) j = d - 1;
+    }
+    idx[i] = j;
+  }
+}
+
+static TfxStatus gs_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in, TfxTensor *out) {
+  const TfxTensor *x = in[0], *gr = in[1];
+  TfxTensor *y = &out[0];
+  GsSpec s;
+  if (gs_spec(g, n, x->rank, x->dims, gr->rank, gr->dims, &s)) return TFX_ERR;
+  s.dbl = gr->dtype == TFX_F64;
+  int r = s.r;
+  const int64_t *sd = x->dims + 2;
+  int64_t xs[TFX_MAX_RANK], idx[TFX_MAX_RANK][4], tap[TFX_MAX_RANK];
+  double w[TFX_MAX_RANK][4];
+  tfx_strides(r, sd, xs);
+  int64_t S = tfx_numel(r, sd);
+  for (int64_t b = 0; b < s.N; b++)
+    for (int64_t p = 0; p < s.P; p++) {
+      for (int i = 0; i < r; i++)
+        gs_axis(&s, tfx_tensor_get_f64(gr, (b * s.P + p) * r + (r - 1 - i)), sd[i], idx[i], w[i]);
+      for (int64_t c = 0; c < s.C; c++) {
+        int64_t base = (b * s.C + c) * S, o = (b * s.C + c) * s.P + p;
+        if (s.mode == M_NEAREST) {
+          int64_t src = base;
+          for (int i = 0; i < r; i++) src += idx[i][0] * xs[i];
+          bool zero = false;
+          for (int i = 0; i < r; i++) zero |= w[i][0] == 0;
+          if (tfx_dtype_is_float(x->dtype)) tfx_tensor_set_f64(y, o, zero ? 0 : tfx_tensor_get_f64(x, src));
+          else tfx_tensor_set_i64(y, o, zero ? 0 : tfx_tensor_get_i64(x, src));
+          continue;
+        }
+        double acc = 0;
+        for (int i = 0; i < r; i++) tap[i] = 0;
+        for (;;) {
+          double wt = 1;
+          int64_t src = base;
+          for (int i = 0; i < r; i++) wt *= w[i][tap[i]], src += idx[i][tap[i]] * xs[i];
+          acc += wt * tfx_tensor_get_f64(x, src);
+          int i = r - 1;
+          for (; i >= 0; i--) {
+            if (++tap[i] < s.k) break;
+            tap[i] = 0;
+          }
+          if (i < 0) break;
+        }
+        tfx_tensor_set_f64(y, o, acc);
+      }
+    }
+  return TFX_OK;
+}
+
+/* Generated-code twin of gs_reflect on the double variable v. */
+static void emit_reflect(TfxCEmit *e, const char *v, double lo, double hi) {
+  char llo[64], lhi[64], lrng[64];
+  tfx_c_double(llo, lo), tfx_c_double(lhi, hi), tfx_c_double(lrng, hi - lo);
+  if (hi - lo <= 0) {
+    tfx_c_line(e, "%s = %s;", v, llo);
+    return;
+  }
+  tfx_c_line(e, "if (%s < %s) {", v, llo);
+  tfx_c_line(e, "  const double dx = %s - %s; const int64_t k = (int64_t)(dx / %s);", llo, v, lrng);
+  tfx_c_line(e, "  const double rr = dx - (double)k * %s;", lrng);
+  tfx_c_line(e, "  %s = k %% 2 == 0 ? %s + rr : %s - rr;", v, llo, lhi);
+  tfx_c_line(e, "} else if (%s > %s) {", v, lhi);
+  tfx_c_line(e, "  const double dx = %s - %s; const int64_t k = (int64_t)(dx / %s);", v, lhi, lrng);
+  tfx_c_line(e, "  const double rr = dx - (double)k * %s;", lrng);
+  tfx_c_line(e, "  %s = k %% 2 == 0 ? %s - rr : %s + rr;", v, lhi, llo);
+  tfx_c_line(e, "}");
+}
+
+static TfxStatus gs_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
+  TfxValue *xv = tfx_node_in(g, n, 0), *gv = tfx_node_in(g, n, 1);
+  GsSpec s;
+  if (gs_spec(g, n, xv->rank, xv->dims, gv->rank, gv->dims, &s)) return TFX_ERR;
+  s.dbl = gv->dtype == TFX_F64;
+  if (s.N * s.C * s.P == 0) return TFX_OK;
+  int r = s.r, k = s.k;
+  const int64_t *sd = xv->dims + 2;
+  int64_t xs[TFX_MAX_RANK];
+  tfx_strides(r, sd, xs);
+  int64_t S = tfx_numel(r, sd);
+  const char *x = tfx_c_var(e, n->inputs[0]), *gp = tfx_c_var(e, n->inputs[1]);
+  const char *y = tfx_c_var(e, n->outputs[0]);
+  const char *ct = s.dbl ? "double" : "float", *sfx = s.dbl ? "" : "f";
+  char l1[256], ex[512], lit[64], lit2[64];
+  tfx_c_line(e, "{ /* GridSample: %d spatial axes, %d taps each */", r, k);
+  tfx_c_indent(e, 1);
+  tfx_c_line(e, "for (int64_t b = 0; b < %lld; b++) {", (long long)s.N);
+  tfx_c_indent(e, 1);
+  tfx_c_line(e, "for (int64_t p = 0; p < %lld; p++) {", (long long)s.P);
+  tfx_c_indent(e, 1);
+  tfx_c_line(e, "int64_t ix[%d][%d];", r, k);
+  tfx_c_line(e, "double wt[%d][%d];", r, k);
+  for (int i = 0; i < r; i++) {
+    int64_t d = sd[i];
+    double lo = s.align ? 0.0 : -0.5, hi = s.align ? (double)d - 1 : (double)d - 0.5;
+    tfx_c_line(e, "{ /* axis %d: extent %lld */", i, (long long)d);
+    tfx_c_indent(e, 1);
+    snprintf(ex, sizeof ex, "%s[(b * %lld + p) * %d + %d]", gp, (long long)s.P, r, r - 1 - i);
+    tfx_c_line(e, "const %s v = (%s)%s;", ct, ct, tfx_c_load(e, gv->dtype, ex, l1));
+    if (s.align)
+      tfx_c_line(e, "double x = (double)((v + 1.0%s) / 2.0%s * (%s)%lld);", sfx, sfx, ct, (long long)(d - 1));
+    else
+      tfx_c_line(e, "double x = (double)(((v + 1.0%s) * (%s)%lld - 1.0%s) / 2.0%s);", sfx, ct, (long long)d, sfx, sfx);
+    if (s.mode == M_NEAREST) tfx_c_line(e, "x = nearbyint(x);");
+    if (s.pad != GP_ZEROS) {
+      tfx_c_line(e, "if (x < %s || x > %s) {", tfx_c_double(lit, lo), tfx_c_double(lit2, hi));
+      tfx_c_indent(e, 1);
+      if (s.pad == GP_BORDER) tfx_c_line(e, "x = x < 0 ? 0.0 : x > %lld.0 ? %lld.0 : x;", (long long)(d - 1), (long long)(d - 1));
+      else emit_reflect(e, "x", lo, hi);
+      if (!s.dbl) tfx_c_line(e, "x = (double)(float)x;");
+      tfx_c_indent(e, -1);
+      tfx_c_line(e, "}");
+    }
+    if (s.mode == M_NEAREST) {
+      tfx_c_line(e, "const int64_t first = (int64_t)x;");
+      tfx_c_line(e, "const double c[1] = {1.0};");
+    } else {
+      tfx_c_line(e, "const double x0 = floor(x), t = (double)(%s)(x - x0);", ct);
+      tfx_c_line(e, "const int64_t first = (int64_t)x0%s;", s.mode == M_CUBIC ? " - 1" : "");
+      if (s.mode == M_LINEAR) tfx_c_line(e, "const double c[2] = {1.0 - t, t};");
+      else {
+        tfx_c_line(e, "const double A = -0.75, t1 = t + 1.0, q = 1.0 - t, q2 = 2.0 - t;");
+        tfx_c_line(e, "const double c[4] = {((A * t1 - 5.0 * A) * t1 + 8.0 * A) * t1 - 4.0 * A,");
+        tfx_c_line(e, "                     ((A + 2.0) * t - (A + 3.0)) * t * t + 1.0,");
+        tfx_c_line(e, "                     ((A + 2.0) * q - (A + 3.0)) * q * q + 1.0,");
+        tfx_c_line(e, "                     ((A * q2 - 5.0 * A) * q2 + 8.0 * A) * q2 - 4.0 * A};");
+      }
+    }
+    tfx_c_line(e, "for (int q = 0; q < %d; q++) {", k);
+    tfx_c_indent(e, 1);
+    tfx_c_line(e, "int64_t j = first + q;");
+    tfx_c_line(e, "wt[%d][q] = c[q];", i);
+    tfx_c_line(e, "if (j < 0 || j >= %lld) {", (long long)d);
+    tfx_c_indent(e, 1);
+    if (s.pad == GP_ZEROS) tfx_c_line(e, "wt[%d][q] = 0.0;", i);
+    else if (s.pad == GP_BORDER) tfx_c_line(e, "j = j < 0 ? 0 : %lld;", (long long)(d - 1));
+    else {
+      tfx_c_line(e, "double jr = (double)j;");
+      emit_reflect(e, "jr", lo, hi);
+      tfx_c_line(e, "j = (int64_t)jr;");
+    }
+    tfx_c_line(e, "j = j < 0 ? 0 : j > %lld ? %lld : j;", (long long)(d - 1), (long long)(d - 1));
+    tfx_c_indent(e, -1);
+    tfx_c_line(e, "}");
+    tfx_c_line(e, "ix[%d][q] = j * %lld;", i, (long long)xs[i]);
+    tfx_c_indent(e, -1);
+    tfx_c_line(e, "}");
+    tfx_c_indent(e, -1);
+    tfx_c_line(e, "}");
+  }
+  tfx_c_line(e, "for (int64_t c = 0; c < %lld; c++) {", (long long)s.C);
+  tfx_c_indent(e, 1);
+  tfx_c_line(e, "const int64_t base = (b * %lld + c) * %lld;", (long long)s.C, (long long)S);
+  char yl[256], src[512], wexpr[512];
+  snprintf(yl, sizeof yl, "%s[(b * %lld + c) * %lld + p]", y, (long long)s.C, (long long)s.P);
+  size_t sl = (size_t)snprintf(src, sizeof src, "base"), wl = 0;
+  wexpr[0] = 0;
+  if (k > 1) tfx_c_line(e, "double acc = 0;");
+  for (int i = 0; i < r; i++) {
+    char tv[16];
+    if (k == 1) snprintf(tv, sizeof tv, "0");
+    else {
+      snprintf(tv, sizeof tv, "t%d", i);
+      tfx_c_line(e, "for (int t%d = 0; t%d < %d; t%d++) {", i, i, k, i);
+      tfx_c_indent(e, 1);
+    }
+    sl += (size_t)snprintf(src + sl, sizeof src - sl, " + ix[%d][%s]", i, tv);
+    wl += (size_t)snprintf(wexpr + wl, sizeof wexpr - wl, "%swt[%d][%s]", wl ? " * " : "", i, tv);
+  }
+  snprintf(ex, sizeof ex, "%s[%s]", x, src);
+  if (k == 1) {
+    /* nearest: a copy, or zero where zeros padding drops the point */
+    if (tfx_dtype_is_float(xv->dtype)) {
+      char val[700];
+      snprintf(val, sizeof val, "%s == 0.0 ? (%s)0 : %s", wexpr, tfx_c_calctype(xv->dtype),
+               tfx_c_load(e, xv->dtype, ex, l1));
+      tfx_c_store(e, xv->dtype, yl, val);
+    } else {
+      tfx_c_line(e, "%s = %s == 0.0 ? (%s)0 : %s;", yl, wexpr, tfx_dtype_ctype(xv->dtype), ex);
+    }
+  } else {
+    tfx_c_line(e, "acc += %s * (double)%s;", wexpr, tfx_c_load(e, xv->dtype, ex, l1));
+    for (int i = 0; i < r; i++) {
+      tfx_c_indent(e, -1);
+      tfx_c_line(e, "}");
+    }
+    snprintf(ex, sizeof ex, "(%s)acc", tfx_c_calctype(xv->dtype));
+    tfx_c_store(e, xv->dtype, yl, ex);
+  }
+  tfx_c_indent(e, -1);
+  tfx_c_line(e, "}");
+  tfx_c_indent(e, -1);
+  tfx_c_line(e, "}");
+  tfx_c_indent(e, -1);
+  tfx_c_line(e, "}");
+  tfx_c_indent(e, -1);
+  tfx_c_line(e, "}");
+  return TFX_OK;
+}
+
+/* ---- AffineGrid ------------------------------------------------------------------ */
+/* grid[n, d.., :] = theta[n] @ (x, y[, z], 1) where the base coordinates span
+ * [-1, 1] over each spatial axis of size (pixel centres unless align_corners);
+ * x belongs to the last axis.  Computed in double. */
+
+typedef struct {
+  int r;                       /* 2 or 3 spatial axes */
+  int64_t N, sp[3];            /* spatial sizes, outermost first */
+  double start[3], step[3];    /* base coordinate k of axis i: start + k * step */
+} AgSpec;
+
+static TfxStatus ag_spec(TfxGraph *g, const TfxNode *n, const TfxTensor *size, AgSpec *s) {
+  memset(s, 0, sizeof *s);
+  int64_t ns = tfx_tensor_numel(size);
+  if (size->rank != 1 || (ns != 4 && ns != 5))
+    return tfx_node_error(g, NODE(n), "size must be (N, C, H, W) or (N, C, D, H, W)");
+  bool align = tfx_attr_int(n, "align_corners", 0) != 0;
+  s->r = (int)ns - 2;
+  s->N = tfx_tensor_get_i64(size, 0);
+  if (s->N < 0) return tfx_node_error(g, NODE(n), "size must not be negative");
+  for (int i = 0; i < s->r; i++) {
+    int64_t d = tfx_tensor_get_i64(size, 2 + i);
+    if (d < 0) return tfx_node_error(g, NODE(n), "size must not be negative");
+    s->sp[i] = d;
+    if (align) s->start[i] = -1, s->step[i] = d > 1 ? 2.0 / (double)(d - 1) : 0;
+    else s->step[i] = d > 0 ? 2.0 / (double)d : 0, s->start[i] = -1 + s->step[i] / 2;
+  }
+  return TFX_OK;
+}
+
+static TfxStatus ag_infer(TfxGraph *g, TfxNode *n) {
+  TfxValue *th = tfx_node_in(g, n, 0);
+  if (!th || !tfx_node_in(g, n, 1)) return tfx_node_error(g, n, "inputs theta and size are required");
+  const TfxTensor *size = tfx_node_const_in(g, n, 1);
+  if (!size) return tfx_node_error(g, n, "input size must be a compile-time constant");
+  if (!tfx_dtype_is_float(th->dtype)) return tfx_node_error(g, n, "theta must be a float tensor");
+  AgSpec s;
+  if (ag_spec(g, n, size, &s)) return TFX_ERR;
+  if (th->rank != 3 || th->dims[0] != s.N || th->dims[1] != s.r || th->dims[2] != s.r + 1)
+    return tfx_node_error(g, n, "theta must have shape (N=%lld, %d, %d)", (long long)s.N, s.r, s.r + 1);
+  int64_t dims[5];
+  dims[0] = s.N;
+  for (int i = 0; i < s.r; i++) dims[1 + i] = s.sp[i];
+  dims[1 + s.r] = s.r;
+  tfx_node_set_out(g, n, 0, th->dtype, s.r + 2, dims);
+  return TFX_OK;
+}
+
+static TfxStatus ag_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in, TfxTensor *out) {
+  AgSpec s;
+  if (ag_spec(g, n, in[1], &s)) return TFX_ERR;
+  int r = s.r;
+  int64_t P = tfx_numel(r, s.sp), pi[3];
+  for (int64_t b = 0; b < s.N; b++)
+    for (int64_t p = 0; p < P; p++) {
+      tfx_unravel(p, r, s.sp, pi);
+      double h[4]; /* homogeneous base point: x (last axis) first */
+      for (int i = 0; i < r; i++) h[i] = s.start[r - 1 - i] + (double)pi[r - 1 - i] * s.step[r - 1 - i];
+      h[r] = 1;
+      for (int j = 0; j < r; j++) {
+        double acc = 0;
+        for (int c = 0; c <= r; c++) acc += tfx_tensor_get_f64(in[0], (b * r + j) * (r + 1) + c) * h[c];
+        tfx_tensor_set_f64(&out[0], (b * P + p) * r + j, acc);
+      }
+    }
+  return TFX_OK;
+}
+
+static TfxStatus ag_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
+  TfxValue *tv = tfx_node_in(g, n, 0);
+  const TfxTensor *size = tfx_node_const_in(g, n, 1);
+  AgSpec s;
+  if (!size) return tfx_node_error(g, NODE(n), "input size must be a compile-time constant");
+  if (ag_spec(g, n, size, &s)) return TFX_ERR;
+  int r = s.r;
+  int64_t P = tfx_numel(r, s.sp);
+  if (s.N * P == 0) return TFX_OK;
+  const char *th = tfx_c_var(e, n->inputs[0]), *y = tfx_c_var(e, n->outputs[0]);
+  char l1[256], ex[512], a[64], b[64];
+  tfx_c_line(e, "{ /* AffineGrid: %d spatial axes */", r);
+  tfx_c_indent(e, 1);
+  tfx_c_line(e, "for (int64_t b = 0; b < %lld; b++) {", (long long)s.N);
+  tfx_c_indent(e, 1);
+  for (int i = 0; i < r; i++) {
+    tfx_c_line(e, "for (int64_t k%d = 0; k%d < %lld; k%d++) {", i, i, (long long)s.sp[i], i);
+    tfx_c_indent(e, 1);
+  }
+  char pe[256];
+  size_t pl = 0;
+  pe[0] = 0;
+  for (int i = 0; i < r; i++) {
+    int64_t st = tfx_numel(r - 1 - i, s.sp + i + 1);
+    pl += (size_t)snprintf(pe + pl, sizeof pe - pl, "%sk%d * %lld", i ? " + " : "", i, (long long)st);
+  }
+  tfx_c_line(e, "const int64_t p = %s;", pe);
+  tfx_c_line(e, "double h[%d];", r + 1);
+  for (int i = 0; i < r; i++) {
+    int ax = r - 1 - i;
+    tfx_c_line(e, "h[%d] = %s + (double)k%d * %s;", i, tfx_c_double(a, s.start[ax]), ax,
+               tfx_c_double(b, s.step[ax]));
+  }
+  tfx_c_line(e, "h[%d] = 1.0;", r);
+  tfx_c_line(e, "for (int j = 0; j < %d; j++) {", r);
+  tfx_c_indent(e, 1);
+  tfx_c_line(e, "double acc = 0;");
+  snprintf(ex, sizeof ex, "%s[(b * %d + j) * %d + c]", th, r, r + 1);
+  tfx_c_line(e, "for (int c = 0; c < %d; c++) acc += (double)%s * h[c];", r + 1,
+             tfx_c_load(e, tv->dtype, ex, l1));
+  snprintf(ex, sizeof ex, "%s[(b * %lld + p) * %d + j]", y, (long long)P, r);
+  char val[64];
+  snprintf(val, sizeof val, "(%s)acc", tfx_c_calctype(tv->dtype));
+  tfx_c_store(e, tv->dtype, ex, val);
+  tfx_c_indent(e, -1);
+  tfx_c_line(e, "}");
+  for (int i = 0; i < r; i++) {
+    tfx_c_indent(e, -1);
+    tfx_c_line(e, "}");
+  }
+  tfx_c_indent(e, -1);
+  tfx_c_line(e, "}");
+  tfx_c_indent(e, -1);
+  tfx_c_line(e, "}");
+  return TFX_OK;
+}
+
 /* ---- family entry points ------------------------------------------------------ */
 
 TfxStatus tfx_resize_infer(TfxGraph *g, TfxNode *n) {
   switch (n->op) {
   case TFX_OP_Resize:
   case TFX_OP_Upsample: return resize_infer(g, n);
-  default: return tfx_node_error(g, n, "%s is not implemented yet", n->op_type);
+  case TFX_OP_GridSample: return gs_infer(g, n);
+  case TFX_OP_AffineGrid: return ag_infer(g, n);
+  default: return tfx_node_error(g, n, "internal: not a resize-family op");
   }
 }
 
@@ -689,7 +1142,9 @@ TfxStatus tfx_resize_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const 
   switch (n->op) {
   case TFX_OP_Resize:
   case TFX_OP_Upsample: return resize_eval(g, n, in, out);
-  default: return tfx_node_error(g, NODE(n), "%s is not implemented yet", n->op_type);
+  case TFX_OP_GridSample: return gs_eval(g, n, in, out);
+  case TFX_OP_AffineGrid: return ag_eval(g, n, in, out);
+  default: return tfx_node_error(g, NODE(n), "internal: not a resize-family op");
   }
 }
 
@@ -697,6 +1152,8 @@ TfxStatus tfx_resize_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   switch (n->op) {
   case TFX_OP_Resize:
   case TFX_OP_Upsample: return resize_emit(e, g, n);
-  default: return tfx_node_error(g, NODE(n), "%s is not implemented yet", n->op_type);
+  case TFX_OP_GridSample: return gs_emit(e, g, n);
+  case TFX_OP_AffineGrid: return ag_emit(e, g, n);
+  default: return tfx_node_error(g, NODE(n), "internal: not a resize-family op");
   }
 }

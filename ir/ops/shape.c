@@ -13,21 +13,9 @@
 
 /* ---- shared helpers ------------------------------------------------------ */
 
-#define MAXIN 8
-
-/* The inputs of a node as tensors: dtype and dims always, data when known[k]
- * (constant at compile time, or any input in the evaluator).  in[k] is NULL
- * for an omitted input. */
-typedef struct {
-  int n;
-  const TfxTensor *in[MAXIN];
-  bool known[MAXIN];
-  TfxTensor buf[MAXIN];
-} Ins;
-
-static TfxStatus ins_from_graph(TfxGraph *g, const TfxNode *n, Ins *s) {
+TfxStatus tfx_shp_ins_from_graph(TfxGraph *g, const TfxNode *n, TfxShpIns *s) {
   memset(s, 0, sizeof *s);
-  if (n->n_inputs > MAXIN) return tfx_node_error(g, n, "too many inputs (%d)", n->n_inputs);
+  if (n->n_inputs > TFX_SHP_MAXIN) return tfx_node_error(g, n, "too many inputs (%d)", n->n_inputs);
   s->n = n->n_inputs;
   for (int k = 0; k < n->n_inputs; k++) {
     TfxValue *v = tfx_node_in(g, n, k);
@@ -44,9 +32,9 @@ static TfxStatus ins_from_graph(TfxGraph *g, const TfxNode *n, Ins *s) {
   return TFX_OK;
 }
 
-static TfxStatus ins_from_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in, Ins *s) {
+TfxStatus tfx_shp_ins_from_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in, TfxShpIns *s) {
   memset(s, 0, sizeof *s);
-  if (n->n_inputs > MAXIN) return tfx_node_error(g, n, "too many inputs (%d)", n->n_inputs);
+  if (n->n_inputs > TFX_SHP_MAXIN) return tfx_node_error(g, n, "too many inputs (%d)", n->n_inputs);
   s->n = n->n_inputs;
   for (int k = 0; k < n->n_inputs; k++) {
     s->in[k] = in[k];
@@ -55,13 +43,13 @@ static TfxStatus ins_from_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *c
   return TFX_OK;
 }
 
-static const TfxTensor *ins_get(const Ins *s, int k) { return k < s->n ? s->in[k] : NULL; }
+const TfxTensor *tfx_shp_ins_get(const TfxShpIns *s, int k) { return k < s->n ? s->in[k] : NULL; }
 
 /* Integer values of input k, which must be a compile-time constant of rank 0
  * or 1.  Returns the count, or -1 after reporting an error. */
-static int ins_ints(TfxGraph *g, const TfxNode *n, const Ins *s, int k, const char *what,
+int tfx_shp_ins_ints(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, int k, const char *what,
                     int64_t *vals, int max) {
-  const TfxTensor *t = ins_get(s, k);
+  const TfxTensor *t = tfx_shp_ins_get(s, k);
   if (!t) return tfx_node_error(g, n, "input '%s' is missing", what), -1;
   if (!s->known[k])
     return tfx_node_error(g, n, "input '%s' must be a compile-time constant", what), -1;
@@ -80,7 +68,7 @@ static int ins_ints(TfxGraph *g, const TfxNode *n, const Ins *s, int k, const ch
 }
 
 /* An INTS attribute copied into vals; -1 if absent, -2 after an error. */
-static int attr_ints(TfxGraph *g, const TfxNode *n, const char *name, int64_t *vals, int max) {
+int tfx_shp_attr_ints(TfxGraph *g, const TfxNode *n, const char *name, int64_t *vals, int max) {
   const int64_t *v;
   int cnt = tfx_attr_ints(n, name, &v);
   if (cnt < 0) return -1;
@@ -152,8 +140,7 @@ static void emit_memcpy(TfxCEmit *e, const char *dst, const char *src, int64_t b
   if (bytes > 0) tfx_c_line(e, "memcpy(%s, %s, %lld);", dst, src, (long long)bytes);
 }
 
-/* C literal of element i of t, in t's storage type. */
-static const char *lit_elem(char *buf, const TfxTensor *t, int64_t i) {
+const char *tfx_shp_lit_elem(char *buf, const TfxTensor *t, int64_t i) {
   switch (t->dtype) {
   case TFX_F32: return tfx_c_float(buf, (float)tfx_tensor_get_f64(t, i));
   case TFX_F64: return tfx_c_double(buf, tfx_tensor_get_f64(t, i));
@@ -172,41 +159,7 @@ static const char *lit_elem(char *buf, const TfxTensor *t, int64_t i) {
   }
 }
 
-/* Print code writing the whole tensor t into dst: a fill when all elements
- * are equal, a static table otherwise. */
-static void emit_const_tensor(TfxCEmit *e, const char *dst, const TfxTensor *t) {
-  int64_t cnt = tfx_tensor_numel(t);
-  size_t es = tfx_dtype_bytes(t->dtype);
-  if (cnt == 0) return;
-  bool uniform = true, zero = true;
-  const unsigned char *p = t->data;
-  for (size_t b = 0; b < es; b++) zero = zero && p[b] == 0;
-  for (int64_t i = 1; i < cnt && uniform; i++) uniform = memcmp(p, p + i * (int64_t)es, es) == 0;
-  char lit[64];
-  if (uniform && zero) {
-    tfx_c_line(e, "memset(%s, 0, %lld);", dst, (long long)(cnt * (int64_t)es));
-  } else if (uniform) {
-    tfx_c_line(e, "for (int64_t q = 0; q < %lld; ++q) %s[q] = %s;", (long long)cnt, dst, lit_elem(lit, t, 0));
-  } else {
-    const char *tab = tfx_c_tmp(e, "k");
-    tfx_c_line(e, "static const %s %s[%lld] = {", tfx_dtype_ctype(t->dtype), tab, (long long)cnt);
-    tfx_c_indent(e, 1);
-    char line[1024];
-    for (int64_t i = 0; i < cnt;) {
-      size_t len = 0;
-      line[0] = 0;
-      for (int j = 0; j < 8 && i < cnt; j++, i++)
-        len += (size_t)snprintf(line + len, sizeof line - len, "%s, ", lit_elem(lit, t, i));
-      tfx_c_line(e, "%s", line);
-    }
-    tfx_c_indent(e, -1);
-    tfx_c_line(e, "};");
-    tfx_c_line(e, "memcpy(%s, %s, sizeof %s);", dst, tab, tab);
-  }
-}
-
-void tfx_shp_emit_copy(TfxCEmit *e, TfxDtype dt, const char *dst, const char *src,
-                       const TfxShpCopy *c0) {
+void tfx_shp_emit_copy(TfxCEmit *e, TfxDtype dt, uint32_t dstv, uint32_t srcv, const TfxShpCopy *c0) {
   TfxShpCopy c = {.rank = 0, .db = c0->db, .sb = c0->sb};
   for (int k = 0; k < c0->rank; k++) {
     if (c0->dims[k] == 0) return;
@@ -226,6 +179,7 @@ void tfx_shp_emit_copy(TfxCEmit *e, TfxDtype dt, const char *dst, const char *sr
   char di[512], si[512];
   int r = c.rank;
   size_t es = tfx_dtype_bytes(dt);
+  const char *dst = tfx_c_var(e, dstv), *src = tfx_c_var(e, srcv);
   if (r > 0 && c.ds[r - 1] == 1 && c.ss[r - 1] == 1) {
     tfx_c_loops_begin(e, r - 1, c.dims);
     tfx_c_line(e, "memcpy(%s + %s, %s + %s, %lld);", dst, tfx_c_index(di, r - 1, c.ds, c.db), src,
@@ -251,15 +205,15 @@ static void copy_over_out(TfxShpCopy *c, int rank, const int64_t *odims) {
 
 /* Reshape(data, shape): 0 copies the input dim (unless allowzero), one -1 is
  * inferred from the element count. */
-static TfxStatus reshape_plan(TfxGraph *g, const TfxNode *n, const Ins *s, int *rank, int64_t *dims) {
+static TfxStatus reshape_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, int *rank, int64_t *dims) {
   const TfxTensor *x = s->in[0];
   int64_t sh[TFX_MAX_RANK];
   int cnt;
-  if (ins_get(s, 1)) {
-    cnt = ins_ints(g, n, s, 1, "shape", sh, TFX_MAX_RANK);
+  if (tfx_shp_ins_get(s, 1)) {
+    cnt = tfx_shp_ins_ints(g, n, s, 1, "shape", sh, TFX_MAX_RANK);
     if (cnt < 0) return TFX_ERR;
   } else {
-    cnt = attr_ints(g, n, "shape", sh, TFX_MAX_RANK);
+    cnt = tfx_shp_attr_ints(g, n, "shape", sh, TFX_MAX_RANK);
     if (cnt == -2) return TFX_ERR;
     if (cnt < 0) return tfx_node_error(g, n, "missing the 'shape' input");
   }
@@ -300,7 +254,7 @@ static TfxStatus reshape_plan(TfxGraph *g, const TfxNode *n, const Ins *s, int *
   return TFX_OK;
 }
 
-static TfxStatus flatten_plan(TfxGraph *g, const TfxNode *n, const Ins *s, int *rank, int64_t *dims) {
+static TfxStatus flatten_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, int *rank, int64_t *dims) {
   const TfxTensor *x = s->in[0];
   int64_t axis = tfx_attr_int(n, "axis", 1);
   if (axis < -x->rank || axis > x->rank)
@@ -314,20 +268,20 @@ static TfxStatus flatten_plan(TfxGraph *g, const TfxNode *n, const Ins *s, int *
 
 /* Axes of Squeeze / Unsqueeze: the 'axes' attribute before opset 13, the
  * optional second input from 13 on.  Returns the count, -1 when absent. */
-static int squeeze_axes(TfxGraph *g, const TfxNode *n, const Ins *s, int64_t *axes, bool *err) {
+static int squeeze_axes(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, int64_t *axes, bool *err) {
   *err = false;
   int cnt;
-  if (ins_get(s, 1)) {
-    cnt = ins_ints(g, n, s, 1, "axes", axes, TFX_MAX_RANK);
+  if (tfx_shp_ins_get(s, 1)) {
+    cnt = tfx_shp_ins_ints(g, n, s, 1, "axes", axes, TFX_MAX_RANK);
     if (cnt < 0) *err = true;
     return cnt;
   }
-  cnt = attr_ints(g, n, "axes", axes, TFX_MAX_RANK);
+  cnt = tfx_shp_attr_ints(g, n, "axes", axes, TFX_MAX_RANK);
   if (cnt == -2) *err = true;
   return cnt;
 }
 
-static TfxStatus squeeze_plan(TfxGraph *g, const TfxNode *n, const Ins *s, int *rank, int64_t *dims) {
+static TfxStatus squeeze_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, int *rank, int64_t *dims) {
   const TfxTensor *x = s->in[0];
   int64_t axes[TFX_MAX_RANK];
   bool err, drop[TFX_MAX_RANK] = {false};
@@ -351,7 +305,7 @@ static TfxStatus squeeze_plan(TfxGraph *g, const TfxNode *n, const Ins *s, int *
   return TFX_OK;
 }
 
-static TfxStatus unsqueeze_plan(TfxGraph *g, const TfxNode *n, const Ins *s, int *rank, int64_t *dims) {
+static TfxStatus unsqueeze_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, int *rank, int64_t *dims) {
   const TfxTensor *x = s->in[0];
   int64_t axes[TFX_MAX_RANK];
   bool err, ins[TFX_MAX_RANK] = {false};
@@ -374,10 +328,10 @@ static TfxStatus unsqueeze_plan(TfxGraph *g, const TfxNode *n, const Ins *s, int
 
 /* ---- Transpose ----------------------------------------------------------- */
 
-static TfxStatus transpose_plan(TfxGraph *g, const TfxNode *n, const Ins *s, int *perm) {
+static TfxStatus transpose_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, int *perm) {
   const TfxTensor *x = s->in[0];
   int64_t p[TFX_MAX_RANK];
-  int cnt = attr_ints(g, n, "perm", p, TFX_MAX_RANK);
+  int cnt = tfx_shp_attr_ints(g, n, "perm", p, TFX_MAX_RANK);
   if (cnt == -2) return TFX_ERR;
   if (cnt < 0) {
     for (int i = 0; i < x->rank; i++) perm[i] = x->rank - 1 - i;
@@ -397,10 +351,10 @@ static TfxStatus transpose_plan(TfxGraph *g, const TfxNode *n, const Ins *s, int
 
 /* ---- Expand, Tile --------------------------------------------------------- */
 
-static TfxStatus expand_plan(TfxGraph *g, const TfxNode *n, const Ins *s, int *rank, int64_t *dims) {
+static TfxStatus expand_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, int *rank, int64_t *dims) {
   const TfxTensor *x = s->in[0];
   int64_t sh[TFX_MAX_RANK];
-  int cnt = ins_ints(g, n, s, 1, "shape", sh, TFX_MAX_RANK);
+  int cnt = tfx_shp_ins_ints(g, n, s, 1, "shape", sh, TFX_MAX_RANK);
   if (cnt < 0) return TFX_ERR;
   for (int i = 0; i < cnt; i++)
     if (sh[i] < 0) return tfx_node_error(g, n, "shape[%d] = %lld is negative", i, (long long)sh[i]);
@@ -409,9 +363,9 @@ static TfxStatus expand_plan(TfxGraph *g, const TfxNode *n, const Ins *s, int *r
   return TFX_OK;
 }
 
-static TfxStatus tile_plan(TfxGraph *g, const TfxNode *n, const Ins *s, int64_t *reps, int64_t *dims) {
+static TfxStatus tile_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, int64_t *reps, int64_t *dims) {
   const TfxTensor *x = s->in[0];
-  int cnt = ins_ints(g, n, s, 1, "repeats", reps, TFX_MAX_RANK);
+  int cnt = tfx_shp_ins_ints(g, n, s, 1, "repeats", reps, TFX_MAX_RANK);
   if (cnt < 0) return TFX_ERR;
   if (cnt != x->rank)
     return tfx_node_error(g, n, "repeats has %d values for a rank-%d input", cnt, x->rank);
@@ -428,22 +382,22 @@ typedef struct {
   int64_t start[TFX_MAX_RANK], step[TFX_MAX_RANK], dims[TFX_MAX_RANK];
 } SlicePlan;
 
-static TfxStatus slice_plan(TfxGraph *g, const TfxNode *n, const Ins *s, SlicePlan *p) {
+static TfxStatus slice_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, SlicePlan *p) {
   const TfxTensor *x = s->in[0];
   int r = x->rank;
   int64_t st[TFX_MAX_RANK], en[TFX_MAX_RANK], ax[TFX_MAX_RANK], sp[TFX_MAX_RANK];
   int ns, ne, na = -1, np = -1;
-  if (g->opset < 10 && !ins_get(s, 1)) {
-    ns = attr_ints(g, n, "starts", st, TFX_MAX_RANK);
-    ne = attr_ints(g, n, "ends", en, TFX_MAX_RANK);
-    na = attr_ints(g, n, "axes", ax, TFX_MAX_RANK);
+  if (g->opset < 10 && !tfx_shp_ins_get(s, 1)) {
+    ns = tfx_shp_attr_ints(g, n, "starts", st, TFX_MAX_RANK);
+    ne = tfx_shp_attr_ints(g, n, "ends", en, TFX_MAX_RANK);
+    na = tfx_shp_attr_ints(g, n, "axes", ax, TFX_MAX_RANK);
     if (ns == -2 || ne == -2 || na == -2) return TFX_ERR;
     if (ns < 0 || ne < 0) return tfx_node_error(g, n, "missing 'starts' or 'ends'");
   } else {
-    if ((ns = ins_ints(g, n, s, 1, "starts", st, TFX_MAX_RANK)) < 0) return TFX_ERR;
-    if ((ne = ins_ints(g, n, s, 2, "ends", en, TFX_MAX_RANK)) < 0) return TFX_ERR;
-    if (ins_get(s, 3) && (na = ins_ints(g, n, s, 3, "axes", ax, TFX_MAX_RANK)) < 0) return TFX_ERR;
-    if (ins_get(s, 4) && (np = ins_ints(g, n, s, 4, "steps", sp, TFX_MAX_RANK)) < 0) return TFX_ERR;
+    if ((ns = tfx_shp_ins_ints(g, n, s, 1, "starts", st, TFX_MAX_RANK)) < 0) return TFX_ERR;
+    if ((ne = tfx_shp_ins_ints(g, n, s, 2, "ends", en, TFX_MAX_RANK)) < 0) return TFX_ERR;
+    if (tfx_shp_ins_get(s, 3) && (na = tfx_shp_ins_ints(g, n, s, 3, "axes", ax, TFX_MAX_RANK)) < 0) return TFX_ERR;
+    if (tfx_shp_ins_get(s, 4) && (np = tfx_shp_ins_ints(g, n, s, 4, "steps", sp, TFX_MAX_RANK)) < 0) return TFX_ERR;
   }
   if (ne != ns) return tfx_node_error(g, n, "starts has %d values but ends has %d", ns, ne);
   if (na >= 0 && na != ns) return tfx_node_error(g, n, "axes has %d values, starts %d", na, ns);
@@ -488,7 +442,7 @@ typedef struct {
   double value; /* constant from the opset < 11 'value' attribute */
 } PadPlan;
 
-static TfxStatus pad_plan(TfxGraph *g, const TfxNode *n, const Ins *s, PadPlan *p) {
+static TfxStatus pad_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, PadPlan *p) {
   const TfxTensor *x = s->in[0];
   int r = x->rank;
   const char *mode = tfx_attr_string(n, "mode", "constant");
@@ -500,12 +454,12 @@ static TfxStatus pad_plan(TfxGraph *g, const TfxNode *n, const Ins *s, PadPlan *
   p->value = tfx_attr_float(n, "value", 0.0f);
   int64_t pads[2 * TFX_MAX_RANK], axes[TFX_MAX_RANK];
   int np, na = -1;
-  if (ins_get(s, 1)) {
-    if ((np = ins_ints(g, n, s, 1, "pads", pads, 2 * TFX_MAX_RANK)) < 0) return TFX_ERR;
-    if (ins_get(s, 3) && (na = ins_ints(g, n, s, 3, "axes", axes, TFX_MAX_RANK)) < 0) return TFX_ERR;
+  if (tfx_shp_ins_get(s, 1)) {
+    if ((np = tfx_shp_ins_ints(g, n, s, 1, "pads", pads, 2 * TFX_MAX_RANK)) < 0) return TFX_ERR;
+    if (tfx_shp_ins_get(s, 3) && (na = tfx_shp_ins_ints(g, n, s, 3, "axes", axes, TFX_MAX_RANK)) < 0) return TFX_ERR;
   } else {
-    np = attr_ints(g, n, "pads", pads, 2 * TFX_MAX_RANK);
-    if (np == -1) np = attr_ints(g, n, "paddings", pads, 2 * TFX_MAX_RANK);
+    np = tfx_shp_attr_ints(g, n, "pads", pads, 2 * TFX_MAX_RANK);
+    if (np == -1) np = tfx_shp_attr_ints(g, n, "paddings", pads, 2 * TFX_MAX_RANK);
     if (np == -2) return TFX_ERR;
     if (np < 0) return tfx_node_error(g, n, "missing 'pads'");
   }
@@ -533,7 +487,7 @@ static TfxStatus pad_plan(TfxGraph *g, const TfxNode *n, const Ins *s, PadPlan *
     if (p->mode != PAD_CONSTANT && kept <= 0 && p->dims[k] > 0)
       return tfx_node_error(g, n, "mode '%s' cannot pad axis %d, which has no elements", mode, k);
   }
-  if (ins_get(s, 2) && tfx_tensor_numel(s->in[2]) > 0) {
+  if (tfx_shp_ins_get(s, 2) && tfx_tensor_numel(s->in[2]) > 0) {
     if (s->in[2]->dtype != x->dtype)
       return tfx_node_error(g, n, "constant_value is %s, data is %s", tfx_dtype_name(s->in[2]->dtype),
                             tfx_dtype_name(x->dtype));
@@ -573,7 +527,7 @@ typedef struct {
   int64_t dims[4];
 } D2SPlan;
 
-static TfxStatus d2s_plan(TfxGraph *g, const TfxNode *n, const Ins *s, D2SPlan *p) {
+static TfxStatus d2s_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, D2SPlan *p) {
   const TfxTensor *x = s->in[0];
   if (x->rank != 4) return tfx_node_error(g, n, "input must be 4-D (N,C,H,W), not rank %d", x->rank);
   p->b = tfx_attr_int(n, "blocksize", 0);
@@ -621,13 +575,13 @@ typedef struct {
   bool pads;
 } CCPPlan;
 
-static TfxStatus ccp_plan(TfxGraph *g, const TfxNode *n, const Ins *s, CCPPlan *p) {
+static TfxStatus ccp_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, CCPPlan *p) {
   const TfxTensor *x = s->in[0];
   int r = x->rank;
   int64_t sh[TFX_MAX_RANK], axes[TFX_MAX_RANK];
-  int ns = ins_ints(g, n, s, 1, "shape", sh, TFX_MAX_RANK);
+  int ns = tfx_shp_ins_ints(g, n, s, 1, "shape", sh, TFX_MAX_RANK);
   if (ns < 0) return TFX_ERR;
-  int na = attr_ints(g, n, "axes", axes, TFX_MAX_RANK);
+  int na = tfx_shp_attr_ints(g, n, "axes", axes, TFX_MAX_RANK);
   if (na == -2) return TFX_ERR;
   if (na < 0) {
     na = r;
@@ -683,7 +637,7 @@ static TfxStatus concat_plan(TfxGraph *g, const TfxNode *n, int *axis, int *rank
   return TFX_OK;
 }
 
-static TfxStatus split_plan(TfxGraph *g, const TfxNode *n, const Ins *s, int *axis, int64_t *sizes) {
+static TfxStatus split_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, int *axis, int64_t *sizes) {
   const TfxTensor *x = s->in[0];
   int r = x->rank, no = n->n_outputs;
   int64_t ax = tfx_attr_int(n, "axis", 0);
@@ -692,11 +646,11 @@ static TfxStatus split_plan(TfxGraph *g, const TfxNode *n, const Ins *s, int *ax
   int64_t d = x->dims[*axis];
   int cnt = -1;
   if (no < 1) return tfx_node_error(g, n, "needs at least one output");
-  if (ins_get(s, 1)) {
-    cnt = ins_ints(g, n, s, 1, "split", sizes, no);
+  if (tfx_shp_ins_get(s, 1)) {
+    cnt = tfx_shp_ins_ints(g, n, s, 1, "split", sizes, no);
     if (cnt < 0) return TFX_ERR;
   } else {
-    cnt = attr_ints(g, n, "split", sizes, no);
+    cnt = tfx_shp_attr_ints(g, n, "split", sizes, no);
     if (cnt == -2) return TFX_ERR;
   }
   if (cnt >= 0) {
@@ -720,159 +674,18 @@ static TfxStatus split_plan(TfxGraph *g, const TfxNode *n, const Ins *s, int *ax
   return TFX_OK;
 }
 
-/* ---- Shape, Size, Constant, ConstantOfShape, Range, EyeLike, Trilu ------------- */
+/* ---- Trilu ---------------------------------------------------------------------- */
 
-static void shape_range(const TfxNode *n, int r, int64_t *start, int64_t *end) {
-  int64_t b = tfx_attr_int(n, "start", 0), e = tfx_attr_int(n, "end", r);
-  if (b < 0) b += r;
-  if (e < 0) e += r;
-  *start = clamp64(b, 0, r);
-  *end = clamp64(e, 0, r);
-  if (*end < *start) *end = *start;
-}
-
-/* The value of a Constant node, built in the graph arena. */
-static TfxStatus constant_value(TfxGraph *g, const TfxNode *n, const TfxTensor **out) {
-  static const char *unsupported[] = {"sparse_value", "value_string", "value_strings"};
-  for (size_t i = 0; i < sizeof unsupported / sizeof *unsupported; i++)
-    if (tfx_attr(n, unsupported[i]))
-      return tfx_node_error(g, n, "attribute '%s' is not supported", unsupported[i]);
-  const TfxAttr *a;
-  if ((a = tfx_attr(n, "value"))) {
-    if (a->kind != TFX_ATTR_TENSOR || !a->t) return tfx_node_error(g, n, "attribute 'value' is not a tensor");
-    if (tfx_shp_check_dtype(g, n, a->t->dtype, "attribute 'value'")) return TFX_ERR;
-    *out = a->t;
-    return TFX_OK;
-  }
-  TfxTensor *t;
-  if ((a = tfx_attr(n, "value_float"))) {
-    t = tfx_graph_new_tensor(g, TFX_F32, 0, NULL);
-    tfx_tensor_set_f64(t, 0, a->f);
-  } else if ((a = tfx_attr(n, "value_int"))) {
-    t = tfx_graph_new_tensor(g, TFX_I64, 0, NULL);
-    tfx_tensor_set_i64(t, 0, a->i);
-  } else if ((a = tfx_attr(n, "value_floats"))) {
-    int64_t d = a->n;
-    t = tfx_graph_new_tensor(g, TFX_F32, 1, &d);
-    for (int i = 0; i < a->n; i++) tfx_tensor_set_f64(t, i, a->floats[i]);
-  } else if ((a = tfx_attr(n, "value_ints"))) {
-    int64_t d = a->n;
-    t = tfx_graph_new_tensor(g, TFX_I64, 1, &d);
-    for (int i = 0; i < a->n; i++) tfx_tensor_set_i64(t, i, a->ints[i]);
-  } else {
-    return tfx_node_error(g, n, "no value attribute");
-  }
-  *out = t;
-  return TFX_OK;
-}
-
-typedef struct {
-  TfxDtype dt;
-  int rank;
-  int64_t dims[TFX_MAX_RANK];
-  const TfxTensor *value; /* one element; NULL means float32 0 */
-} COSPlan;
-
-static TfxStatus cos_plan(TfxGraph *g, const TfxNode *n, const Ins *s, COSPlan *p) {
-  int cnt = ins_ints(g, n, s, 0, "input", p->dims, TFX_MAX_RANK);
-  if (cnt < 0) return TFX_ERR;
-  for (int i = 0; i < cnt; i++)
-    if (p->dims[i] < 0) return tfx_node_error(g, n, "shape[%d] = %lld is negative", i, (long long)p->dims[i]);
-  p->rank = cnt;
-  p->value = NULL;
-  p->dt = TFX_F32;
-  const TfxAttr *a = tfx_attr(n, "value");
-  if (a) {
-    if (a->kind != TFX_ATTR_TENSOR || !a->t) return tfx_node_error(g, n, "attribute 'value' is not a tensor");
-    if (tfx_tensor_numel(a->t) != 1) return tfx_node_error(g, n, "attribute 'value' must hold one element");
-    if (tfx_shp_check_dtype(g, n, a->t->dtype, "attribute 'value'")) return TFX_ERR;
-    p->value = a->t;
-    p->dt = a->t->dtype;
-  }
-  return TFX_OK;
-}
-
-typedef struct {
-  TfxDtype dt;
-  int64_t count;
-  double fstart, fdelta;   /* float dtypes */
-  int64_t istart, idelta;  /* integer dtypes */
-  bool stash_float;        /* f16/bf16 computed in float32 (stash_type = 1) */
-} RangePlan;
-
-static TfxStatus range_plan(TfxGraph *g, const TfxNode *n, const Ins *s, RangePlan *p) {
-  static const char *names[3] = {"start", "limit", "delta"};
-  for (int k = 0; k < 3; k++) {
-    const TfxTensor *t = ins_get(s, k);
-    if (!t) return tfx_node_error(g, n, "input '%s' is missing", names[k]);
-    if (!s->known[k]) return tfx_node_error(g, n, "input '%s' must be a compile-time constant", names[k]);
-    if (tfx_tensor_numel(t) != 1) return tfx_node_error(g, n, "input '%s' must be a scalar", names[k]);
-    if (t->dtype != s->in[0]->dtype) return tfx_node_error(g, n, "inputs must share one dtype");
-  }
-  p->dt = s->in[0]->dtype;
-  if (tfx_dtype_is_float(p->dt)) {
-    double b = tfx_tensor_get_f64(s->in[0], 0), l = tfx_tensor_get_f64(s->in[1], 0);
-    double d = tfx_tensor_get_f64(s->in[2], 0);
-    if (d == 0) return tfx_node_error(g, n, "delta is 0");
-    double c = ceil((l - b) / d);
-    if (!(c < 1e9) && !(c <= 0)) return tfx_node_error(g, n, "range has too many elements");
-    p->count = c > 0 ? (int64_t)c : 0;
-    p->fstart = b, p->fdelta = d;
-    p->stash_float = (p->dt == TFX_F16 || p->dt == TFX_BF16) && tfx_attr_int(n, "stash_type", 11) == 1;
-  } else if (tfx_dtype_is_int(p->dt) && tfx_dtype_is_signed(p->dt)) {
-    int64_t b = tfx_tensor_get_i64(s->in[0], 0), l = tfx_tensor_get_i64(s->in[1], 0);
-    int64_t d = tfx_tensor_get_i64(s->in[2], 0);
-    if (d == 0) return tfx_node_error(g, n, "delta is 0");
-    double approx = ((double)l - (double)b) / (double)d;
-    if (approx > 1e9) return tfx_node_error(g, n, "range has too many elements");
-    int64_t c = 0;
-    if (d > 0 && l > b) c = (l - b - 1) / d + 1;
-    if (d < 0 && l < b) c = (b - l - 1) / -d + 1;
-    p->count = c;
-    p->istart = b, p->idelta = d;
-  } else {
-    return tfx_node_error(g, n, "unsupported dtype %s", tfx_dtype_name(p->dt));
-  }
-  return TFX_OK;
-}
-
-static void range_fill(const RangePlan *p, TfxTensor *out) {
-  for (int64_t i = 0; i < p->count; i++) {
-    if (!tfx_dtype_is_float(p->dt)) {
-      tfx_tensor_set_i64(out, i, p->istart + i * p->idelta);
-    } else if (p->stash_float) {
-      float b = (float)p->fstart, d = (float)((float)(b + (float)p->fdelta) - b);
-      tfx_tensor_set_f64(out, i, (float)(b + (float)i * d));
-    } else {
-      tfx_tensor_set_f64(out, i, p->fstart + (double)i * p->fdelta);
-    }
-  }
-}
-
-static TfxStatus eyelike_plan(TfxGraph *g, const TfxNode *n, const Ins *s, TfxDtype *dt, int64_t *k) {
-  const TfxTensor *x = s->in[0];
-  if (x->rank != 2) return tfx_node_error(g, n, "input must be 2-D, not rank %d", x->rank);
-  *dt = x->dtype;
-  const TfxAttr *a = tfx_attr(n, "dtype");
-  if (a) {
-    *dt = tfx_dtype_from_onnx((int)a->i);
-    if (*dt == TFX_UNDEF) return tfx_node_error(g, n, "unsupported dtype code %lld", (long long)a->i);
-  }
-  if (tfx_shp_check_dtype(g, n, *dt, "output")) return TFX_ERR;
-  *k = tfx_attr_int(n, "k", 0);
-  return TFX_OK;
-}
-
-static TfxStatus trilu_plan(TfxGraph *g, const TfxNode *n, const Ins *s, int64_t *k, bool *upper) {
+static TfxStatus trilu_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, int64_t *k, bool *upper) {
   const TfxTensor *x = s->in[0];
   if (x->rank < 2) return tfx_node_error(g, n, "input must have rank >= 2, not %d", x->rank);
   *upper = tfx_attr_int(n, "upper", 1) != 0;
   *k = 0;
-  if (ins_get(s, 1)) {
+  if (tfx_shp_ins_get(s, 1)) {
     int64_t v[1];
     if (!s->known[1]) return tfx_node_error(g, n, "input 'k' must be a compile-time constant");
     if (tfx_tensor_numel(s->in[1]) != 1) return tfx_node_error(g, n, "input 'k' must be a scalar");
-    if (ins_ints(g, n, s, 1, "k", v, 1) < 0) return TFX_ERR;
+    if (tfx_shp_ins_ints(g, n, s, 1, "k", v, 1) < 0) return TFX_ERR;
     *k = v[0];
   }
   return TFX_OK;
@@ -887,7 +700,7 @@ static bool trilu_keep(int64_t i, int64_t j, int64_t k, bool upper) {
 /* ---- infer ------------------------------------------------------------------- */
 
 /* Output 0 gets the input's dtype and the planned dims. */
-static TfxStatus set_like_in(TfxGraph *g, const TfxNode *n, const Ins *s, int rank, const int64_t *dims) {
+static TfxStatus set_like_in(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, int rank, const int64_t *dims) {
   tfx_node_set_out(g, n, 0, s->in[0]->dtype, rank, dims);
   return TFX_OK;
 }
@@ -907,6 +720,12 @@ TfxStatus tfx_shape_infer(TfxGraph *g, TfxNode *n) {
   case TFX_OP_OneHot:
   case TFX_OP_ReverseSequence:
   case TFX_OP_TensorScatter: return tfx_shape_index_infer(g, n);
+  case TFX_OP_Shape:
+  case TFX_OP_Size:
+  case TFX_OP_Constant:
+  case TFX_OP_ConstantOfShape:
+  case TFX_OP_Range:
+  case TFX_OP_EyeLike: return tfx_shape_const_infer(g, n);
   default: break;
   }
   if (n->op == TFX_OP_Concat) {
@@ -918,8 +737,8 @@ TfxStatus tfx_shape_infer(TfxGraph *g, TfxNode *n) {
     tfx_node_set_out(g, n, 0, dt, rank, dims);
     return TFX_OK;
   }
-  Ins s;
-  if (ins_from_graph(g, n, &s)) return TFX_ERR;
+  TfxShpIns s;
+  if (tfx_shp_ins_from_graph(g, n, &s)) return TFX_ERR;
   if (needs_data_input(n->op)) {
     if (!tfx_shp_need_in(g, n, 0)) return TFX_ERR;
     if (n->op != TFX_OP_Shape && n->op != TFX_OP_Size && n->op != TFX_OP_EyeLike &&
@@ -983,39 +802,6 @@ TfxStatus tfx_shape_infer(TfxGraph *g, TfxNode *n) {
     }
     return TFX_OK;
   }
-  case TFX_OP_Shape: {
-    int64_t b, e;
-    shape_range(n, s.in[0]->rank, &b, &e);
-    dims[0] = e - b;
-    tfx_node_set_out(g, n, 0, TFX_I64, 1, dims);
-    return TFX_OK;
-  }
-  case TFX_OP_Size: tfx_node_set_out(g, n, 0, TFX_I64, 0, dims); return TFX_OK;
-  case TFX_OP_Constant: {
-    const TfxTensor *t;
-    if (constant_value(g, n, &t)) return TFX_ERR;
-    tfx_node_set_out(g, n, 0, t->dtype, t->rank, t->dims);
-    return TFX_OK;
-  }
-  case TFX_OP_ConstantOfShape: {
-    COSPlan p;
-    if (cos_plan(g, n, &s, &p)) return TFX_ERR;
-    tfx_node_set_out(g, n, 0, p.dt, p.rank, p.dims);
-    return TFX_OK;
-  }
-  case TFX_OP_Range: {
-    RangePlan p;
-    if (range_plan(g, n, &s, &p)) return TFX_ERR;
-    tfx_node_set_out(g, n, 0, p.dt, 1, &p.count);
-    return TFX_OK;
-  }
-  case TFX_OP_EyeLike: {
-    TfxDtype dt;
-    int64_t k;
-    if (eyelike_plan(g, n, &s, &dt, &k)) return TFX_ERR;
-    tfx_node_set_out(g, n, 0, dt, 2, s.in[0]->dims);
-    return TFX_OK;
-  }
   case TFX_OP_Trilu: {
     int64_t k;
     bool upper;
@@ -1050,6 +836,12 @@ TfxStatus tfx_shape_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
   case TFX_OP_OneHot:
   case TFX_OP_ReverseSequence:
   case TFX_OP_TensorScatter: return tfx_shape_index_eval(g, n, in, out);
+  case TFX_OP_Shape:
+  case TFX_OP_Size:
+  case TFX_OP_Constant:
+  case TFX_OP_ConstantOfShape:
+  case TFX_OP_Range:
+  case TFX_OP_EyeLike: return tfx_shape_const_eval(g, n, in, out);
   default: break;
   }
   TfxTensor *y = &out[0];
@@ -1068,8 +860,8 @@ TfxStatus tfx_shape_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
     }
     return TFX_OK;
   }
-  Ins s;
-  if (ins_from_eval(g, n, in, &s)) return TFX_ERR;
+  TfxShpIns s;
+  if (tfx_shp_ins_from_eval(g, n, in, &s)) return TFX_ERR;
   const TfxTensor *x = s.in[0];
   int rank;
   int64_t dims[TFX_MAX_RANK];
@@ -1118,7 +910,7 @@ TfxStatus tfx_shape_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
   case TFX_OP_Pad: {
     PadPlan p;
     if (pad_plan(g, n, &s, &p)) return TFX_ERR;
-    const TfxTensor *cv = ins_get(&s, 2);
+    const TfxTensor *cv = tfx_shp_ins_get(&s, 2);
     bool have_cv = cv && tfx_tensor_numel(cv) > 0;
     for (int64_t o = 0; o < ny; o++) {
       tfx_unravel(o, y->rank, y->dims, idx);
@@ -1175,44 +967,6 @@ TfxStatus tfx_shape_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
     }
     return TFX_OK;
   }
-  case TFX_OP_Shape: {
-    int64_t b, e;
-    shape_range(n, x->rank, &b, &e);
-    for (int64_t i = b; i < e; i++) tfx_tensor_set_i64(y, i - b, x->dims[i]);
-    return TFX_OK;
-  }
-  case TFX_OP_Size: tfx_tensor_set_i64(y, 0, tfx_tensor_numel(x)); return TFX_OK;
-  case TFX_OP_Constant: {
-    const TfxTensor *t;
-    if (constant_value(g, n, &t)) return TFX_ERR;
-    eval_same_bytes(t, y);
-    return TFX_OK;
-  }
-  case TFX_OP_ConstantOfShape: {
-    COSPlan p;
-    if (cos_plan(g, n, &s, &p)) return TFX_ERR;
-    for (int64_t o = 0; o < ny; o++) {
-      if (p.value) copy_elem(y->data, o, p.value->data, 0, es);
-      else tfx_tensor_set_f64(y, o, 0.0);
-    }
-    return TFX_OK;
-  }
-  case TFX_OP_Range: {
-    RangePlan p;
-    if (range_plan(g, n, &s, &p)) return TFX_ERR;
-    range_fill(&p, y);
-    return TFX_OK;
-  }
-  case TFX_OP_EyeLike: {
-    TfxDtype dt;
-    int64_t k;
-    if (eyelike_plan(g, n, &s, &dt, &k)) return TFX_ERR;
-    for (int64_t o = 0; o < ny; o++) {
-      tfx_unravel(o, 2, y->dims, idx);
-      tfx_tensor_set_f64(y, o, idx[1] - idx[0] == k ? 1.0 : 0.0);
-    }
-    return TFX_OK;
-  }
   case TFX_OP_CenterCropPad: {
     CCPPlan p;
     if (ccp_plan(g, n, &s, &p)) return TFX_ERR;
@@ -1246,16 +1000,16 @@ TfxStatus tfx_shape_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
 
 /* ---- emit_c ----------------------------------------------------------------------- */
 
-static void emit_pad(TfxCEmit *e, const TfxNode *n, const Ins *s, const PadPlan *p) {
+static void emit_pad(TfxCEmit *e, const TfxNode *n, const TfxShpIns *s, const PadPlan *p) {
   const TfxTensor *x = s->in[0];
-  const char *y = out_var(e, n, 0), *xv = in_var(e, n, 0);
   int r = x->rank;
   int64_t ny = tfx_numel(r, p->dims);
   int64_t xs[TFX_MAX_RANK];
   tfx_strides(r, x->dims, xs);
   if (ny == 0) return;
+  const char *y = out_var(e, n, 0);
   if (p->mode == PAD_CONSTANT) {
-    const TfxTensor *cv = ins_get(s, 2);
+    const TfxTensor *cv = tfx_shp_ins_get(s, 2);
     bool have_cv = cv && tfx_tensor_numel(cv) > 0;
     bool inside_all = true; /* no element comes from the constant */
     for (int k = 0; k < r; k++) inside_all = inside_all && p->begin[k] <= 0 && p->end[k] <= 0;
@@ -1270,7 +1024,7 @@ static void emit_pad(TfxCEmit *e, const TfxNode *n, const Ins *s, const PadPlan 
         if (have_cv) memcpy(&store, cv->data, tfx_dtype_bytes(x->dtype));
         else tfx_tensor_set_f64(&one, 0, p->value);
         if (store == 0) tfx_c_line(e, "memset(%s, 0, %lld);", y, (long long)(ny * (int64_t)tfx_dtype_bytes(x->dtype)));
-        else tfx_c_line(e, "for (int64_t q = 0; q < %lld; ++q) %s[q] = %s;", (long long)ny, y, lit_elem(lit, &one, 0));
+        else tfx_c_line(e, "for (int64_t q = 0; q < %lld; ++q) %s[q] = %s;", (long long)ny, y, tfx_shp_lit_elem(lit, &one, 0));
       }
     }
     TfxShpCopy c;
@@ -1283,7 +1037,7 @@ static void emit_pad(TfxCEmit *e, const TfxNode *n, const Ins *s, const PadPlan 
       c.sb += lo * xs[k];
       c.db += (b > 0 ? b : 0) * c.ds[k];
     }
-    tfx_shp_emit_copy(e, x->dtype, y, xv, &c);
+    tfx_shp_emit_copy(e, x->dtype, n->outputs[0], n->inputs[0], &c);
     return;
   }
   /* edge / reflect / wrap: a table per padded axis maps output index to input offset */
@@ -1313,11 +1067,11 @@ static void emit_pad(TfxCEmit *e, const TfxNode *n, const Ins *s, const PadPlan 
   for (int k = 0; k < r; k++)
     if (tabs[k][0]) len += (size_t)snprintf(src + len, sizeof src - len, " + %s[i%d]", tabs[k], k);
   tfx_c_loops_begin(e, r, p->dims);
-  tfx_c_line(e, "%s[%s] = %s[%s];", y, tfx_c_index(di, r, ys, 0), xv, src);
+  tfx_c_line(e, "%s[%s] = %s[%s];", y, tfx_c_index(di, r, ys, 0), in_var(e, n, 0), src);
   tfx_c_loops_end(e, r);
 }
 
-static TfxStatus emit_trilu(TfxCEmit *e, TfxGraph *g, const TfxNode *n, const Ins *s) {
+static TfxStatus emit_trilu(TfxCEmit *e, TfxGraph *g, const TfxNode *n, const TfxShpIns *s) {
   int64_t k;
   bool upper;
   if (trilu_plan(g, n, s, &k, &upper)) return TFX_ERR;
@@ -1343,31 +1097,6 @@ static TfxStatus emit_trilu(TfxCEmit *e, TfxGraph *g, const TfxNode *n, const In
   return TFX_OK;
 }
 
-/* Ops whose output depends only on shapes and constants: evaluate now and
- * print the values. */
-static TfxStatus emit_folded(TfxCEmit *e, TfxGraph *g, const TfxNode *n, const TfxValue *yv) {
-  const TfxTensor *ins[MAXIN] = {NULL};
-  TfxTensor buf[MAXIN];
-  for (int k = 0; k < n->n_inputs && k < MAXIN; k++) {
-    TfxValue *v = tfx_node_in(g, n, k);
-    if (!v) continue;
-    buf[k] = (TfxTensor){.dtype = v->dtype, .rank = v->rank, .data = v->konst ? v->konst->data : NULL};
-    memcpy(buf[k].dims, v->dims, sizeof buf[k].dims);
-    if (!v->konst && n->op != TFX_OP_Shape && n->op != TFX_OP_Size && n->op != TFX_OP_EyeLike)
-      return tfx_node_error(g, n, "input %d must be a compile-time constant", k);
-    ins[k] = &buf[k];
-  }
-  TfxTensor y = {.dtype = yv->dtype, .rank = yv->rank};
-  memcpy(y.dims, yv->dims, sizeof y.dims);
-  size_t bytes = tfx_tensor_bytes(&y);
-  y.data = calloc(1, bytes ? bytes : 1);
-  if (!y.data) return tfx_node_error(g, n, "out of memory");
-  TfxStatus st = tfx_shape_eval(g, n, ins, &y);
-  if (!st) emit_const_tensor(e, out_var(e, n, 0), &y);
-  free(y.data);
-  return st;
-}
-
 TfxStatus tfx_shape_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   switch (n->op) {
   case TFX_OP_Gather:
@@ -1379,6 +1108,12 @@ TfxStatus tfx_shape_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   case TFX_OP_OneHot:
   case TFX_OP_ReverseSequence:
   case TFX_OP_TensorScatter: return tfx_shape_index_emit_c(e, g, n);
+  case TFX_OP_Shape:
+  case TFX_OP_Size:
+  case TFX_OP_Constant:
+  case TFX_OP_ConstantOfShape:
+  case TFX_OP_Range:
+  case TFX_OP_EyeLike: return tfx_shape_const_emit_c(e, g, n);
   default: break;
   }
   TfxValue *yv = tfx_node_out(g, n, 0);
@@ -1395,25 +1130,16 @@ TfxStatus tfx_shape_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
       tfx_strides(rank, x->dims, c.ss);
       c.db = base * c.ds[axis];
       base += x->dims[axis];
-      if (tfx_numel(rank, x->dims) > 0) tfx_shp_emit_copy(e, dt, out_var(e, n, 0), in_var(e, n, k), &c);
+      tfx_shp_emit_copy(e, dt, n->outputs[0], n->inputs[k], &c);
     }
     return TFX_OK;
   }
-  Ins s;
-  if (ins_from_graph(g, n, &s)) return TFX_ERR;
-  switch (n->op) {
-  case TFX_OP_Shape:
-  case TFX_OP_Size:
-  case TFX_OP_Constant:
-  case TFX_OP_ConstantOfShape:
-  case TFX_OP_Range:
-  case TFX_OP_EyeLike: return emit_folded(e, g, n, yv);
-  default: break;
-  }
+  TfxShpIns s;
+  if (tfx_shp_ins_from_graph(g, n, &s)) return TFX_ERR;
   const TfxTensor *x = s.in[0];
   if (!x) return tfx_node_error(g, n, "input 0 is missing");
   TfxDtype dt = x->dtype;
-  const char *y = yv ? out_var(e, n, 0) : NULL, *xv = in_var(e, n, 0);
+  uint32_t y = n->outputs[0], xv = n->inputs[0];
   int64_t xs[TFX_MAX_RANK];
   tfx_strides(x->rank, x->dims, xs);
   switch (n->op) {
@@ -1421,7 +1147,7 @@ TfxStatus tfx_shape_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   case TFX_OP_Flatten:
   case TFX_OP_Squeeze:
   case TFX_OP_Unsqueeze:
-    emit_memcpy(e, y, xv, (int64_t)tfx_tensor_bytes(x));
+    if (tfx_tensor_bytes(x)) emit_memcpy(e, out_var(e, n, 0), in_var(e, n, 0), (int64_t)tfx_tensor_bytes(x));
     return TFX_OK;
   case TFX_OP_Expand: {
     TfxShpCopy c;
@@ -1497,7 +1223,7 @@ TfxStatus tfx_shape_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
         copy_over_out(&c, yk->rank, yk->dims);
         memcpy(c.ss, xs, sizeof xs);
         c.sb = base * xs[axis];
-        tfx_shp_emit_copy(e, dt, out_var(e, n, k), xv, &c);
+        tfx_shp_emit_copy(e, dt, n->outputs[k], xv, &c);
       }
       base += sizes[k];
     }
@@ -1508,7 +1234,8 @@ TfxStatus tfx_shape_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
     CCPPlan p;
     if (ccp_plan(g, n, &s, &p)) return TFX_ERR;
     int64_t ny = tfx_numel(x->rank, p.dims);
-    if (p.pads && ny) tfx_c_line(e, "memset(%s, 0, %lld);", y, (long long)(ny * (int64_t)tfx_dtype_bytes(dt)));
+    if (p.pads && ny)
+      tfx_c_line(e, "memset(%s, 0, %lld);", out_var(e, n, 0), (long long)(ny * (int64_t)tfx_dtype_bytes(dt)));
     TfxShpCopy c;
     copy_over_out(&c, x->rank, p.dims);
     for (int k = 0; k < x->rank; k++) {

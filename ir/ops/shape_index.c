@@ -244,12 +244,14 @@ static TfxStatus elements_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n, bool 
   int64_t xs[TFX_MAX_RANK], is[TFX_MAX_RANK];
   tfx_strides(r, x->dims, xs);
   tfx_strides(r, ind->dims, is);
+  TfxValue *yv = tfx_node_out(g, n, 0);
+  if (tfx_numel(yv->rank, yv->dims) == 0) return TFX_OK;
   const char *y = tfx_c_var(e, n->outputs[0]), *xv = tfx_c_var(e, n->inputs[0]);
   Reduction red = RED_NONE;
   if (scatter) {
     if (reduction_attr(g, n, &red)) return TFX_ERR;
     int64_t bytes = tfx_numel(r, x->dims) * (int64_t)tfx_dtype_bytes(x->dtype);
-    if (bytes) tfx_c_line(e, "memcpy(%s, %s, %lld);", y, xv, (long long)bytes);
+    tfx_c_line(e, "memcpy(%s, %s, %lld);", y, xv, (long long)bytes);
   }
   if (tfx_numel(r, ind->dims) == 0) return TFX_OK;
   char ii[512], pi[512], ib[600], dst[1200], src[1200];
@@ -369,17 +371,18 @@ static TfxStatus nd_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n, bool scatte
   NDPlan p;
   if (nd_plan(g, n, x, ind, scatter, &p)) return TFX_ERR;
   Reduction red = RED_NONE;
+  TfxValue *yv = tfx_node_out(g, n, 0);
+  if (tfx_numel(yv->rank, yv->dims) == 0) return TFX_OK;
   const char *y = tfx_c_var(e, n->outputs[0]), *xv = tfx_c_var(e, n->inputs[0]);
-  const char *iv = tfx_c_var(e, n->inputs[1]);
   int64_t xs[TFX_MAX_RANK];
   tfx_strides(x->rank, x->dims, xs);
   size_t es = tfx_dtype_bytes(x->dtype);
   if (scatter) {
     if (reduction_attr(g, n, &red)) return TFX_ERR;
-    int64_t bytes = tfx_numel(x->rank, x->dims) * (int64_t)es;
-    if (bytes) tfx_c_line(e, "memcpy(%s, %s, %lld);", y, xv, (long long)bytes);
+    tfx_c_line(e, "memcpy(%s, %s, %lld);", y, xv, (long long)(tfx_numel(x->rank, x->dims) * (int64_t)es));
   }
   if (p.batch * p.tuples == 0 || p.slice == 0) return TFX_OK;
+  const char *iv = tfx_c_var(e, n->inputs[1]);
   int64_t bstride = p.b ? xs[p.b - 1] : 0;
   tfx_c_line(e, "for (int64_t bb = 0; bb < %lld; bb++) {", (long long)p.batch);
   tfx_c_indent(e, 1);
@@ -497,10 +500,11 @@ static TfxStatus ts_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   TfxValue *w = n->n_inputs > 2 ? tfx_node_in(g, n, 2) : NULL;
   TSPlan p;
   if (ts_plan(g, n, c, u, w, &p)) return TFX_ERR;
-  const char *y = tfx_c_var(e, n->outputs[0]);
   size_t es = tfx_dtype_bytes(c->dtype);
   int64_t bytes = tfx_numel(c->rank, c->dims) * (int64_t)es;
-  if (bytes) tfx_c_line(e, "memcpy(%s, %s, %lld);", y, tfx_c_var(e, n->inputs[0]), (long long)bytes);
+  if (bytes == 0) return TFX_OK;
+  const char *y = tfx_c_var(e, n->outputs[0]);
+  tfx_c_line(e, "memcpy(%s, %s, %lld);", y, tfx_c_var(e, n->inputs[0]), (long long)bytes);
   if (p.prefix * p.len * p.suffix == 0) return TFX_OK;
   char ib[600], at[64];
   tfx_c_line(e, "for (int64_t pre = 0; pre < %lld; pre++) {", (long long)p.prefix);
