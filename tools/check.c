@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -180,6 +181,7 @@ static int run_cmd(char *const *argv, const char *dir, const char *log, int time
   pid_t pid = fork();
   if (pid < 0) return 127;
   if (pid == 0) {
+    setpgid(0, 0); /* its own group, so a timeout also ends what it started */
     int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0666);
     if (fd >= 0) {
       dup2(fd, 1);
@@ -196,7 +198,10 @@ static int run_cmd(char *const *argv, const char *dir, const char *log, int time
   while (waitpid(pid, &status, 0) < 0)
     if (errno != EINTR) return 127;
   if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  if (WIFSIGNALED(status)) {
+    kill(-pid, SIGKILL);
+    return 128 + WTERMSIG(status);
+  }
   return 127;
 }
 
@@ -520,7 +525,7 @@ static TfxStatus match_outputs(const TfxGraph *g, const TensorList *exp, int *or
   return TFX_OK;
 }
 
-/* Join words of a command for -v and messages. */
+/* Print a command line (for -v). */
 static void print_cmd(char *const *argv) {
   fprintf(stderr, "  $");
   for (int i = 0; argv[i]; i++) fprintf(stderr, " %s", argv[i]);
@@ -603,7 +608,7 @@ static int run_generated(TfxGraph *g, const CheckOptions *o, const char *work, c
   if (st != 0) {
     fprintf(stderr, "tfxc check: the generated program failed:\n");
     dump_log(run_log);
-    if (st == 128 + 14) /* SIGALRM */
+    if (st == 128 + SIGALRM)
       snprintf(why, whylen, "the generated program ran over %d s", o->timeout);
     else if (st > 128)
       snprintf(why, whylen, "the generated program died with signal %d", st - 128);
@@ -703,7 +708,7 @@ static int check_dataset(const CheckOptions *o, const char *case_dir, const char
   }
   rc = all ? CHECK_PASS : CHECK_FAIL;
 done:
-  if (rc != CHECK_PASS && d.text && (o->verbose || rc == CHECK_FAIL))
+  if (rc != CHECK_PASS && d.text) /* every message: an unsupported model is reported whole */
     fprintf(stderr, "%s%s", d.text, d.text[0] && d.text[strlen(d.text) - 1] == '\n' ? "" : "\n");
   if (got)
     for (uint32_t j = 0; g && j < g->n_outputs; j++) tfx_tensor_free_data(&got[j]);

@@ -158,15 +158,19 @@ static void print_header(Emitter *m, FILE *f) {
 }
 
 static void print_helpers(Emitter *m, FILE *f) {
+  /* a pair is printed whole; a program may use only one half of it */
+  if (m->e.need[TFX_HELP_F16] || m->e.need[TFX_HELP_BF16])
+    fputs("#if defined(__GNUC__) || defined(__clang__)\n#define TFX_MAYBE_UNUSED __attribute__((unused))\n"
+          "#else\n#define TFX_MAYBE_UNUSED\n#endif\n", f);
   if (m->e.need[TFX_HELP_F16]) {
-    fputs("static inline float tfx_h2f(uint16_t h) {\n"
+    fputs("static TFX_MAYBE_UNUSED float tfx_h2f(uint16_t h) {\n"
           "  uint32_t s = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, x = h & 0x3ffu, u;\n"
           "  float f;\n"
           "  if (e == 0x1fu) u = s | 0x7f800000u | (x << 13);\n"
           "  else if (e == 0) { f = ldexpf((float)x, -24); return s ? -f : f; }\n"
           "  else u = s | ((e + 112u) << 23) | (x << 13);\n"
           "  memcpy(&f, &u, 4);\n  return f;\n}\n"
-          "static inline uint16_t tfx_f2h(float f) {\n"
+          "static TFX_MAYBE_UNUSED uint16_t tfx_f2h(float f) {\n"
           "  uint32_t u, s, e, x, h, r;\n  int ex;\n  memcpy(&u, &f, 4);\n"
           "  s = (u >> 16) & 0x8000u; e = (u >> 23) & 0xffu; x = u & 0x7fffffu;\n"
           "  if (e == 0xffu) return (uint16_t)(s | 0x7c00u | (x ? 0x200u | (x >> 13) : 0u));\n"
@@ -183,9 +187,9 @@ static void print_helpers(Emitter *m, FILE *f) {
           "  return (uint16_t)(s | h);\n}\n", f);
   }
   if (m->e.need[TFX_HELP_BF16]) {
-    fputs("static inline float tfx_b2f(uint16_t h) {\n  uint32_t u = (uint32_t)h << 16;\n  float f;\n"
+    fputs("static TFX_MAYBE_UNUSED float tfx_b2f(uint16_t h) {\n  uint32_t u = (uint32_t)h << 16;\n  float f;\n"
           "  memcpy(&f, &u, 4);\n  return f;\n}\n"
-          "static inline uint16_t tfx_f2b(float f) {\n  uint32_t u;\n  memcpy(&u, &f, 4);\n"
+          "static TFX_MAYBE_UNUSED uint16_t tfx_f2b(float f) {\n  uint32_t u;\n  memcpy(&u, &f, 4);\n"
           "  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);\n"
           "  u += 0x7fffu + ((u >> 16) & 1u);\n  return (uint16_t)(u >> 16);\n}\n", f);
   }

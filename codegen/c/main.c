@@ -132,10 +132,13 @@ static const char main_helpers[] =
     "}\n";
 
 void tfx_c_emit_main(FILE *f, const TfxGraph *g, const char *name, bool weights_file) {
-  char upper[256];
-  size_t i = 0;
-  for (; name[i] && i + 1 < sizeof upper; i++) upper[i] = (char)toupper((unsigned char)name[i]);
-  upper[i] = 0;
+  size_t len = strlen(name);
+  char *upper = malloc(len + 1);
+  if (!upper) {
+    fputs("\n#error tfxc ran out of memory printing main()\n", f);
+    return;
+  }
+  for (size_t i = 0; i <= len; i++) upper[i] = (char)toupper((unsigned char)name[i]);
   uint32_t nin = g->n_inputs, nout = g->n_outputs;
 
   const char *pbio = tfx_embedded_source("runtime/tfx_pbio.c");
@@ -275,4 +278,5 @@ void tfx_c_emit_main(FILE *f, const TfxGraph *g, const char *name, bool weights_
         "  return rc;\n"
         "}\n",
         f);
+  free(upper);
 }

@@ -7,6 +7,7 @@
  * a query row whose additive bias is -inf everywhere yields zeros, never NaN. */
 #include <assert.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,28 +31,43 @@ static double rnd(TfxDtype t, double x) {
   }
 }
 
-/* Generated-code form of rnd: expr rounded to t.  buf holds >= 512 chars. */
-static const char *c_rnd(TfxCEmit *e, TfxDtype t, const char *expr, char *buf) {
+/* printf into a string that lives as long as the graph: emitters compose C expressions
+ * with it instead of fixed buffers. */
+static const char *fmt(TfxGraph *g, const char *f, ...) __attribute__((format(printf, 2, 3)));
+static const char *fmt(TfxGraph *g, const char *f, ...) {
+  va_list ap, aq;
+  va_start(ap, f);
+  va_copy(aq, ap);
+  int len = vsnprintf(NULL, 0, f, ap);
+  va_end(ap);
+  char *s = tfx_graph_alloc(g, (size_t)(len > 0 ? len : 0) + 1);
+  vsnprintf(s, (size_t)(len > 0 ? len : 0) + 1, f, aq);
+  va_end(aq);
+  return s;
+}
+
+/* Generated-code form of rnd: expr rounded to t. */
+static const char *c_rnd(TfxCEmit *e, TfxGraph *g, TfxDtype t, const char *expr) {
   switch (t) {
-  case TFX_F16:
-    tfx_c_need(e, TFX_HELP_F16);
-    snprintf(buf, 512, "tfx_h2f(tfx_f2h(%s))", expr);
-    break;
-  case TFX_BF16:
-    tfx_c_need(e, TFX_HELP_BF16);
-    snprintf(buf, 512, "tfx_b2f(tfx_f2b(%s))", expr);
-    break;
-  case TFX_F32: snprintf(buf, 512, "(float)(%s)", expr); break;
-  default: snprintf(buf, 512, "(%s)", expr); break;
+  case TFX_F16: tfx_c_need(e, TFX_HELP_F16); return fmt(g, "tfx_h2f(tfx_f2h(%s))", expr);
+  case TFX_BF16: tfx_c_need(e, TFX_HELP_BF16); return fmt(g, "tfx_b2f(tfx_f2b(%s))", expr);
+  case TFX_F32: return fmt(g, "(float)(%s)", expr);
+  default: return fmt(g, "(%s)", expr);
   }
-  return buf;
+}
+
+/* tfx_c_load into a graph-lived string. */
+static const char *c_ld(TfxCEmit *e, TfxGraph *g, TfxDtype t, const char *expr) {
+  char buf[1024];
+  return fmt(g, "%s", tfx_c_load(e, t, expr, buf));
 }
 
 static const char *ct(TfxDtype t) { return tfx_dtype_ctype(t); }
 
 /* Literal of value v in the accumulation type (double when dbl). */
-static const char *c_lit(char *buf, bool dbl, double v) {
-  return dbl ? tfx_c_double(buf, v) : tfx_c_float(buf, (float)v);
+static const char *c_lit(TfxGraph *g, bool dbl, double v) {
+  char buf[128];
+  return fmt(g, "%s", dbl ? tfx_c_double(buf, v) : tfx_c_float(buf, (float)v));
 }
 
 static int64_t numel_v(const TfxValue *v) { return tfx_numel(v->rank, v->dims); }
@@ -352,7 +368,6 @@ static TfxStatus attn_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   const char *A = p.dbl ? "double" : "float", *fs = p.dbl ? "" : "f";
   const int64_t R = p.Hq / p.Hkv, T = p.T, Tb = T > 0 ? T : 1, Dvb = p.Dv > 0 ? p.Dv : 1;
   const bool bias = attn_has_bias(&p);
-  char b1[512], b2[512], b3[512], l1[64];
 
   tfx_c_line(e, "{ /* Attention %s: B=%lld Hq=%lld Hkv=%lld S=%lld past=%lld T=%lld Dk=%lld Dv=%lld */", n->name,
              LL(p.B), LL(p.Hq), LL(p.Hkv), LL(p.S), LL(p.P), LL(T), LL(p.Dk), LL(p.Dv));
@@ -383,9 +398,7 @@ static TfxStatus attn_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
     return TFX_OK;
   }
   /* causal / window frontier offset: past length, or nonpad_kv_seqlen - S per batch */
-  char off[64] = "0";
-  if (p.has_past) snprintf(off, sizeof off, "%lld", LL(p.P));
-  else if (p.has_nonpad) snprintf(off, sizeof off, "(nkv - %lld)", LL(p.S));
+  const char *off = p.has_past ? fmt(g, "%lld", LL(p.P)) : p.has_nonpad ? fmt(g, "(nkv - %lld)", LL(p.S)) : "0";
 
   tfx_c_line(e, "for (int64_t b = 0; b < %lld; b++) {", LL(p.B));
   tfx_c_indent(e, 1);
@@ -401,8 +414,8 @@ static TfxStatus attn_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   if (bias) tfx_c_line(e, "int live = 0;");
   if (is_half(p.t1)) { /* Q row scaled by sqrt(scale) and rounded to T1 once */
     tfx_c_line(e, "%s qv[%lld];", A, LL(p.Dk > 0 ? p.Dk : 1));
-    snprintf(b3, sizeof b3, "%s * %s", tfx_c_load(e, p.t1, "qr[d]", b2), c_lit(l1, p.dbl, p.sq));
-    tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) qv[d] = %s;", LL(p.Dk), c_rnd(e, p.t1, b3, b1));
+    const char *x = fmt(g, "%s * %s", c_ld(e, g, p.t1, "qr[d]"), c_lit(g, p.dbl, p.sq));
+    tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) qv[d] = %s;", LL(p.Dk), c_rnd(e, g, p.t1, x));
   }
   tfx_c_line(e, "for (int64_t j = 0; j < %lld; j++) {", LL(T));
   tfx_c_indent(e, 1);
@@ -413,43 +426,31 @@ static TfxStatus attn_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
     tfx_c_line(e, "const %s *kr = %s + b * %lld + kh * %lld + j * %lld;", ct(p.kt), K, LL(p.ks[0]), LL(p.ks[1]), LL(p.ks[2]));
   tfx_c_line(e, "%s acc = 0, s;", A);
   if (is_half(p.t1)) {
-    snprintf(b3, sizeof b3, "%s * %s", tfx_c_load(e, p.kt, "kr[d]", b2), c_lit(l1, p.dbl, p.sq));
-    tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) acc += qv[d] * %s;", LL(p.Dk), c_rnd(e, p.t1, b3, b1));
-    tfx_c_line(e, "s = %s;", c_rnd(e, p.t1, "acc", b1));
+    const char *x = fmt(g, "%s * %s", c_ld(e, g, p.kt, "kr[d]"), c_lit(g, p.dbl, p.sq));
+    tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) acc += qv[d] * %s;", LL(p.Dk), c_rnd(e, g, p.t1, x));
+    tfx_c_line(e, "s = %s;", c_rnd(e, g, p.t1, "acc"));
   } else {
     tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) acc += (%s)%s * (%s)%s;", LL(p.Dk), A,
-               tfx_c_load(e, p.t1, "qr[d]", b1), A, tfx_c_load(e, p.kt, "kr[d]", b2));
-    snprintf(b3, sizeof b3, "acc * %s", c_lit(l1, p.dbl, p.scale));
-    tfx_c_line(e, "s = %s;", c_rnd(e, p.t1, b3, b1));
+               c_ld(e, g, p.t1, "qr[d]"), A, c_ld(e, g, p.kt, "kr[d]"));
+    tfx_c_line(e, "s = %s;", c_rnd(e, g, p.t1, fmt(g, "acc * %s", c_lit(g, p.dbl, p.scale))));
   }
-  char qki[256];
-  snprintf(qki, sizeof qki, "((b * %lld + h) * %lld + i) * %lld + j", LL(p.Hq), LL(p.S), LL(T));
-  if (QK && p.mode == 0) {
-    snprintf(b3, sizeof b3, "%s[%s]", QK, qki);
-    tfx_c_store(e, p.t1, b3, "s");
-  }
+  const char *qko = QK ? fmt(g, "%s[((b * %lld + h) * %lld + i) * %lld + j]", QK, LL(p.Hq), LL(p.S), LL(T)) : NULL;
+  if (QK && p.mode == 0) tfx_c_store(e, p.t1, qko, "s");
   if (p.softcap > 0) {
-    char l2[64];
-    char r1[512], r2[512];
-    snprintf(b3, sizeof b3, "s / %s", c_lit(l2, p.dbl, p.softcap));
-    snprintf(r2, sizeof r2, "tanh%s(%s)", fs, c_rnd(e, p.t1, b3, r1));
-    snprintf(b3, sizeof b3, "%s * %s", c_lit(l1, p.dbl, p.softcap), c_rnd(e, p.t1, r2, b2));
-    tfx_c_line(e, "s = %s;", c_rnd(e, p.t1, b3, b1));
+    const char *cap = c_lit(g, p.dbl, p.softcap);
+    const char *th = fmt(g, "tanh%s(%s)", fs, c_rnd(e, g, p.t1, fmt(g, "s / %s", cap)));
+    tfx_c_line(e, "s = %s;", c_rnd(e, g, p.t1, fmt(g, "%s * %s", cap, c_rnd(e, g, p.t1, th))));
   }
-  if (QK && p.mode == 1) {
-    snprintf(b3, sizeof b3, "%s[%s]", QK, qki);
-    tfx_c_store(e, p.t1, b3, "s");
-  }
+  if (QK && p.mode == 1) tfx_c_store(e, p.t1, qko, "s");
   if (bias) {
     if (M) {
-      char mi[256], mexpr[512];
-      int len = snprintf(mi, sizeof mi, "%s[", M);
       static const char *const nm[3] = {"b", "h", "i"};
+      const char *ix = "";
       for (int a = 0; a < 3; a++)
-        if (p.mst[a]) len += snprintf(mi + len, sizeof mi - (size_t)len, "%s * %lld + ", nm[a], LL(p.mst[a]));
-      snprintf(mi + len, sizeof mi - (size_t)len, "j]");
-      if (p.mask_bool) snprintf(mexpr, sizeof mexpr, "(%s ? (%s)0 : (%s)-INFINITY)", mi, A, A);
-      else snprintf(mexpr, sizeof mexpr, "(%s)%s", A, tfx_c_load(e, p.mt, mi, b2));
+        if (p.mst[a]) ix = fmt(g, "%s%s * %lld + ", ix, nm[a], LL(p.mst[a]));
+      const char *mi = fmt(g, "%s[%sj]", M, ix);
+      const char *mexpr = p.mask_bool ? fmt(g, "(%s ? (%s)0 : (%s)-INFINITY)", mi, A, A)
+                                      : fmt(g, "(%s)%s", A, c_ld(e, g, p.mt, mi));
       if (p.Tm < T) tfx_c_line(e, "%s bias = j < %lld ? %s : -INFINITY;", A, LL(p.Tm), mexpr);
       else tfx_c_line(e, "%s bias = %s;", A, mexpr);
     } else {
@@ -460,13 +461,10 @@ static TfxStatus attn_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
     if (p.right >= 0) tfx_c_line(e, "if (j - (i + %s) > %lld) bias += -INFINITY;", off, LL(p.right));
     if (NP) tfx_c_line(e, "if (j >= nkv) bias += -INFINITY;");
     tfx_c_line(e, "if (bias != -INFINITY) live = 1;");
-    tfx_c_line(e, "s = %s;", c_rnd(e, p.t1, "s + bias", b1));
+    tfx_c_line(e, "s = %s;", c_rnd(e, g, p.t1, "s + bias"));
   }
-  if (QK && p.mode == 2) {
-    snprintf(b3, sizeof b3, "%s[%s]", QK, qki);
-    tfx_c_store(e, p.t1, b3, "s");
-  }
-  if (p.pt != p.t1 && p.pt != TFX_F64) tfx_c_line(e, "s = %s;", c_rnd(e, p.pt, "s", b1));
+  if (QK && p.mode == 2) tfx_c_store(e, p.t1, qko, "s");
+  if (p.pt != p.t1 && p.pt != TFX_F64) tfx_c_line(e, "s = %s;", c_rnd(e, g, p.pt, "s"));
   tfx_c_line(e, "sc[j] = s;");
   tfx_c_line(e, "if (s > mx) mx = s;");
   tfx_c_indent(e, -1);
@@ -475,29 +473,21 @@ static TfxStatus attn_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   /* softmax in the precision pt, rounding as numpy does (bfloat16 sums sequentially) */
   tfx_c_line(e, "for (int64_t j = 0; j < %lld; j++) {", LL(T));
   tfx_c_indent(e, 1);
-  {
-    char r1[512], r2[512];
-    snprintf(r2, sizeof r2, "exp%s(%s)", fs, c_rnd(e, p.pt, "sc[j] - mx", r1));
-    tfx_c_line(e, "sc[j] = %s;", c_rnd(e, p.pt, r2, b1));
-  }
-  if (p.pt == TFX_BF16) tfx_c_line(e, "sum = %s;", c_rnd(e, p.pt, "sum + sc[j]", b1));
+  tfx_c_line(e, "sc[j] = %s;", c_rnd(e, g, p.pt, fmt(g, "exp%s(%s)", fs, c_rnd(e, g, p.pt, "sc[j] - mx"))));
+  if (p.pt == TFX_BF16) tfx_c_line(e, "sum = %s;", c_rnd(e, g, p.pt, "sum + sc[j]"));
   else tfx_c_line(e, "sum += sc[j];");
   tfx_c_indent(e, -1);
   tfx_c_line(e, "}");
-  if (is_half(p.pt)) tfx_c_line(e, "sum = %s;", c_rnd(e, p.pt, "sum", b1));
+  if (is_half(p.pt)) tfx_c_line(e, "sum = %s;", c_rnd(e, g, p.pt, "sum"));
   tfx_c_line(e, "if (sum == 0) sum = 1;");
   {
-    char r1[512];
-    const char *pe = c_rnd(e, p.pt, "sc[j] / sum", r1);
-    if (bias) snprintf(b3, sizeof b3, "live ? %s : 0", c_rnd(e, p.t1, pe, b1));
-    else c_rnd(e, p.t1, pe, b3);
-    tfx_c_line(e, "for (int64_t j = 0; j < %lld; j++) sc[j] = %s;", LL(T), b3);
+    const char *pr = c_rnd(e, g, p.t1, c_rnd(e, g, p.pt, "sc[j] / sum"));
+    tfx_c_line(e, "for (int64_t j = 0; j < %lld; j++) sc[j] = %s;", LL(T), bias ? fmt(g, "live ? %s : 0", pr) : pr);
   }
   if (QK && p.mode == 3) {
-    snprintf(b3, sizeof b3, "%s[%s]", QK, qki);
     tfx_c_line(e, "for (int64_t j = 0; j < %lld; j++) {", LL(T));
     tfx_c_indent(e, 1);
-    tfx_c_store(e, p.t1, b3, "sc[j]");
+    tfx_c_store(e, p.t1, qko, "sc[j]");
     tfx_c_indent(e, -1);
     tfx_c_line(e, "}");
   }
@@ -510,7 +500,7 @@ static TfxStatus attn_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   else
     tfx_c_line(e, "const %s *vr = %s + b * %lld + kh * %lld + j * %lld;", ct(p.vt), V, LL(p.vs[0]), LL(p.vs[1]), LL(p.vs[2]));
   tfx_c_line(e, "const %s pj = sc[j];", A);
-  tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) ya[d] += pj * (%s)%s;", LL(p.Dv), A, tfx_c_load(e, p.vt, "vr[d]", b1));
+  tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) ya[d] += pj * (%s)%s;", LL(p.Dv), A, c_ld(e, g, p.vt, "vr[d]"));
   tfx_c_indent(e, -1);
   tfx_c_line(e, "}");
   tfx_c_line(e, "%s *yr = %s + b * %lld + h * %lld + i * %lld;", ct(p.t1), Y, LL(p.ys[0]), LL(p.ys[1]), LL(p.ys[2]));
@@ -633,7 +623,6 @@ static TfxStatus rope_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   if (rope_params(g, n, &p)) return TFX_ERR;
   const char *X = tfx_c_var(e, n->inputs[0]), *C = tfx_c_var(e, n->inputs[1]), *Sn = tfx_c_var(e, n->inputs[2]);
   const char *Y = tfx_c_var(e, n->outputs[0]);
-  char b1[512], b2[512];
   tfx_c_line(e, "{ /* RotaryEmbedding %s: B=%lld H=%lld S=%lld D=%lld rotary_dim=%lld%s */", n->name, LL(p.B), LL(p.H),
              LL(p.S), LL(p.D), LL(p.rd), p.inter ? " interleaved" : "");
   tfx_c_indent(e, 1);
@@ -660,18 +649,14 @@ static TfxStatus rope_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
     const char *A = tfx_c_calctype(p.t);
     tfx_c_line(e, "for (int64_t i = 0; i < %lld; i++) {", LL(p.half));
     tfx_c_indent(e, 1);
-    tfx_c_line(e, "const %s c = (%s)%s, sn = (%s)%s;", A, A, tfx_c_load(e, p.ct, "cr[i]", b1), A, tfx_c_load(e, p.ct, "sr[i]", b2));
+    tfx_c_line(e, "const %s c = (%s)%s, sn = (%s)%s;", A, A, c_ld(e, g, p.ct, "cr[i]"), A, c_ld(e, g, p.ct, "sr[i]"));
     const char *x1 = p.inter ? "x[2 * i]" : "x[i]", *y1 = p.inter ? "y[2 * i]" : "y[i]";
-    char x2[64], y2[64];
-    if (p.inter) snprintf(x2, sizeof x2, "x[2 * i + 1]"), snprintf(y2, sizeof y2, "y[2 * i + 1]");
-    else snprintf(x2, sizeof x2, "x[i + %lld]", LL(p.half)), snprintf(y2, sizeof y2, "y[i + %lld]", LL(p.half));
-    tfx_c_line(e, "const %s x1 = %s, x2 = %s;", A, tfx_c_load(e, p.t, x1, b1), tfx_c_load(e, p.t, x2, b2));
+    const char *x2 = p.inter ? "x[2 * i + 1]" : fmt(g, "x[i + %lld]", LL(p.half));
+    const char *y2 = p.inter ? "y[2 * i + 1]" : fmt(g, "y[i + %lld]", LL(p.half));
+    tfx_c_line(e, "const %s x1 = %s, x2 = %s;", A, c_ld(e, g, p.t, x1), c_ld(e, g, p.t, x2));
     /* each product rounded to T, as the reference computes in T */
-    char r1[512], r2[512], v[1100];
-    snprintf(v, sizeof v, "%s - %s", c_rnd(e, p.t, "c * x1", r1), c_rnd(e, p.t, "sn * x2", r2));
-    tfx_c_store(e, p.t, y1, v);
-    snprintf(v, sizeof v, "%s + %s", c_rnd(e, p.t, "sn * x1", r1), c_rnd(e, p.t, "c * x2", r2));
-    tfx_c_store(e, p.t, y2, v);
+    tfx_c_store(e, p.t, y1, fmt(g, "%s - %s", c_rnd(e, g, p.t, "c * x1"), c_rnd(e, g, p.t, "sn * x2")));
+    tfx_c_store(e, p.t, y2, fmt(g, "%s + %s", c_rnd(e, g, p.t, "sn * x1"), c_rnd(e, g, p.t, "c * x2")));
     tfx_c_indent(e, -1);
     tfx_c_line(e, "}");
   }
@@ -718,22 +703,17 @@ static TfxStatus swiglu_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   TfxDtype t = a->dtype;
   bool dbl = t == TFX_F64;
   const char *A = tfx_c_calctype(t), *fs = dbl ? "" : "f";
-  char b1[512], b2[512], l1[64], ex[512];
   const char *va = tfx_c_var(e, n->inputs[0]), *vb = tfx_c_var(e, n->inputs[1]), *vy = tfx_c_var(e, n->outputs[0]);
   tfx_c_line(e, "{ /* SwiGLU %s */", n->name);
   tfx_c_indent(e, 1);
   tfx_c_line(e, "for (int64_t i = 0; i < %lld; i++) {", LL(numel_v(a)));
   tfx_c_indent(e, 1);
-  snprintf(ex, sizeof ex, "%s[i]", va);
-  tfx_c_line(e, "const %s a = %s;", A, tfx_c_load(e, t, ex, b1));
-  snprintf(ex, sizeof ex, "1 / (1 + exp%s(-%s * a))", fs, c_lit(l1, dbl, tfx_attr_float(n, "alpha", 1.0f)));
-  tfx_c_line(e, "const %s sg = %s;", A, c_rnd(e, t, ex, b1));
-  snprintf(ex, sizeof ex, "%s[i]", vb);
-  tfx_c_line(e, "const %s b = %s;", A, tfx_c_load(e, t, ex, b2));
-  snprintf(ex, sizeof ex, "%s[i]", vy);
-  char val[600];
-  snprintf(val, sizeof val, "%s * b", c_rnd(e, t, "a * sg", b1)); /* swish rounded to T, as the reference */
-  tfx_c_store(e, t, ex, val);
+  tfx_c_line(e, "const %s a = %s;", A, c_ld(e, g, t, fmt(g, "%s[i]", va)));
+  const char *sg = fmt(g, "1 / (1 + exp%s(-%s * a))", fs, c_lit(g, dbl, tfx_attr_float(n, "alpha", 1.0f)));
+  tfx_c_line(e, "const %s sg = %s;", A, c_rnd(e, g, t, sg));
+  tfx_c_line(e, "const %s b = %s;", A, c_ld(e, g, t, fmt(g, "%s[i]", vb)));
+  /* the swish term is rounded to T before the product, as in the reference */
+  tfx_c_store(e, t, fmt(g, "%s[i]", vy), fmt(g, "%s * b", c_rnd(e, g, t, "a * sg")));
   tfx_c_indent(e, -1);
   tfx_c_line(e, "}");
   tfx_c_indent(e, -1);
@@ -906,21 +886,15 @@ static TfxStatus quant_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   bool dbl = p.pt == TFX_F64;
   const char *A = dbl ? "double" : "float", *fs = dbl ? "" : "f";
   const char *X = tfx_c_var(e, n->inputs[0]), *S = tfx_c_var(e, n->inputs[1]), *Y = tfx_c_var(e, n->outputs[0]);
-  char b1[512], b2[512], b3[512], b4[512], b5[512], ex[512];
   tfx_c_line(e, "{ /* QuantizeLinear %s -> %s */", n->name, dname(p.yt));
   tfx_c_indent(e, 1);
   qgran_loops_begin(e, &p.q);
-  snprintf(ex, sizeof ex, "%s[xi]", X);
-  snprintf(b3, sizeof b3, "(%s)%s", A, tfx_c_load(e, p.xt, ex, b1));
-  snprintf(ex, sizeof ex, "%s[si]", S);
-  snprintf(b4, sizeof b4, "(%s)%s", A, tfx_c_load(e, p.st, ex, b2));
-  if (p.pt == TFX_F16 || p.pt == TFX_BF16) {
-    char r1[512], r2[512];
-    snprintf(ex, sizeof ex, "%s / %s", c_rnd(e, p.pt, b3, r1), c_rnd(e, p.pt, b4, r2));
-    tfx_c_line(e, "const %s v = %s;", A, c_rnd(e, p.pt, ex, b5));
-  } else {
-    tfx_c_line(e, "const %s v = %s / %s;", A, b3, b4);
-  }
+  const char *xv = fmt(g, "(%s)%s", A, c_ld(e, g, p.xt, fmt(g, "%s[xi]", X)));
+  const char *sv = fmt(g, "(%s)%s", A, c_ld(e, g, p.st, fmt(g, "%s[si]", S)));
+  if (is_half(p.pt)) /* the division happens in the precision type */
+    tfx_c_line(e, "const %s v = %s;", A, c_rnd(e, g, p.pt, fmt(g, "%s / %s", c_rnd(e, g, p.pt, xv), c_rnd(e, g, p.pt, sv))));
+  else
+    tfx_c_line(e, "const %s v = %s / %s;", A, xv, sv);
   if (p.has_zp)
     tfx_c_line(e, "%s r = rint%s(v) + (%s)%s[si];", A, fs, A, tfx_c_var(e, n->inputs[2]));
   else
@@ -984,7 +958,6 @@ static TfxStatus dequant_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   if (dequant_params(g, n, &p)) return TFX_ERR;
   const char *A = p.dbl ? "double" : "float";
   const char *X = tfx_c_var(e, n->inputs[0]), *S = tfx_c_var(e, n->inputs[1]), *Y = tfx_c_var(e, n->outputs[0]);
-  char b1[512], ex[512], val[512];
   tfx_c_line(e, "{ /* DequantizeLinear %s -> %s */", n->name, dname(p.yt));
   tfx_c_indent(e, 1);
   qgran_loops_begin(e, &p.q);
@@ -992,10 +965,7 @@ static TfxStatus dequant_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
     tfx_c_line(e, "const %s dx = (%s)(float)%s[xi] - (%s)%s[si];", A, A, X, A, tfx_c_var(e, n->inputs[2]));
   else
     tfx_c_line(e, "const %s dx = (%s)(float)%s[xi];", A, A, X);
-  snprintf(ex, sizeof ex, "%s[si]", S);
-  snprintf(val, sizeof val, "dx * (%s)%s", A, tfx_c_load(e, p.st, ex, b1));
-  snprintf(ex, sizeof ex, "%s[xi]", Y);
-  tfx_c_store(e, p.yt, ex, val);
+  tfx_c_store(e, p.yt, fmt(g, "%s[xi]", Y), fmt(g, "dx * (%s)%s", A, c_ld(e, g, p.st, fmt(g, "%s[si]", S))));
   qgran_loops_end(e, &p.q);
   tfx_c_indent(e, -1);
   tfx_c_line(e, "}");
@@ -1244,7 +1214,7 @@ static TfxStatus mm_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   const int ib = p.qlinear ? 3 : 1, iaz = 2, ibz = p.qlinear ? 5 : 3;
   const char *A = tfx_c_var(e, n->inputs[0]), *B = tfx_c_var(e, n->inputs[ib]), *Y = tfx_c_var(e, n->outputs[0]);
   const char *AZ = p.az ? tfx_c_var(e, n->inputs[iaz]) : NULL, *BZ = p.bz ? tfx_c_var(e, n->inputs[ibz]) : NULL;
-  char b1[512], b2[512], ix[512];
+  char ix[512];
   tfx_c_line(e, "{ /* %s %s: M=%lld K=%lld N=%lld */", n->op_type, n->name, LL(m->M), LL(m->K), LL(m->N));
   tfx_c_indent(e, 1);
   if (tfx_numel(m->yr, m->yd) == 0) goto done;
@@ -1273,16 +1243,12 @@ static TfxStatus mm_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   if (!p.qlinear) {
     tfx_c_line(e, "%s[yo + r * %lld + c] = (int32_t)acc;", Y, LL(m->N));
   } else {
-    char sa[512], sb[512], sy[512], ex[512], r1[512];
-    snprintf(ex, sizeof ex, "%s[aso + r * %lld]", tfx_c_var(e, n->inputs[1]), LL(p.asr));
-    snprintf(sa, sizeof sa, "%s", tfx_c_load(e, p.st, ex, b1));
-    snprintf(ex, sizeof ex, "%s[bso + c * %lld]", tfx_c_var(e, n->inputs[4]), LL(p.bsr));
-    snprintf(sb, sizeof sb, "%s", tfx_c_load(e, p.st, ex, b1));
-    snprintf(ex, sizeof ex, "%s[0]", tfx_c_var(e, n->inputs[6]));
-    snprintf(sy, sizeof sy, "%s", tfx_c_load(e, p.st, ex, b1));
-    snprintf(ex, sizeof ex, "%s * %s", sa, sb);
-    snprintf(b2, sizeof b2, "%s / %s", c_rnd(e, p.st, ex, r1), sy);
-    tfx_c_line(e, "const double mul = (double)%s;", c_rnd(e, p.st, b2, b1));
+    /* a_scale * b_scale / y_scale in the scales' dtype, then the product in double */
+    const char *St = tfx_c_calctype(p.st);
+    tfx_c_line(e, "const %s sa = %s;", St, c_ld(e, g, p.st, fmt(g, "%s[aso + r * %lld]", tfx_c_var(e, n->inputs[1]), LL(p.asr))));
+    tfx_c_line(e, "const %s sb = %s;", St, c_ld(e, g, p.st, fmt(g, "%s[bso + c * %lld]", tfx_c_var(e, n->inputs[4]), LL(p.bsr))));
+    tfx_c_line(e, "const %s sy = %s;", St, c_ld(e, g, p.st, fmt(g, "%s[0]", tfx_c_var(e, n->inputs[6]))));
+    tfx_c_line(e, "const double mul = (double)%s;", c_rnd(e, g, p.st, fmt(g, "%s / sy", c_rnd(e, g, p.st, "sa * sb"))));
     if (p.yz) tfx_c_line(e, "double y = rint((double)(int32_t)acc * mul + (double)%s[0]);", tfx_c_var(e, n->inputs[7]));
     else tfx_c_line(e, "double y = rint((double)(int32_t)acc * mul);");
     int lo = p.yt == TFX_U8 ? 0 : -128, hi = p.yt == TFX_U8 ? 255 : 127;

@@ -136,7 +136,8 @@ TfxStatus tfx_loss_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   tfx_c_line(e, "{ /* %s: N=%lld C=%lld D=%lld */", n->op_type, (long long)s.N, (long long)s.C,
              (long long)s.D);
   tfx_c_indent(e, 1);
-  if (s.red != RED_NONE) tfx_c_line(e, "double acc = 0, wsum = 0;");
+  if (s.red == RED_SUM) tfx_c_line(e, "double acc = 0;");
+  if (s.red == RED_MEAN) tfx_c_line(e, "double acc = 0, wsum = 0;");
   tfx_c_line(e, "for (int64_t b = 0; b < %lld; b++) {", (long long)s.N);
   tfx_c_indent(e, 1);
   tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) {", (long long)s.D);
@@ -188,7 +189,7 @@ TfxStatus tfx_loss_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
     tfx_c_store(e, dt, yo, ex);
   } else {
     tfx_c_line(e, "acc += l;");
-    tfx_c_line(e, "wsum += wt;");
+    if (s.red == RED_MEAN) tfx_c_line(e, "wsum += wt;");
   }
   tfx_c_indent(e, -1);
   tfx_c_line(e, "}");

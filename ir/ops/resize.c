@@ -241,9 +241,9 @@ static int coeffs(const RsPlan *p, double ratio, double scale, double *c, int ca
       c[0] = 1 - ratio, c[1] = ratio;
       return 2;
     } else {
-      double s = fmin(scale, 1.0), sum = 0;
-      int start = (int)(floor(-1 / s) + 1), k = 2 - 2 * start;
-      if (k > cap) return -1;
+      double s = fmin(scale, 1.0), sum = 0, sd = floor(-1 / s) + 1;
+      if (2 - 2 * sd > cap) return -1;
+      int start = (int)sd, k = 2 - 2 * start;
       for (int i = 0; i < k; i++) {
         double a = ((double)(start + i) - ratio) * s;
         c[i] = fmin(fmax(1 - fabs(a), 0.0), 1.0);
@@ -261,9 +261,9 @@ static int coeffs(const RsPlan *p, double ratio, double scale, double *c, int ca
       c[3] = ((A * q1 - 5 * A) * q1 + 8 * A) * q1 - 4 * A;
       return 4;
     } else {
-      double s = fmin(scale, 1.0), sum = 0;
-      int start = (int)(floor(-2 / s) + 1), end = 2 - start, k = end - start;
-      if (k > cap) return -1;
+      double s = fmin(scale, 1.0), sum = 0, sd = floor(-2 / s) + 1;
+      if (2 - 2 * sd > cap) return -1;
+      int start = (int)sd, end = 2 - start, k = end - start;
       for (int i = 0; i < k; i++) {
         c[i] = cubic_kernel(s * ((double)(start + i) - ratio), p->cubic_a);
         sum += c[i];
@@ -302,21 +302,26 @@ static double source_coord(const RsPlan *p, int a, double y, bool *extra) {
   return 0;
 }
 
-enum { MAX_TAPS = 64 };
+enum { MAX_TAPS = 4096 }; /* antialias kernels widen as 1/scale */
 
 static TfxStatus axis_taps(TfxGraph *g, const TfxNode *n, const RsPlan *p, int a, RsTaps *t) {
   memset(t, 0, sizeof *t);
   int64_t no = p->out[a], in = p->in[a];
-  double c[MAX_TAPS];
-  /* first pass: the widest kernel, to size the tables */
+  double *c = malloc(sizeof(double) * MAX_TAPS);
+  if (!c) return tfx_node_error(g, NODE(n), "out of memory for resize tables");
+  /* the kernel width depends on the scale only: size the tables by it */
   int width = coeffs(p, 0.5, p->scale[a], c, MAX_TAPS);
-  if (width < 1) return tfx_node_error(g, NODE(n), "antialias kernel for scale %g is too wide", p->scale[a]);
+  if (width < 1) {
+    free(c);
+    return tfx_node_error(g, NODE(n), "antialias kernel for scale %g is too wide", p->scale[a]);
+  }
   t->n_out = no;
   t->idx = calloc((size_t)(no * width) + 1, sizeof *t->idx);
   t->w = calloc((size_t)(no * width) + 1, sizeof *t->w);
   t->extra = calloc((size_t)no + 1, sizeof *t->extra);
   if (!t->idx || !t->w || !t->extra) {
     taps_free(t);
+    free(c);
     return tfx_node_error(g, NODE(n), "out of memory for resize tables");
   }
   int64_t m = 0;
@@ -332,6 +337,7 @@ static TfxStatus axis_taps(TfxGraph *g, const TfxNode *n, const RsPlan *p, int a
     int k = coeffs(p, ratio, p->scale[a], c, MAX_TAPS);
     if (k < 1 || k > width) {
       taps_free(t);
+      free(c);
       return tfx_node_error(g, NODE(n), "internal: inconsistent resize kernel width");
     }
     /* the k input indices nearest x, ties to the smaller one (edge padded) */
@@ -364,6 +370,7 @@ static TfxStatus axis_taps(TfxGraph *g, const TfxNode *n, const RsPlan *p, int a
     }
     if (cnt > m) m = cnt;
   }
+  free(c);
   if (m == 0) m = 1;
   /* compact rows from stride `width` to stride m */
   for (int64_t o = 0; o < no; o++)
@@ -515,22 +522,28 @@ static TfxStatus resize_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *con
   return TFX_OK;
 }
 
-/* Print a static table of n_out rows of m entries. */
+/* Print a static table of n_out rows of m entries (long rows wrap). */
 static void emit_table(TfxCEmit *e, const char *ctype, const char *name, const RsTaps *t,
                        int64_t stride, bool weights) {
   tfx_c_line(e, "static const %s %s[%lld][%lld] = {", ctype, name, (long long)t->n_out, (long long)t->m);
   tfx_c_indent(e, 1);
   for (int64_t o = 0; o < t->n_out; o++) {
-    char row[4096];
-    size_t len = 0;
-    len += (size_t)snprintf(row + len, sizeof row - len, "{");
-    for (int64_t i = 0; i < t->m && len < sizeof row - 80; i++) {
-      char lit[64];
-      if (weights) tfx_c_double(lit, t->w[o * t->m + i]);
-      else snprintf(lit, sizeof lit, "%lld", (long long)(t->idx[o * t->m + i] * stride));
-      len += (size_t)snprintf(row + len, sizeof row - len, "%s%s", i ? ", " : "", lit);
+    bool wrap = t->m > 8;
+    if (wrap) tfx_c_line(e, "{");
+    for (int64_t i0 = 0; i0 < t->m; i0 += 8) {
+      char row[1024];
+      size_t len = 0;
+      row[0] = 0;
+      for (int64_t i = i0; i < t->m && i < i0 + 8; i++) {
+        char lit[64];
+        if (weights) tfx_c_double(lit, t->w[o * t->m + i]);
+        else snprintf(lit, sizeof lit, "%lld", (long long)(t->idx[o * t->m + i] * stride));
+        len += (size_t)snprintf(row + len, sizeof row - len, "%s%s", i > i0 ? ", " : "", lit);
+      }
+      if (wrap) tfx_c_line(e, "  %s,", row);
+      else tfx_c_line(e, "{%s},", row);
     }
-    tfx_c_line(e, "%s},", row);
+    if (wrap) tfx_c_line(e, "},");
   }
   tfx_c_indent(e, -1);
   tfx_c_line(e, "};");
@@ -922,11 +935,11 @@ static TfxStatus gs_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
       tfx_c_line(e, "const int64_t first = (int64_t)x0%s;", s.mode == M_CUBIC ? " - 1" : "");
       if (s.mode == M_LINEAR) tfx_c_line(e, "const double c[2] = {1.0 - t, t};");
       else {
-        tfx_c_line(e, "const double A = -0.75, t1 = t + 1.0, q = 1.0 - t, q2 = 2.0 - t;");
+        tfx_c_line(e, "const double A = -0.75, t1 = t + 1.0, u = 1.0 - t, u2 = 2.0 - t;");
         tfx_c_line(e, "const double c[4] = {((A * t1 - 5.0 * A) * t1 + 8.0 * A) * t1 - 4.0 * A,");
         tfx_c_line(e, "                     ((A + 2.0) * t - (A + 3.0)) * t * t + 1.0,");
-        tfx_c_line(e, "                     ((A + 2.0) * q - (A + 3.0)) * q * q + 1.0,");
-        tfx_c_line(e, "                     ((A * q2 - 5.0 * A) * q2 + 8.0 * A) * q2 - 4.0 * A};");
+        tfx_c_line(e, "                     ((A + 2.0) * u - (A + 3.0)) * u * u + 1.0,");
+        tfx_c_line(e, "                     ((A * u2 - 5.0 * A) * u2 + 8.0 * A) * u2 - 4.0 * A};");
       }
     }
     tfx_c_line(e, "for (int q = 0; q < %d; q++) {", k);
