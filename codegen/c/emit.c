@@ -380,7 +380,10 @@ TfxStatus tfx_emit_c(TfxGraph *g, const TfxCOptions *opt) {
   if (m.e.oom) st = tfx_error(g->diag, "out of memory while printing C");
   /* outputs copied at the end (constants, passed-through inputs, repeats) */
   memcpy(m.body_ref, m.e.referenced, g->n_values * sizeof *m.body_ref);
-  for (uint32_t k = 0; k < g->n_outputs; k++) m.e.referenced[g->outputs[k]] = true;
+  for (uint32_t k = 0; k < g->n_outputs; k++) {
+    const TfxValue *val = &g->values[g->outputs[k]];
+    if (tfx_numel(val->rank, val->dims) > 0) m.e.referenced[g->outputs[k]] = true;
+  }
   /* only what the code names is declared, embedded or written to the .bin */
   for (uint32_t v = 0; v < g->n_values; v++) m.used[v] = m.e.referenced[v];
   m.weights_bytes = WEIGHTS_HEADER;

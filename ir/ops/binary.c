@@ -345,12 +345,11 @@ static TfxStatus plan_build(TfxGraph *g, const TfxNode *n, const InDesc *in, int
     if (check_type(g, n, r, in[0].dt, 0)) return TFX_ERR;
     p->acc_dt = p->out_dt = in[0].dt;
     add_input(p, in, 0);
-    add_step(p, K_COPY, 0, NOPND, NOPND);
     if (g->opset < 11) {
       if (!tfx_dtype_is_float(in[0].dt))
         return tfx_node_error(g, (TfxNode *)n, "Clip before opset 11 takes float inputs, got %s",
                               tfx_dtype_name(in[0].dt));
-      add_step(p, K_LO, ACC, add_literal(p, tfx_attr_float(n, "min", -FLT_MAX), in[0].dt), NOPND);
+      add_step(p, K_LO, 0, add_literal(p, tfx_attr_float(n, "min", -FLT_MAX), in[0].dt), NOPND);
       add_step(p, K_HI, ACC, add_literal(p, tfx_attr_float(n, "max", FLT_MAX), in[0].dt), NOPND);
       break;
     }
@@ -364,8 +363,9 @@ static TfxStatus plan_build(TfxGraph *g, const TfxNode *n, const InDesc *in, int
       }
       int o = add_input(p, in, k);
       p->opnd[o].rank = 0; /* a scalar whatever its rank: never shapes the output */
-      add_step(p, k == 1 ? K_LO : K_HI, ACC, o, NOPND);
+      add_step(p, k == 1 ? K_LO : K_HI, p->n_steps ? ACC : 0, o, NOPND);
     }
+    if (!p->n_steps) add_step(p, K_COPY, 0, NOPND, NOPND);
     break;
   }
   }
@@ -759,6 +759,9 @@ TfxStatus tfx_binary_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   }
   bool single = render_steps(e, &p, names, acc, used, false, expr, sizeof expr);
 
+  /* Where selects whole elements: it moves storage values (float16 bits
+   * included) without converting them. */
+  bool raw = p.step[0].kern == K_WHERE;
   /* An operand is loaded inside the loop unless every stride is zero. */
   bool hoist[MAX_OPND];
   for (int j = 0; j < p.n_opnd; j++) {
@@ -773,12 +776,15 @@ TfxStatus tfx_binary_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
       char ix[512], ref[640], ld[256];
       uint32_t vid = n->inputs[p.opnd[j].input];
       snprintf(ref, sizeof ref, "%s[%s]", tfx_c_var(e, vid), tfx_c_index(ix, rank, st[j], 0));
-      tfx_c_line(e, "const %s %s = %s;", tfx_c_calctype(p.opnd[j].dt), names[j], tfx_c_load(e, p.opnd[j].dt, ref, ld));
+      if (raw) tfx_c_line(e, "const %s %s = %s;", tfx_dtype_ctype(p.opnd[j].dt), names[j], ref);
+      else tfx_c_line(e, "const %s %s = %s;", tfx_c_calctype(p.opnd[j].dt), names[j], tfx_c_load(e, p.opnd[j].dt, ref, ld));
     }
   }
   char ix[512], ref[640];
   snprintf(ref, sizeof ref, "%s[%s]", tfx_c_var(e, n->outputs[0]), tfx_c_index(ix, rank, st[p.n_opnd], 0));
-  if (single) {
+  if (raw) {
+    tfx_c_line(e, "%s = %s;", ref, expr);
+  } else if (single) {
     tfx_c_store(e, p.out_dt, ref, expr);
   } else {
     tfx_c_line(e, "%s %s;", tfx_c_calctype(p.acc_dt), acc);
