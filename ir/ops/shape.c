@@ -1052,7 +1052,7 @@ static void emit_pad(TfxCEmit *e, const TfxNode *n, const TfxShpIns *s, const Pa
     for (int64_t o = 0; o < p->dims[k];) {
       size_t len = 0;
       for (int j = 0; j < 8 && o < p->dims[k]; j++, o++)
-        len += (size_t)snprintf(line + len, sizeof line - len, "%lld, ",
+        len += (size_t)snprintf(line + len, sizeof line - len, "%s%lld,", j ? " " : "",
                                 (long long)(pad_src(p, x->dims[k], k, o) * xs[k]));
       tfx_c_line(e, "%s", line);
     }
@@ -1063,9 +1063,13 @@ static void emit_pad(TfxCEmit *e, const TfxNode *n, const TfxShpIns *s, const Pa
   tfx_strides(r, p->dims, ys);
   for (int k = 0; k < r; k++) direct[k] = tabs[k][0] ? 0 : xs[k];
   char src[2048], di[512], si[512];
-  size_t len = (size_t)snprintf(src, sizeof src, "%s", tfx_c_index(si, r, direct, 0));
+  bool any_direct = false;
+  for (int k = 0; k < r; k++) any_direct = any_direct || direct[k] != 0;
+  size_t len = any_direct ? (size_t)snprintf(src, sizeof src, "%s", tfx_c_index(si, r, direct, 0)) : 0;
+  src[len] = 0;
   for (int k = 0; k < r; k++)
-    if (tabs[k][0]) len += (size_t)snprintf(src + len, sizeof src - len, " + %s[i%d]", tabs[k], k);
+    if (tabs[k][0])
+      len += (size_t)snprintf(src + len, sizeof src - len, "%s%s[i%d]", len ? " + " : "", tabs[k], k);
   tfx_c_loops_begin(e, r, p->dims);
   tfx_c_line(e, "%s[%s] = %s[%s];", y, tfx_c_index(di, r, ys, 0), in_var(e, n, 0), src);
   tfx_c_loops_end(e, r);

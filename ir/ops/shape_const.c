@@ -277,7 +277,7 @@ static void emit_const_tensor(TfxCEmit *e, const char *dst, const TfxTensor *t) 
       size_t len = 0;
       line[0] = 0;
       for (int j = 0; j < 8 && i < cnt; j++, i++)
-        len += (size_t)snprintf(line + len, sizeof line - len, "%s, ", tfx_shp_lit_elem(lit, t, i));
+        len += (size_t)snprintf(line + len, sizeof line - len, "%s%s,", j ? " " : "", tfx_shp_lit_elem(lit, t, i));
       tfx_c_line(e, "%s", line);
     }
     tfx_c_indent(e, -1);
@@ -303,6 +303,7 @@ static TfxStatus emit_folded(TfxCEmit *e, TfxGraph *g, const TfxNode *n, const T
   TfxTensor y = {.dtype = yv->dtype, .rank = yv->rank};
   memcpy(y.dims, yv->dims, sizeof y.dims);
   size_t bytes = tfx_tensor_bytes(&y);
+  if (bytes == 0) return TFX_OK;
   y.data = calloc(1, bytes ? bytes : 1);
   if (!y.data) return tfx_node_error(g, n, "out of memory");
   TfxStatus st = tfx_shape_const_eval(g, n, ins, &y);
@@ -311,6 +312,29 @@ static TfxStatus emit_folded(TfxCEmit *e, TfxGraph *g, const TfxNode *n, const T
   return st;
 }
 
+/* EyeLike's input is usually a runtime value, so it is not folded: zero the
+ * output and set the diagonal j = i + k. */
+static TfxStatus emit_eyelike(TfxCEmit *e, TfxGraph *g, const TfxNode *n, const TfxValue *yv) {
+  TfxShpIns s;
+  TfxDtype dt;
+  int64_t k;
+  if (tfx_shp_ins_from_graph(g, n, &s) || eyelike_plan(g, n, &s, &dt, &k)) return TFX_ERR;
+  int64_t rows = yv->dims[0], cols = yv->dims[1];
+  if (rows * cols == 0) return TFX_OK;
+  const char *y = tfx_c_var(e, n->outputs[0]);
+  tfx_c_line(e, "memset(%s, 0, %lld);", y, (long long)(rows * cols * (int64_t)tfx_dtype_bytes(dt)));
+  int64_t first = clamp64(-k, 0, rows), last = clamp64(cols - k, 0, rows); /* rows with 0 <= i + k < cols */
+  if (first >= last) return TFX_OK;
+  uint64_t store = 0;
+  TfxTensor one = {.dtype = dt, .rank = 0, .data = &store};
+  char lit[64];
+  tfx_tensor_set_f64(&one, 0, 1.0);
+  tfx_c_line(e, "for (int64_t i = %lld; i < %lld; i++) %s[i * %lld + %lld] = %s;", (long long)first,
+             (long long)last, y, (long long)(cols + 1), (long long)k, tfx_shp_lit_elem(lit, &one, 0));
+  return TFX_OK;
+}
+
 TfxStatus tfx_shape_const_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
+  if (n->op == TFX_OP_EyeLike) return emit_eyelike(e, g, n, tfx_node_out(g, n, 0));
   return emit_folded(e, g, n, tfx_node_out(g, n, 0));
 }
