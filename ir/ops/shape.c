@@ -4,7 +4,8 @@
  * shapes and compile-time operands; infer, eval and emit_c all start from it,
  * so the three can never disagree on what the node means.  The evaluator walks
  * the output element by element with plain index arithmetic; the emitter
- * prints strided copies.  Ops with runtime indices live in shape_index.c. */
+ * prints strided copies.  Ops with runtime indices live in shape_index.c, ops
+ * computed from shapes and constants alone (Shape, Range, ...) in shape_const.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,11 +49,10 @@ const TfxTensor *tfx_shp_ins_get(const TfxShpIns *s, int k) { return k < s->n ? 
 /* Integer values of input k, which must be a compile-time constant of rank 0
  * or 1.  Returns the count, or -1 after reporting an error. */
 int tfx_shp_ins_ints(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, int k, const char *what,
-                    int64_t *vals, int max) {
+                     int64_t *vals, int max) {
   const TfxTensor *t = tfx_shp_ins_get(s, k);
   if (!t) return tfx_node_error(g, n, "input '%s' is missing", what), -1;
-  if (!s->known[k])
-    return tfx_node_error(g, n, "input '%s' must be a compile-time constant", what), -1;
+  if (!s->known[k]) return tfx_node_error(g, n, "input '%s' must be a compile-time constant", what), -1;
   if (!tfx_dtype_is_int(t->dtype))
     return tfx_node_error(g, n, "input '%s' must be an integer tensor, not %s", what,
                           tfx_dtype_name(t->dtype)),
@@ -60,8 +60,7 @@ int tfx_shp_ins_ints(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, int k, c
   if (t->rank > 1) return tfx_node_error(g, n, "input '%s' must be 1-D, not rank %d", what, t->rank), -1;
   int64_t cnt = tfx_tensor_numel(t);
   if (cnt > max)
-    return tfx_node_error(g, n, "input '%s' has %lld values, at most %d allowed", what,
-                          (long long)cnt, max),
+    return tfx_node_error(g, n, "input '%s' has %lld values, at most %d allowed", what, (long long)cnt, max),
            -1;
   for (int64_t i = 0; i < cnt; i++) vals[i] = tfx_tensor_get_i64(t, i);
   return (int)cnt;
@@ -149,9 +148,7 @@ const char *tfx_shp_lit_elem(char *buf, const TfxTensor *t, int64_t i) {
   case TFX_U8:
   case TFX_U16:
   case TFX_U32:
-  case TFX_BOOL:
-    snprintf(buf, 64, "%lluu", (unsigned long long)tfx_tensor_get_i64(t, i));
-    return buf;
+  case TFX_BOOL: snprintf(buf, 64, "%lluu", (unsigned long long)tfx_tensor_get_i64(t, i)); return buf;
   case TFX_U64:
     snprintf(buf, 64, "UINT64_C(%llu)", (unsigned long long)((const uint64_t *)t->data)[i]);
     return buf;
@@ -188,8 +185,7 @@ void tfx_shp_emit_copy(TfxCEmit *e, TfxDtype dt, uint32_t dstv, uint32_t srcv, c
     return;
   }
   tfx_c_loops_begin(e, r, c.dims);
-  tfx_c_line(e, "%s[%s] = %s[%s];", dst, tfx_c_index(di, r, c.ds, c.db), src,
-             tfx_c_index(si, r, c.ss, c.sb));
+  tfx_c_line(e, "%s[%s] = %s[%s];", dst, tfx_c_index(di, r, c.ds, c.db), src, tfx_c_index(si, r, c.ss, c.sb));
   tfx_c_loops_end(e, r);
 }
 
@@ -240,11 +236,10 @@ static TfxStatus reshape_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *s,
   }
   int64_t total = tfx_tensor_numel(x);
   if (neg >= 0) {
-    if (known == 0)
-      return tfx_node_error(g, n, "cannot infer the -1 dim of a shape containing a 0 dim");
+    if (known == 0) return tfx_node_error(g, n, "cannot infer the -1 dim of a shape containing a 0 dim");
     if (total % known != 0)
-      return tfx_node_error(g, n, "cannot reshape %lld elements: not a multiple of %lld",
-                            (long long)total, (long long)known);
+      return tfx_node_error(g, n, "cannot reshape %lld elements: not a multiple of %lld", (long long)total,
+                            (long long)known);
     dims[neg] = total / known;
   } else if (known != total) {
     return tfx_node_error(g, n, "cannot reshape %lld elements into a shape of %lld elements",
@@ -337,8 +332,7 @@ static TfxStatus transpose_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *
     for (int i = 0; i < x->rank; i++) perm[i] = x->rank - 1 - i;
     return TFX_OK;
   }
-  if (cnt != x->rank)
-    return tfx_node_error(g, n, "perm has %d entries for a rank-%d input", cnt, x->rank);
+  if (cnt != x->rank) return tfx_node_error(g, n, "perm has %d entries for a rank-%d input", cnt, x->rank);
   bool seen[TFX_MAX_RANK] = {false};
   for (int i = 0; i < cnt; i++) {
     if (p[i] < 0 || p[i] >= cnt || seen[p[i]])
@@ -367,8 +361,7 @@ static TfxStatus tile_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, in
   const TfxTensor *x = s->in[0];
   int cnt = tfx_shp_ins_ints(g, n, s, 1, "repeats", reps, TFX_MAX_RANK);
   if (cnt < 0) return TFX_ERR;
-  if (cnt != x->rank)
-    return tfx_node_error(g, n, "repeats has %d values for a rank-%d input", cnt, x->rank);
+  if (cnt != x->rank) return tfx_node_error(g, n, "repeats has %d values for a rank-%d input", cnt, x->rank);
   for (int i = 0; i < cnt; i++) {
     dims[i] = mul_dims(x->dims[i], reps[i]);
     if (dims[i] < 0) return tfx_node_error(g, n, "repeats[%d] = %lld is invalid", i, (long long)reps[i]);
@@ -396,8 +389,10 @@ static TfxStatus slice_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, S
   } else {
     if ((ns = tfx_shp_ins_ints(g, n, s, 1, "starts", st, TFX_MAX_RANK)) < 0) return TFX_ERR;
     if ((ne = tfx_shp_ins_ints(g, n, s, 2, "ends", en, TFX_MAX_RANK)) < 0) return TFX_ERR;
-    if (tfx_shp_ins_get(s, 3) && (na = tfx_shp_ins_ints(g, n, s, 3, "axes", ax, TFX_MAX_RANK)) < 0) return TFX_ERR;
-    if (tfx_shp_ins_get(s, 4) && (np = tfx_shp_ins_ints(g, n, s, 4, "steps", sp, TFX_MAX_RANK)) < 0) return TFX_ERR;
+    if (tfx_shp_ins_get(s, 3) && (na = tfx_shp_ins_ints(g, n, s, 3, "axes", ax, TFX_MAX_RANK)) < 0)
+      return TFX_ERR;
+    if (tfx_shp_ins_get(s, 4) && (np = tfx_shp_ins_ints(g, n, s, 4, "steps", sp, TFX_MAX_RANK)) < 0)
+      return TFX_ERR;
   }
   if (ne != ns) return tfx_node_error(g, n, "starts has %d values but ends has %d", ns, ne);
   if (na >= 0 && na != ns) return tfx_node_error(g, n, "axes has %d values, starts %d", na, ns);
@@ -407,7 +402,8 @@ static TfxStatus slice_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, S
   for (int k = 0; k < r; k++) p->start[k] = 0, p->step[k] = 1, p->dims[k] = x->dims[k];
   for (int i = 0; i < ns; i++) {
     int64_t a64 = na >= 0 ? ax[i] : i;
-    if (a64 < -r || a64 >= r) return tfx_node_error(g, n, "axis %lld out of range for rank %d", (long long)a64, r);
+    if (a64 < -r || a64 >= r)
+      return tfx_node_error(g, n, "axis %lld out of range for rank %d", (long long)a64, r);
     int a = tfx_axis(a64, r);
     if (seen[a]) return tfx_node_error(g, n, "axis %d repeated", a);
     seen[a] = true;
@@ -446,17 +442,23 @@ static TfxStatus pad_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, Pad
   const TfxTensor *x = s->in[0];
   int r = x->rank;
   const char *mode = tfx_attr_string(n, "mode", "constant");
-  if (!strcmp(mode, "constant")) p->mode = PAD_CONSTANT;
-  else if (!strcmp(mode, "reflect")) p->mode = PAD_REFLECT;
-  else if (!strcmp(mode, "edge")) p->mode = PAD_EDGE;
-  else if (!strcmp(mode, "wrap")) p->mode = PAD_WRAP;
-  else return tfx_node_error(g, n, "unsupported mode '%s'", mode);
+  if (!strcmp(mode, "constant"))
+    p->mode = PAD_CONSTANT;
+  else if (!strcmp(mode, "reflect"))
+    p->mode = PAD_REFLECT;
+  else if (!strcmp(mode, "edge"))
+    p->mode = PAD_EDGE;
+  else if (!strcmp(mode, "wrap"))
+    p->mode = PAD_WRAP;
+  else
+    return tfx_node_error(g, n, "unsupported mode '%s'", mode);
   p->value = tfx_attr_float(n, "value", 0.0f);
   int64_t pads[2 * TFX_MAX_RANK], axes[TFX_MAX_RANK];
   int np, na = -1;
   if (tfx_shp_ins_get(s, 1)) {
     if ((np = tfx_shp_ins_ints(g, n, s, 1, "pads", pads, 2 * TFX_MAX_RANK)) < 0) return TFX_ERR;
-    if (tfx_shp_ins_get(s, 3) && (na = tfx_shp_ins_ints(g, n, s, 3, "axes", axes, TFX_MAX_RANK)) < 0) return TFX_ERR;
+    if (tfx_shp_ins_get(s, 3) && (na = tfx_shp_ins_ints(g, n, s, 3, "axes", axes, TFX_MAX_RANK)) < 0)
+      return TFX_ERR;
   } else {
     np = tfx_shp_attr_ints(g, n, "pads", pads, 2 * TFX_MAX_RANK);
     if (np == -1) np = tfx_shp_attr_ints(g, n, "paddings", pads, 2 * TFX_MAX_RANK);
@@ -470,7 +472,8 @@ static TfxStatus pad_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, Pad
   for (int k = 0; k < r; k++) p->begin[k] = p->end[k] = 0;
   for (int i = 0; i < nax; i++) {
     int64_t a64 = na >= 0 ? axes[i] : i;
-    if (a64 < -r || a64 >= r) return tfx_node_error(g, n, "axis %lld out of range for rank %d", (long long)a64, r);
+    if (a64 < -r || a64 >= r)
+      return tfx_node_error(g, n, "axis %lld out of range for rank %d", (long long)a64, r);
     int a = tfx_axis(a64, r);
     if (seen[a]) return tfx_node_error(g, n, "axis %d repeated", a);
     seen[a] = true;
@@ -592,7 +595,8 @@ static TfxStatus ccp_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, CCP
   p->pads = false;
   bool seen[TFX_MAX_RANK] = {false};
   for (int i = 0; i < na; i++) {
-    if (axes[i] < -r || axes[i] >= r) return tfx_node_error(g, n, "axis %lld out of range", (long long)axes[i]);
+    if (axes[i] < -r || axes[i] >= r)
+      return tfx_node_error(g, n, "axis %lld out of range", (long long)axes[i]);
     int a = tfx_axis(axes[i], r);
     if (seen[a]) return tfx_node_error(g, n, "axis %d repeated", a);
     seen[a] = true;
@@ -626,8 +630,9 @@ static TfxStatus concat_plan(TfxGraph *g, const TfxNode *n, int *axis, int *rank
   for (int k = 0; k < n->n_inputs; k++) {
     TfxValue *x = tfx_shp_need_in(g, n, k);
     if (!x) return TFX_ERR;
-    if (x->dtype != x0->dtype) return tfx_node_error(g, n, "input %d is %s, input 0 is %s", k,
-                                                     tfx_dtype_name(x->dtype), tfx_dtype_name(x0->dtype));
+    if (x->dtype != x0->dtype)
+      return tfx_node_error(g, n, "input %d is %s, input 0 is %s", k, tfx_dtype_name(x->dtype),
+                            tfx_dtype_name(x0->dtype));
     if (x->rank != r) return tfx_node_error(g, n, "input %d has rank %d, input 0 rank %d", k, x->rank, r);
     for (int i = 0; i < r; i++)
       if (i != *axis && x->dims[i] != x0->dims[i])
@@ -657,7 +662,8 @@ static TfxStatus split_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, i
     if (cnt != no) return tfx_node_error(g, n, "split has %d values for %d outputs", cnt, no);
     int64_t sum = 0;
     for (int i = 0; i < cnt; i++) {
-      if (sizes[i] < 0 || sizes[i] > d) return tfx_node_error(g, n, "split[%d] = %lld is invalid", i, (long long)sizes[i]);
+      if (sizes[i] < 0 || sizes[i] > d)
+        return tfx_node_error(g, n, "split[%d] = %lld is invalid", i, (long long)sizes[i]);
       sum += sizes[i];
     }
     if (sum != d)
@@ -665,7 +671,8 @@ static TfxStatus split_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, i
     return TFX_OK;
   }
   int64_t parts = tfx_attr_int(n, "num_outputs", no);
-  if (parts != no) return tfx_node_error(g, n, "num_outputs is %lld but the node has %d outputs", (long long)parts, no);
+  if (parts != no)
+    return tfx_node_error(g, n, "num_outputs is %lld but the node has %d outputs", (long long)parts, no);
   int64_t chunk = d % no == 0 ? d / no : d / no + 1;
   for (int i = 0; i < no; i++) sizes[i] = chunk;
   sizes[no - 1] = d - chunk * (no - 1);
@@ -700,13 +707,10 @@ static bool trilu_keep(int64_t i, int64_t j, int64_t k, bool upper) {
 /* ---- infer ------------------------------------------------------------------- */
 
 /* Output 0 gets the input's dtype and the planned dims. */
-static TfxStatus set_like_in(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, int rank, const int64_t *dims) {
+static TfxStatus set_like_in(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, int rank,
+                             const int64_t *dims) {
   tfx_node_set_out(g, n, 0, s->in[0]->dtype, rank, dims);
   return TFX_OK;
-}
-
-static bool needs_data_input(TfxOp op) {
-  return op != TFX_OP_Constant && op != TFX_OP_ConstantOfShape && op != TFX_OP_Range;
 }
 
 TfxStatus tfx_shape_infer(TfxGraph *g, TfxNode *n) {
@@ -739,12 +743,7 @@ TfxStatus tfx_shape_infer(TfxGraph *g, TfxNode *n) {
   }
   TfxShpIns s;
   if (tfx_shp_ins_from_graph(g, n, &s)) return TFX_ERR;
-  if (needs_data_input(n->op)) {
-    if (!tfx_shp_need_in(g, n, 0)) return TFX_ERR;
-    if (n->op != TFX_OP_Shape && n->op != TFX_OP_Size && n->op != TFX_OP_EyeLike &&
-        tfx_shp_check_dtype(g, n, s.in[0]->dtype, "input"))
-      return TFX_ERR;
-  }
+  if (!tfx_shp_need_in(g, n, 0) || tfx_shp_check_dtype(g, n, s.in[0]->dtype, "input")) return TFX_ERR;
   int rank = 0;
   int64_t dims[TFX_MAX_RANK];
   switch (n->op) {
@@ -919,9 +918,12 @@ TfxStatus tfx_shape_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
         sidx[i] = pad_src(&p, x->dims[i], i, idx[i]);
         inside = sidx[i] >= 0;
       }
-      if (inside) copy_elem(y->data, o, x->data, ravel(x->rank, sidx, x->dims), es);
-      else if (have_cv) copy_elem(y->data, o, cv->data, 0, es);
-      else tfx_tensor_set_f64(y, o, p.value);
+      if (inside)
+        copy_elem(y->data, o, x->data, ravel(x->rank, sidx, x->dims), es);
+      else if (have_cv)
+        copy_elem(y->data, o, cv->data, 0, es);
+      else
+        tfx_tensor_set_f64(y, o, p.value);
     }
     return TFX_OK;
   }
@@ -940,8 +942,10 @@ TfxStatus tfx_shape_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
         sidx[1] = cb, sidx[2] = h / b, sidx[3] = w / b;
       } else { /* output channel c encodes (block row, block col, input channel) */
         int64_t ci, bh, bw;
-        if (p.crd) ci = c / (b * b), bh = c / b % b, bw = c % b;
-        else bh = c / (b * x->dims[1]), bw = c / x->dims[1] % b, ci = c % x->dims[1];
+        if (p.crd)
+          ci = c / (b * b), bh = c / b % b, bw = c % b;
+        else
+          bh = c / (b * x->dims[1]), bw = c / x->dims[1] % b, ci = c % x->dims[1];
         sidx[1] = ci, sidx[2] = h * b + bh, sidx[3] = w * b + bw;
       }
       copy_elem(y->data, o, x->data, ravel(4, sidx, x->dims), es);
@@ -1016,15 +1020,19 @@ static void emit_pad(TfxCEmit *e, const TfxNode *n, const TfxShpIns *s, const Pa
     if (!inside_all) {
       char lit[64];
       if (have_cv && !s->known[2]) {
-        tfx_c_line(e, "for (int64_t q = 0; q < %lld; ++q) %s[q] = %s[0];", (long long)ny, y,
-                   in_var(e, n, 2));
+        tfx_c_line(e, "for (int64_t q = 0; q < %lld; ++q) %s[q] = %s[0];", (long long)ny, y, in_var(e, n, 2));
       } else {
         uint64_t store = 0;
         TfxTensor one = {.dtype = x->dtype, .rank = 0, .data = &store};
-        if (have_cv) memcpy(&store, cv->data, tfx_dtype_bytes(x->dtype));
-        else tfx_tensor_set_f64(&one, 0, p->value);
-        if (store == 0) tfx_c_line(e, "memset(%s, 0, %lld);", y, (long long)(ny * (int64_t)tfx_dtype_bytes(x->dtype)));
-        else tfx_c_line(e, "for (int64_t q = 0; q < %lld; ++q) %s[q] = %s;", (long long)ny, y, tfx_shp_lit_elem(lit, &one, 0));
+        if (have_cv)
+          memcpy(&store, cv->data, tfx_dtype_bytes(x->dtype));
+        else
+          tfx_tensor_set_f64(&one, 0, p->value);
+        if (store == 0)
+          tfx_c_line(e, "memset(%s, 0, %lld);", y, (long long)(ny * (int64_t)tfx_dtype_bytes(x->dtype)));
+        else
+          tfx_c_line(e, "for (int64_t q = 0; q < %lld; ++q) %s[q] = %s;", (long long)ny, y,
+                     tfx_shp_lit_elem(lit, &one, 0));
       }
     }
     TfxShpCopy c;
@@ -1092,10 +1100,12 @@ static TfxStatus emit_trilu(TfxCEmit *e, TfxGraph *g, const TfxNode *n, const Tf
   tfx_c_line(e, "  for (int64_t i = 0; i < %lld; ++i) {", (long long)rows);
   tfx_c_line(e, "    const int64_t row = (b * %lld + i) * %lld;", (long long)rows, (long long)cols);
   tfx_c_line(e, "    int64_t lim = i + %s;", tfx_c_int(kl, kc));
-  if (upper) tfx_c_line(e, "    for (int64_t j = 0; j < %lld; ++j) %s[row + j] = j >= lim ? %s[row + j] : 0;",
-                        (long long)cols, y, xv);
-  else tfx_c_line(e, "    for (int64_t j = 0; j < %lld; ++j) %s[row + j] = j <= lim ? %s[row + j] : 0;",
-                  (long long)cols, y, xv);
+  if (upper)
+    tfx_c_line(e, "    for (int64_t j = 0; j < %lld; ++j) %s[row + j] = j >= lim ? %s[row + j] : 0;",
+               (long long)cols, y, xv);
+  else
+    tfx_c_line(e, "    for (int64_t j = 0; j < %lld; ++j) %s[row + j] = j <= lim ? %s[row + j] : 0;",
+               (long long)cols, y, xv);
   tfx_c_line(e, "  }");
   tfx_c_line(e, "}");
   return TFX_OK;

@@ -87,9 +87,9 @@ static TfxStatus cos_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, COS
 typedef struct {
   TfxDtype dt;
   int64_t count;
-  double fstart, fdelta;   /* float dtypes */
-  int64_t istart, idelta;  /* integer dtypes */
-  bool stash_float;        /* f16/bf16 computed in float32 (stash_type = 1) */
+  double fstart, fdelta;  /* float dtypes */
+  int64_t istart, idelta; /* integer dtypes */
+  bool stash_float;       /* f16/bf16 computed in float32 (stash_type = 1) */
 } RangePlan;
 
 static TfxStatus range_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, RangePlan *p) {
@@ -226,8 +226,10 @@ TfxStatus tfx_shape_const_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *c
     COSPlan p;
     if (cos_plan(g, n, &s, &p)) return TFX_ERR;
     for (int64_t o = 0; o < ny; o++) {
-      if (p.value) copy_elem(y->data, o, p.value->data, 0, es);
-      else tfx_tensor_set_f64(y, o, 0.0);
+      if (p.value)
+        copy_elem(y->data, o, p.value->data, 0, es);
+      else
+        tfx_tensor_set_f64(y, o, 0.0);
     }
     return TFX_OK;
   }
@@ -267,7 +269,8 @@ static void emit_const_tensor(TfxCEmit *e, const char *dst, const TfxTensor *t) 
   if (uniform && zero) {
     tfx_c_line(e, "memset(%s, 0, %lld);", dst, (long long)(cnt * (int64_t)es));
   } else if (uniform) {
-    tfx_c_line(e, "for (int64_t q = 0; q < %lld; ++q) %s[q] = %s;", (long long)cnt, dst, tfx_shp_lit_elem(lit, t, 0));
+    tfx_c_line(e, "for (int64_t q = 0; q < %lld; ++q) %s[q] = %s;", (long long)cnt, dst,
+               tfx_shp_lit_elem(lit, t, 0));
   } else {
     const char *tab = tfx_c_tmp(e, "k");
     tfx_c_line(e, "static const %s %s[%lld] = {", tfx_dtype_ctype(t->dtype), tab, (long long)cnt);
@@ -277,7 +280,8 @@ static void emit_const_tensor(TfxCEmit *e, const char *dst, const TfxTensor *t) 
       size_t len = 0;
       line[0] = 0;
       for (int j = 0; j < 8 && i < cnt; j++, i++)
-        len += (size_t)snprintf(line + len, sizeof line - len, "%s%s,", j ? " " : "", tfx_shp_lit_elem(lit, t, i));
+        len += (size_t)snprintf(line + len, sizeof line - len, "%s%s,", j ? " " : "",
+                                tfx_shp_lit_elem(lit, t, i));
       tfx_c_line(e, "%s", line);
     }
     tfx_c_indent(e, -1);
@@ -323,14 +327,15 @@ static TfxStatus emit_eyelike(TfxCEmit *e, TfxGraph *g, const TfxNode *n, const 
   if (rows * cols == 0) return TFX_OK;
   const char *y = tfx_c_var(e, n->outputs[0]);
   tfx_c_line(e, "memset(%s, 0, %lld);", y, (long long)(rows * cols * (int64_t)tfx_dtype_bytes(dt)));
+  if (k <= -rows || k >= cols) return TFX_OK; /* the diagonal misses the matrix */
   int64_t first = clamp64(-k, 0, rows), last = clamp64(cols - k, 0, rows); /* rows with 0 <= i + k < cols */
-  if (first >= last) return TFX_OK;
   uint64_t store = 0;
   TfxTensor one = {.dtype = dt, .rank = 0, .data = &store};
   char lit[64];
   tfx_tensor_set_f64(&one, 0, 1.0);
-  tfx_c_line(e, "for (int64_t i = %lld; i < %lld; i++) %s[i * %lld + %lld] = %s;", (long long)first,
-             (long long)last, y, (long long)(cols + 1), (long long)k, tfx_shp_lit_elem(lit, &one, 0));
+  tfx_c_line(e, "for (int64_t i = %lld; i < %lld; i++) %s[i * %lld %c %lld] = %s;", (long long)first,
+             (long long)last, y, (long long)(cols + 1), k < 0 ? '-' : '+', (long long)(k < 0 ? -k : k),
+             tfx_shp_lit_elem(lit, &one, 0));
   return TFX_OK;
 }
 

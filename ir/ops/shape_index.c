@@ -56,12 +56,18 @@ typedef enum { RED_NONE, RED_ADD, RED_MUL, RED_MAX, RED_MIN } Reduction;
 
 static TfxStatus reduction_attr(TfxGraph *g, const TfxNode *n, Reduction *r) {
   const char *s = tfx_attr_string(n, "reduction", "none");
-  if (!strcmp(s, "none")) *r = RED_NONE;
-  else if (!strcmp(s, "add")) *r = RED_ADD;
-  else if (!strcmp(s, "mul")) *r = RED_MUL;
-  else if (!strcmp(s, "max")) *r = RED_MAX;
-  else if (!strcmp(s, "min")) *r = RED_MIN;
-  else return tfx_node_error(g, n, "unsupported reduction '%s'", s);
+  if (!strcmp(s, "none"))
+    *r = RED_NONE;
+  else if (!strcmp(s, "add"))
+    *r = RED_ADD;
+  else if (!strcmp(s, "mul"))
+    *r = RED_MUL;
+  else if (!strcmp(s, "max"))
+    *r = RED_MAX;
+  else if (!strcmp(s, "min"))
+    *r = RED_MIN;
+  else
+    return tfx_node_error(g, n, "unsupported reduction '%s'", s);
   return TFX_OK;
 }
 
@@ -80,7 +86,10 @@ static void reduce_elem(TfxTensor *y, int64_t d, const TfxTensor *u, int64_t i, 
     tfx_tensor_set_i64(y, d, v);
   } else if (y->dtype == TFX_U64) {
     uint64_t a = ((const uint64_t *)y->data)[d], b = ((const uint64_t *)u->data)[i];
-    uint64_t v = r == RED_ADD ? a + b : r == RED_MUL ? a * b : r == RED_MAX ? (b > a ? b : a) : (b < a ? b : a);
+    uint64_t v = r == RED_ADD   ? a + b
+                 : r == RED_MUL ? a * b
+                 : r == RED_MAX ? (b > a ? b : a)
+                                : (b < a ? b : a);
     ((uint64_t *)y->data)[d] = v;
   } else {
     int64_t a = tfx_tensor_get_i64(y, d), b = tfx_tensor_get_i64(u, i);
@@ -206,8 +215,9 @@ static TfxStatus elements_check(TfxGraph *g, TfxNode *n, bool scatter, int *axis
     TfxValue *u = tfx_shp_need_in(g, n, 2);
     Reduction r;
     if (!u) return TFX_ERR;
-    if (u->dtype != x->dtype) return tfx_node_error(g, n, "updates are %s, data is %s",
-                                                    tfx_dtype_name(u->dtype), tfx_dtype_name(x->dtype));
+    if (u->dtype != x->dtype)
+      return tfx_node_error(g, n, "updates are %s, data is %s", tfx_dtype_name(u->dtype),
+                            tfx_dtype_name(x->dtype));
     if (u->rank != ind->rank || memcmp(u->dims, ind->dims, sizeof(int64_t) * (size_t)u->rank))
       return tfx_node_error(g, n, "updates and indices differ in shape");
     if (reduction_attr(g, n, &r)) return TFX_ERR;
@@ -232,8 +242,10 @@ static TfxStatus elements_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *c
     if (!tfx_shp_fix_index(&k, x->dims[a])) return oob(g, n, k, x->dims[a]);
     idx[a] = k;
     int64_t d = ravel(x->rank, idx, x->dims);
-    if (scatter) reduce_elem(y, d, in[2], o, r);
-    else copy_elem(y->data, o, x->data, d, es);
+    if (scatter)
+      reduce_elem(y, d, in[2], o, r);
+    else
+      copy_elem(y->data, o, x->data, d, es);
   }
   return TFX_OK;
 }
@@ -292,10 +304,12 @@ static TfxStatus nd_plan(TfxGraph *g, const TfxNode *n, const TfxValue *x, const
     return tfx_node_error(g, n, "batch_dims %d invalid for these ranks", p->b);
   int64_t m = ind->dims[p->q - 1];
   if (m < 1 || m > x->rank - p->b)
-    return tfx_node_error(g, n, "index tuples of length %lld do not fit data of rank %d", (long long)m, x->rank);
+    return tfx_node_error(g, n, "index tuples of length %lld do not fit data of rank %d", (long long)m,
+                          x->rank);
   p->m = (int)m;
   for (int i = 0; i < p->b; i++)
-    if (ind->dims[i] != x->dims[i]) return tfx_node_error(g, n, "batch dim %d differs between data and indices", i);
+    if (ind->dims[i] != x->dims[i])
+      return tfx_node_error(g, n, "batch dim %d differs between data and indices", i);
   for (int j = 0; j < p->m; j++)
     if (x->dims[p->b + j] == 0 && tfx_numel(ind->rank, ind->dims) > 0)
       return tfx_node_error(g, n, "indexes an empty axis");
@@ -323,8 +337,9 @@ static TfxStatus nd_infer(TfxGraph *g, TfxNode *n, bool scatter) {
   TfxValue *u = tfx_shp_need_in(g, n, 2);
   Reduction red;
   if (!u) return TFX_ERR;
-  if (u->dtype != x->dtype) return tfx_node_error(g, n, "updates are %s, data is %s", tfx_dtype_name(u->dtype),
-                                                  tfx_dtype_name(x->dtype));
+  if (u->dtype != x->dtype)
+    return tfx_node_error(g, n, "updates are %s, data is %s", tfx_dtype_name(u->dtype),
+                          tfx_dtype_name(x->dtype));
   if (u->rank != r || memcmp(u->dims, dims, sizeof(int64_t) * (size_t)r))
     return tfx_node_error(g, n, "updates must have shape indices.shape[:-1] + data.shape[k:]");
   if (reduction_attr(g, n, &red)) return TFX_ERR;
@@ -332,7 +347,8 @@ static TfxStatus nd_infer(TfxGraph *g, TfxNode *n, bool scatter) {
   return TFX_OK;
 }
 
-static TfxStatus nd_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in, TfxTensor *y, bool scatter) {
+static TfxStatus nd_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in, TfxTensor *y,
+                         bool scatter) {
   const TfxTensor *x = in[0], *ind = in[1];
   TfxValue xv = {.rank = x->rank}, iv = {.rank = ind->rank};
   memcpy(xv.dims, x->dims, sizeof xv.dims);
@@ -358,8 +374,10 @@ static TfxStatus nd_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
       for (int i = p.b + p.m; i < x->rank; i++) sidx[i] = 0;
       int64_t base = ravel(x->rank, sidx, x->dims);
       for (int64_t s = 0; s < p.slice; s++) {
-        if (scatter) reduce_elem(y, base + s, in[2], tup * p.slice + s, r);
-        else copy_elem(y->data, tup * p.slice + s, x->data, base + s, es);
+        if (scatter)
+          reduce_elem(y, base + s, in[2], tup * p.slice + s, r);
+        else
+          copy_elem(y->data, tup * p.slice + s, x->data, base + s, es);
       }
     }
   }
@@ -402,9 +420,11 @@ static TfxStatus nd_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n, bool scatte
     tfx_c_line(e, "}");
   }
   if (!scatter) {
-    if (p.slice == 1) tfx_c_line(e, "%s[tup] = %s[off];", y, xv);
-    else tfx_c_line(e, "memcpy(%s + tup * %lld, %s + off, %lld);", y, (long long)p.slice, xv,
-                    (long long)(p.slice * (int64_t)es));
+    if (p.slice == 1)
+      tfx_c_line(e, "%s[tup] = %s[off];", y, xv);
+    else
+      tfx_c_line(e, "memcpy(%s + tup * %lld, %s + off, %lld);", y, (long long)p.slice, xv,
+                 (long long)(p.slice * (int64_t)es));
   } else {
     const char *u = tfx_c_var(e, n->inputs[2]);
     if (red == RED_NONE && p.slice > 1) {
@@ -435,10 +455,11 @@ typedef struct {
   int64_t prefix, per_batch, cap, len, suffix;
 } TSPlan;
 
-static TfxStatus ts_plan(TfxGraph *g, const TfxNode *n, const TfxValue *c, const TfxValue *u, const TfxValue *w,
-                         TSPlan *p) {
+static TfxStatus ts_plan(TfxGraph *g, const TfxNode *n, const TfxValue *c, const TfxValue *u,
+                         const TfxValue *w, TSPlan *p) {
   const char *mode = tfx_attr_string(n, "mode", "linear");
-  if (strcmp(mode, "linear") && strcmp(mode, "circular")) return tfx_node_error(g, n, "unsupported mode '%s'", mode);
+  if (strcmp(mode, "linear") && strcmp(mode, "circular"))
+    return tfx_node_error(g, n, "unsupported mode '%s'", mode);
   p->circular = !strcmp(mode, "circular");
   if (c->rank < 2) return tfx_node_error(g, n, "past_cache must have rank >= 2");
   if (axis_attr(g, n, -2, c->rank, &p->axis)) return TFX_ERR;
@@ -489,7 +510,8 @@ static TfxStatus ts_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
       if (p.circular) pos = ((pos % p.cap) + p.cap) % p.cap;
       if (pos < 0 || pos >= p.cap) return oob(g, n, pos, p.cap);
       for (int64_t k = 0; k < p.suffix; k++)
-        copy_elem(y->data, (pre * p.cap + pos) * p.suffix + k, in[1]->data, (pre * p.len + s) * p.suffix + k, es);
+        copy_elem(y->data, (pre * p.cap + pos) * p.suffix + k, in[1]->data, (pre * p.len + s) * p.suffix + k,
+                  es);
     }
   }
   return TFX_OK;
@@ -609,7 +631,8 @@ static TfxStatus onehot_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
     /* a fractional index matches no position */
     tfx_c_line(e, "double v = (double)%s;", tfx_c_load(e, ind->dtype, at, lb));
     tfx_c_line(e, "if (v < 0) v += %lld;", (long long)depth);
-    tfx_c_line(e, "const int64_t k = v >= 0 && v < %lld && v == floor(v) ? (int64_t)v : -1;", (long long)depth);
+    tfx_c_line(e, "const int64_t k = v >= 0 && v < %lld && v == floor(v) ? (int64_t)v : -1;",
+               (long long)depth);
   } else {
     tfx_c_line(e, "int64_t k = (int64_t)%s;", at);
     tfx_c_line(e, "if (k < 0) k += %lld;", (long long)depth);
@@ -638,7 +661,8 @@ static TfxStatus revseq_infer(TfxGraph *g, TfxNode *n) {
   TfxValue *x = tfx_shp_need_in(g, n, 0), *sl = tfx_shp_need_in(g, n, 1);
   int ba, ta;
   if (!x || !sl) return TFX_ERR;
-  if (tfx_shp_check_dtype(g, n, x->dtype, "input") || check_indices(g, n, sl, "sequence_lens")) return TFX_ERR;
+  if (tfx_shp_check_dtype(g, n, x->dtype, "input") || check_indices(g, n, sl, "sequence_lens"))
+    return TFX_ERR;
   if (revseq_axes(g, n, x->rank, &ba, &ta)) return TFX_ERR;
   if (sl->rank != 1 || sl->dims[0] != x->dims[ba])
     return tfx_node_error(g, n, "sequence_lens must be 1-D with one length per batch entry");
@@ -681,8 +705,8 @@ static TfxStatus revseq_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   tfx_c_line(e, "if (len < 0) len = 0;");
   tfx_c_line(e, "if (len > %lld) len = %lld;", (long long)steps, (long long)steps);
   tfx_c_line(e, "const int64_t t = i%d < len ? len - 1 - i%d : i%d;", ta, ta, ta);
-  tfx_c_line(e, "%s[%s] = %s[%s + t * %lld];", tfx_c_var(e, n->outputs[0]), ii, tfx_c_var(e, n->inputs[0]), pi,
-             (long long)xs[ta]);
+  tfx_c_line(e, "%s[%s] = %s[%s + t * %lld];", tfx_c_var(e, n->outputs[0]), ii, tfx_c_var(e, n->inputs[0]),
+             pi, (long long)xs[ta]);
   tfx_c_loops_end(e, r);
   return TFX_OK;
 }

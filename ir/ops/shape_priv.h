@@ -63,8 +63,7 @@ TfxStatus tfx_shape_const_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *c
 TfxStatus tfx_shape_const_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n);
 /* The ops with runtime indices (shape_index.c). */
 TfxStatus tfx_shape_index_infer(TfxGraph *g, TfxNode *n);
-TfxStatus tfx_shape_index_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in,
-                               TfxTensor *out);
+TfxStatus tfx_shape_index_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in, TfxTensor *out);
 TfxStatus tfx_shape_index_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n);
 
 #endif
