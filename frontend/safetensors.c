@@ -226,14 +226,14 @@ static TfxStatus parse_entry(const char *file, const char *name, json_t *v, uint
   json_t *jdt = json_object_get(v, "dtype"), *jshape = json_object_get(v, "shape"),
          *joff = json_object_get(v, "data_offsets");
   if (!json_is_string(jdt))
-    return tfx_error(d, "%s: tensor '%s': \"dtype\" is %s, not a string", file, sn,
-                     jdt ? "of the wrong type" : "missing");
+    return tfx_error(d, "%s: tensor '%s': \"dtype\" is %s", file, sn,
+                     jdt ? "not a string" : "missing");
   if (!json_is_array(jshape))
-    return tfx_error(d, "%s: tensor '%s': \"shape\" is %s, not an array", file, sn,
-                     jshape ? "of the wrong type" : "missing");
+    return tfx_error(d, "%s: tensor '%s': \"shape\" is %s", file, sn,
+                     jshape ? "not an array" : "missing");
   if (!json_is_array(joff))
-    return tfx_error(d, "%s: tensor '%s': \"data_offsets\" is %s, not an array", file, sn,
-                     joff ? "of the wrong type" : "missing");
+    return tfx_error(d, "%s: tensor '%s': \"data_offsets\" is %s", file, sn,
+                     joff ? "not an array" : "missing");
 
   const char *dts = json_string_value(jdt);
   int k = 0, n_dt = (int)(sizeof st_dtypes / sizeof st_dtypes[0]);
@@ -241,7 +241,10 @@ static TfxStatus parse_entry(const char *file, const char *name, json_t *v, uint
   char db[ST_SHOW + 4];
   if (k == n_dt) return tfx_error(d, "%s: tensor '%s': unknown dtype '%s'", file, sn, show(dts, db));
   if (st_dtypes[k].dt == TFX_UNDEF)
-    return tfx_error(d, "%s: tensor '%s': dtype %s is not supported", file, sn, dts);
+    return tfx_error(d,
+                     "%s: tensor '%s': dtype %s is not supported (F32 F16 BF16 F64 I64 I32 I16 I8 "
+                     "U8 U16 U32 U64 BOOL are)",
+                     file, sn, dts);
   memset(r, 0, sizeof *r);
   r->name = name;
   r->t.dtype = st_dtypes[k].dt;
@@ -425,7 +428,7 @@ static TfxStatus load_file(TfxCheckpoint *c, int fi, TfxDiag *d) {
       if ((uintptr_t)t.data % esize != 0) {
         /* A view would be a misaligned pointer to its element type. */
         size_t bytes = (size_t)(r->end - r->begin);
-        void *q = aligned_alloc(64, (bytes + 63) / 64 * 64);
+        void *q = aligned_alloc(64, bytes ? (bytes + 63) / 64 * 64 : 64);
         if (!q) abort();
         memcpy(q, t.data, bytes);
         t.data = q;
@@ -465,8 +468,7 @@ static TfxStatus load_index(TfxCheckpoint *c, const char *path, TfxDiag *d) {
   if (!json_is_object(idx)) {
     st = tfx_error(d, "%s: index is not a JSON object", path);
   } else if (!json_is_object(wm)) {
-    st = tfx_error(d, "%s: \"weight_map\" is %s, not an object", path,
-                   wm ? "of the wrong type" : "missing");
+    st = tfx_error(d, "%s: \"weight_map\" is %s", path, wm ? "not an object" : "missing");
   } else if (meta && !json_is_object(meta)) {
     st = tfx_error(d, "%s: \"metadata\" is not an object", path);
   } else if (json_object_size(wm) == 0) {
@@ -514,7 +516,11 @@ static TfxStatus load_index(TfxCheckpoint *c, const char *path, TfxDiag *d) {
   for (int k = 0; k < n_shards; k++) {
     StFile *f = &c->files[c->n_files++];
     f->path = join_path(dir, shards[k]);
-    if (!is_file(f->path)) {
+    struct stat sst;
+    const char *why = stat(f->path, &sst) != 0 ? strerror(errno)
+                      : !S_ISREG(sst.st_mode)   ? "not a regular file"
+                                                : NULL;
+    if (why) {
       /* Name the first tensor mapped to the missing shard. */
       const char *first = "?";
       json_object_foreach(wm, key, v) {
@@ -524,8 +530,8 @@ static TfxStatus load_index(TfxCheckpoint *c, const char *path, TfxDiag *d) {
         }
       }
       char b1[ST_SHOW + 4], b2[ST_SHOW + 4];
-      st = tfx_error(d, "%s: tensor '%s': shard '%s' is missing (%s)", path, show(first, b1),
-                     show(shards[k], b2), strerror(ENOENT));
+      st = tfx_error(d, "%s: tensor '%s': shard '%s' cannot be read: %s", path, show(first, b1),
+                     show(shards[k], b2), why);
       bad[k] = true;
       continue;
     }

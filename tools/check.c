@@ -34,6 +34,7 @@ enum { CHECK_PASS = 0, CHECK_FAIL = 1, CHECK_USAGE = 2, CHECK_UNSUPPORTED = 77 }
 
 typedef struct {
   double rtol, atol;
+  bool rtol_set, atol_set; /* given on the command line: applies to every dtype */
   bool reference, verbose;
   const char *keep; /* folder to keep the generated files in, or NULL */
   const char *cc;   /* compiler command (may hold flags), or NULL for $CC / cc */
@@ -59,7 +60,8 @@ static const char usage_text[] =
     "                  [--name N] [--timeout S] [-v]\n"
     "  Compiles CASE_DIR/model.onnx to C, builds it with CC (default $CC or cc), runs it on\n"
     "  every CASE_DIR/test_data_set_*/input_K.pb and compares with output_K.pb.\n"
-    "  --rtol R, --atol A  float tolerance |got-exp| <= A + R*|exp| (defaults 1e-3, 1e-6)\n"
+    "  --rtol R, --atol A  float tolerance |got-exp| <= A + R*|exp| (defaults 1e-3, 1e-6;\n"
+    "                      float16/bfloat16 outputs: two units in the last place)\n"
     "  --reference         run the reference evaluator instead of generated code\n"
     "  --keep DIR          keep the generated files in DIR (default: a removed temp folder)\n"
     "  --name N            C name of the generated model (default model)\n"
@@ -313,6 +315,12 @@ static bool compare(const TfxTensor *got, const TfxTensor *exp, const char *what
   int64_t n = tfx_tensor_numel(exp), bad = 0, worst = -1;
   double worst_excess = -1;
   bool is_float = tfx_dtype_is_float(exp->dtype);
+  /* The float32 defaults are finer than a half-precision step: for float16
+   * and bfloat16 outputs the default allows two units in the last place. */
+  double rtol = o->rtol, atol = o->atol;
+  if (!o->rtol_set && exp->dtype == TFX_F16) rtol = 0x1p-9;
+  if (!o->rtol_set && exp->dtype == TFX_BF16) rtol = 0x1p-6;
+  if (!o->atol_set && (exp->dtype == TFX_F16 || exp->dtype == TFX_BF16)) atol = 1e-5;
   size_t es = tfx_dtype_bytes(exp->dtype);
   for (int64_t i = 0; i < n; i++) {
     double excess;
@@ -327,7 +335,7 @@ static bool compare(const TfxTensor *got, const TfxTensor *exp, const char *what
         double d = fabs(g - e);
         if (d > err->max_abs) err->max_abs = d;
         if (e != 0 && d / fabs(e) > err->max_rel) err->max_rel = d / fabs(e);
-        excess = d - (o->atol + o->rtol * fabs(e));
+        excess = d - (atol + rtol * fabs(e));
         if (excess <= 0) continue;
       }
     } else {
@@ -756,9 +764,11 @@ int tfx_check_main(int argc, char **argv) {
     switch (c) {
     case 'r':
       if (!parse_double(optarg, &o.rtol)) goto bad_number;
+      o.rtol_set = true;
       break;
     case 'a':
       if (!parse_double(optarg, &o.atol)) goto bad_number;
+      o.atol_set = true;
       break;
     case 'R': o.reference = true; break;
     case 'k': o.keep = optarg; break;

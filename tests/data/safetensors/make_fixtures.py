@@ -11,7 +11,7 @@ its start).
 
 - good.safetensors: one tensor of every supported dtype, a scalar, an empty
   tensor and metadata; single/model.safetensors is the same file in a folder.
-- misaligned.safetensors: an F32 tensor at an odd offset.
+- misaligned.safetensors: F32 tensors (one empty) at an odd offset.
 - many.safetensors: 300 int32 scalars (name lookup through the hash).
 - sharded/: a two-shard checkpoint with its index, and broken indexes that
   share its shards (bad_*.index.json).
@@ -83,9 +83,13 @@ def good():
     blob = pack(header, data)
     write("good.safetensors", blob)
     write("single/model.safetensors", blob)
-    # u8 first puts the float32 tensor at data offset 1
+    # u8 first puts the float32 tensors at data offset 1
     header, data = layout(
-        [("pad", "U8", [1], b"\x07"), ("w", "F32", [3], np.array([1.5, -2.0, 1e-3], dtype="<f4").tobytes())]
+        [
+            ("pad", "U8", [1], b"\x07"),
+            ("none", "F32", [0], b""),
+            ("w", "F32", [3], np.array([1.5, -2.0, 1e-3], dtype="<f4").tobytes()),
+        ]
     )
     write("misaligned.safetensors", pack(header, data))
     header, data = layout([("layer.%d.w" % i, "I32", [], struct.pack("<i", i * 7 - 1000)) for i in range(300)])

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds tfxc and runs every test: unit tests, the command-line contract,
+# the examples, model fixtures and the ONNX node conformance suite (one CTest
+# per case), then prints the generated conformance report's summary line.
+# A second build with AddressSanitizer and UndefinedBehaviorSanitizer runs
+# every test, with the conformance cases in --reference mode (the evaluator
+# and importer are what the sanitizers guard; the generated code is built
+# by the plain compiler either way).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build -j"$jobs"
+status=0
+ctest --test-dir build -j"$jobs" --output-on-failure --output-junit ctest-results.xml || status=1
+if [ -f build/ctest-results.xml ] && python3 -c "import onnx" 2>/dev/null; then
+  python3 tests/conformance/report.py --junit build/ctest-results.xml -o build/conformance-report.md |
+    tail -n 1
+fi
+
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTFX_SANITIZE=ON \
+  -DTFX_CONFORMANCE_CASES="$PWD/build/conformance/cases" -DTFX_CONFORMANCE_REFERENCE=ON
+cmake --build build-asan -j"$jobs"
+# everything but the generated-code conformance run: unit, cli, examples,
+# models, the checker's self-test, and every case through the reference evaluator
+ctest --test-dir build-asan -j"$jobs" --output-on-failure -LE '^conformance$' || status=1
+exit $status
