@@ -1,0 +1,92 @@
+/* test_embeddings.c -- every reference sentence, embedded end to end by the C
+ * tokenizer and the tfxc-compiled all-MiniLM-L6-v2, has cosine >= 0.99999
+ * with the embedding the model's Python stack produced (reference.json).
+ *
+ * Usage: test_embeddings VOCAB_TXT MINILM_BIN REFERENCE_JSON
+ * Sentences longer than the compiled sequence length are skipped (and said
+ * so); compile with --dim seq=256 to cover them all.
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "embedder.h"
+
+#define MIN_COSINE 0.99999
+
+int main(int argc, char **argv) {
+  if (argc != 4) {
+    fprintf(stderr, "usage: %s VOCAB_TXT MINILM_BIN REFERENCE_JSON\n", argv[0]);
+    return 2;
+  }
+  json_error_t jerr;
+  json_t *root = json_load_file(argv[3], JSON_ALLOW_NUL, &jerr);
+  if (!root) {
+    fprintf(stderr, "%s:%d: %s\n", argv[3], jerr.line, jerr.text);
+    return 1;
+  }
+  char err[512];
+  Embedder *em = embedder_open(argv[1], argv[2], err, sizeof err);
+  if (!em) {
+    fprintf(stderr, "%s\n", err);
+    json_decref(root);
+    return 1;
+  }
+  size_t dim = embedder_dim();
+  json_t *sentences = json_object_get(root, "sentences");
+  if ((size_t)json_integer_value(json_object_get(root, "dim")) != dim || json_array_size(sentences) < 20) {
+    fprintf(stderr, "%s: expected dim %zu and at least 20 sentences\n", argv[3], dim);
+    embedder_close(em);
+    json_decref(root);
+    return 1;
+  }
+  float *got = malloc(dim * sizeof *got);
+  int failures = 0, skipped = 0;
+  double worst = 1.0;
+  size_t i;
+  json_t *rec;
+  json_array_foreach(sentences, i, rec) {
+    json_t *text = json_object_get(rec, "text"), *ref = json_object_get(rec, "embedding");
+    size_t n_ids = json_array_size(json_object_get(rec, "ids"));
+    if (!json_is_string(text) || json_array_size(ref) != dim) {
+      fprintf(stderr, "FAIL: sentence %zu is malformed\n", i);
+      failures++;
+      continue;
+    }
+    const char *s = json_string_value(text);
+    if (n_ids > embedder_max_tokens()) {
+      printf("skip: sentence %zu has %zu tokens, the model is compiled for %zu\n", i, n_ids,
+             embedder_max_tokens());
+      skipped++;
+      continue;
+    }
+    long tokens = embedder_embed(em, s, json_string_length(text), got, err, sizeof err);
+    if (tokens < 0) {
+      fprintf(stderr, "FAIL: sentence %zu: %s\n", i, err);
+      failures++;
+      continue;
+    }
+    double dot = 0, nr = 0, ng = 0;
+    for (size_t d = 0; d < dim; d++) {
+      double r = json_number_value(json_array_get(ref, d));
+      dot += r * got[d];
+      nr += r * r;
+      ng += (double)got[d] * got[d];
+    }
+    double cosine = dot / (sqrt(nr) * sqrt(ng));
+    size_t used = (size_t)tokens < embedder_max_tokens() ? (size_t)tokens : embedder_max_tokens();
+    int ok = cosine >= MIN_COSINE && used == n_ids;
+    if (cosine < worst) worst = cosine;
+    printf("%s sentence %2zu: cosine %.8f, %3zu tokens  \"%.50s\"\n", ok ? "ok  " : "FAIL", i,
+           cosine, used, s);
+    failures += !ok;
+  }
+  printf("embeddings: %zu sentences, %d skipped, %d failed, worst cosine %.8f (need >= %g)\n",
+         json_array_size(sentences), skipped, failures, worst, MIN_COSINE);
+  free(got);
+  embedder_close(em);
+  json_decref(root);
+  return failures ? 1 : 0;
+}
