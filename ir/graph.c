@@ -512,7 +512,7 @@ void tfx_graph_dump(const TfxGraph *g, void *file) {
   }
   for (uint32_t i = 0; i < g->n_values; i++) {
     const TfxValue *v = &g->values[i];
-    if (v->kind != TFX_VAL_CONST || v->producer != TFX_NONE) continue;
+    if (!v->konst || (v->producer != TFX_NONE && !g->nodes[v->producer].dead)) continue;
     int used = v->is_output;
     for (uint32_t j = 0; j < g->n_nodes && !used; j++)
       for (int k = 0; k < g->nodes[j].n_inputs; k++)

@@ -1,6 +1,6 @@
 /* embedder.c -- tokenizer + generated MiniLM + mean pooling + L2 normalisation.
  *
- * MINILM_SEQ (the --dim seq=N given to tfxc) and MINILM_HIDDEN come from the
+ * EMBEDDER_SEQ (the --dim seq=N given to tfxc) and EMBEDDER_HIDDEN come from the
  * build; the generated minilm.h gives the workspace and weights sizes.  All
  * memory is allocated in embedder_open; embedding a sentence allocates none.
  */
@@ -15,11 +15,11 @@
 #include "minilm.h"
 #include "wordpiece.h"
 
-#ifndef MINILM_SEQ
-#error "define MINILM_SEQ: the sequence length minilm.c was compiled for (--dim seq=N)"
+#ifndef EMBEDDER_SEQ
+#error "define EMBEDDER_SEQ: the sequence length minilm.c was compiled for (--dim seq=N)"
 #endif
-#ifndef MINILM_HIDDEN
-#define MINILM_HIDDEN 384
+#ifndef EMBEDDER_HIDDEN
+#define EMBEDDER_HIDDEN 384
 #endif
 
 struct Embedder {
@@ -27,17 +27,17 @@ struct Embedder {
   minilm_ctx ctx;
   void *ws;                                  /* MINILM_WORKSPACE_BYTES */
   void *weights;                             /* the contents of minilm.bin */
-  int64_t ids[MINILM_SEQ];                   /* (1, seq) */
-  int64_t mask[MINILM_SEQ];                  /* (1, seq) */
-  int64_t types[MINILM_SEQ];                 /* (1, seq) */
-  float hidden[MINILM_SEQ * MINILM_HIDDEN];  /* (1, seq, hidden) */
+  int64_t ids[EMBEDDER_SEQ];                   /* (1, seq) */
+  int64_t mask[EMBEDDER_SEQ];                  /* (1, seq) */
+  int64_t types[EMBEDDER_SEQ];                 /* (1, seq) */
+  float hidden[EMBEDDER_SEQ * EMBEDDER_HIDDEN];  /* (1, seq, hidden) */
 #if MINILM_NUM_OUTPUTS > 1
-  float pooler[MINILM_HIDDEN];               /* (1, hidden), unused */
+  float pooler[EMBEDDER_HIDDEN];               /* (1, hidden), unused */
 #endif
 };
 
-size_t embedder_dim(void) { return MINILM_HIDDEN; }
-size_t embedder_max_tokens(void) { return MINILM_SEQ; }
+size_t embedder_dim(void) { return EMBEDDER_HIDDEN; }
+size_t embedder_max_tokens(void) { return EMBEDDER_SEQ; }
 
 /* 64-byte aligned, zeroed, at least one byte. */
 static void *alloc_aligned(size_t bytes) {
@@ -117,13 +117,13 @@ void embedder_close(Embedder *em) {
 
 long embedder_embed(Embedder *em, const char *text, size_t len, float *out, char *err,
                     size_t err_len) {
-  long needed = wordpiece_encode(em->wp, text, len, em->ids, MINILM_SEQ);
+  long needed = wordpiece_encode(em->wp, text, len, em->ids, EMBEDDER_SEQ);
   if (needed < 0) {
     snprintf(err, err_len, "cannot tokenise the text");
     return -1;
   }
-  size_t n = needed < MINILM_SEQ ? (size_t)needed : MINILM_SEQ;
-  for (size_t t = 0; t < MINILM_SEQ; t++) {
+  size_t n = needed < EMBEDDER_SEQ ? (size_t)needed : EMBEDDER_SEQ;
+  for (size_t t = 0; t < EMBEDDER_SEQ; t++) {
     if (t >= n) em->ids[t] = 0; /* [PAD] */
     em->mask[t] = t < n;
     em->types[t] = 0;
@@ -138,16 +138,16 @@ long embedder_embed(Embedder *em, const char *text, size_t len, float *out, char
     return -1;
   }
   /* Mean over the real tokens (padding has mask 0), then unit length. */
-  double sum[MINILM_HIDDEN] = {0};
+  double sum[EMBEDDER_HIDDEN] = {0};
   for (size_t t = 0; t < n; t++)
-    for (size_t d = 0; d < MINILM_HIDDEN; d++) sum[d] += em->hidden[t * MINILM_HIDDEN + d];
+    for (size_t d = 0; d < EMBEDDER_HIDDEN; d++) sum[d] += em->hidden[t * EMBEDDER_HIDDEN + d];
   double norm = 0;
-  for (size_t d = 0; d < MINILM_HIDDEN; d++) {
+  for (size_t d = 0; d < EMBEDDER_HIDDEN; d++) {
     sum[d] /= (double)n;
     norm += sum[d] * sum[d];
   }
   norm = sqrt(norm);
   if (norm < 1e-12) norm = 1e-12;
-  for (size_t d = 0; d < MINILM_HIDDEN; d++) out[d] = (float)(sum[d] / norm);
+  for (size_t d = 0; d < EMBEDDER_HIDDEN; d++) out[d] = (float)(sum[d] / norm);
   return needed;
 }
