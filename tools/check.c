@@ -650,9 +650,25 @@ done:
   return rc;
 }
 
+/* The model of a case folder: model.onnx, or the folder itself when it holds a
+ * Hugging Face checkpoint (config.json + model.safetensors or its index).
+ * NULL when there is neither. */
+static char *case_model(const char *case_dir) {
+  char *onnx = xasprintf("%s/model.onnx", case_dir);
+  if (is_file(onnx)) return onnx;
+  free(onnx);
+  char *cfg = xasprintf("%s/config.json", case_dir), *st = xasprintf("%s/model.safetensors", case_dir),
+       *idx = xasprintf("%s/model.safetensors.index.json", case_dir);
+  bool hf = is_file(cfg) && (is_file(st) || is_file(idx));
+  free(cfg);
+  free(st);
+  free(idx);
+  return hf ? xasprintf("%s", case_dir) : NULL;
+}
+
 static int check_dataset(const CheckOptions *o, const char *case_dir, const char *ds,
                          const char *work, CheckErr *err, char *why, size_t whylen) {
-  char *model = xasprintf("%s/model.onnx", case_dir);
+  char *model = case_model(case_dir);
   char *ds_dir = xasprintf("%s/%s", case_dir, ds);
   TfxDiag d;
   tfx_diag_init(&d);
@@ -665,7 +681,7 @@ static int check_dataset(const CheckOptions *o, const char *case_dir, const char
   char first[512];
 
   /* the model first: an unsupported op says more than an input it cannot read */
-  if (!(g = tfx_onnx_import(model, &d)) || tensors_read(ds_dir, "input", &in, &d) ||
+  if (!(g = tfx_import(model, &d)) || tensors_read(ds_dir, "input", &in, &d) ||
       tensors_read(ds_dir, "output", &exp, &d)) {
     diag_first_line(&d, first, sizeof first);
     snprintf(why, whylen, "%s", first);
@@ -799,11 +815,11 @@ int tfx_check_main(int argc, char **argv) {
   size_t len = strlen(case_dir);
   while (len > 1 && case_dir[len - 1] == '/') case_dir[--len] = 0;
   const char *case_name = strrchr(case_dir, '/') ? strrchr(case_dir, '/') + 1 : case_dir;
-  char *model = xasprintf("%s/model.onnx", case_dir);
-  bool have_model = is_file(model);
+  char *model = is_dir(case_dir) ? case_model(case_dir) : NULL;
+  bool have_model = model != NULL;
   free(model);
-  if (!is_dir(case_dir) || !have_model) {
-    fprintf(stderr, "tfxc check: %s: not a case folder (model.onnx + test_data_set_*/)\n", case_dir);
+  if (!have_model) {
+    fprintf(stderr, "tfxc check: %s: not a case folder (model.onnx or config.json + model.safetensors, and test_data_set_*/)\n", case_dir);
     free(case_dir);
     return CHECK_USAGE;
   }

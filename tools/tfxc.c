@@ -151,7 +151,7 @@ int main(int argc, char **argv) {
 
   TfxDiag d;
   tfx_diag_init(&d);
-  TfxGraph *g = tfx_onnx_import(argv[optind], &d);
+  TfxGraph *g = tfx_import(argv[optind], &d);
   int rc = 1;
   if (g && !tfx_bind_dims(g, dims, ndims)) {
     TfxPipelineOptions po = {.opt_level = level, .dump_after = dump, .dump_file = stdout};
