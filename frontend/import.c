@@ -1,7 +1,8 @@
 /* import.c — one entry for every model format: a .onnx file goes to the ONNX
- * frontend; a checkpoint folder with config.json, or a .safetensors file (or
- * a model.safetensors.index.json) with config.json beside it, goes to the
- * Hugging Face builders.  Anything else is refused with the reason. */
+ * frontend; a checkpoint folder with config.json, a .safetensors file (or a
+ * model.safetensors.index.json) with config.json beside it, or that
+ * config.json itself, goes to the Hugging Face builders.  Anything else is
+ * refused with the reason. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,8 @@ TfxGraph *tfx_import(const char *path, TfxDiag *d) {
   }
   bool is_dir = S_ISDIR(st.st_mode);
   if (!is_dir && ends_with(path, ".onnx")) return tfx_onnx_import(path, d);
-  bool checkpoint_file = ends_with(path, ".safetensors") || ends_with(path, ".safetensors.index.json");
+  bool checkpoint_file = ends_with(path, ".safetensors") ||
+                         ends_with(path, ".safetensors.index.json") || ends_with(path, "config.json");
   if (is_dir || checkpoint_file) {
     if (has_config(path, is_dir)) return tfx_hf_import(path, d);
     tfx_error(d,

@@ -263,6 +263,16 @@ TfxStatus tfx_node_error(TfxGraph *g, const TfxNode *n, const char *fmt, ...) {
   return tfx_error(g->diag, "%s: node '%s' (%s): %s", g->path, n->name, n->op_type, msg);
 }
 
+TfxStatus tfx_node_axis(TfxGraph *g, const TfxNode *n, const char *name, int64_t dflt, int rank,
+                        int *axis) {
+  int64_t a = tfx_attr_int(n, name, dflt);
+  *axis = 0;
+  if (a < -rank || a >= rank)
+    return tfx_node_error(g, n, "%s %lld is out of range for rank %d", name, (long long)a, rank);
+  *axis = tfx_axis(a, rank);
+  return TFX_OK;
+}
+
 /* ---- attributes ---------------------------------------------------------- */
 const TfxAttr *tfx_attr(const TfxNode *n, const char *name) {
   for (int i = 0; i < n->n_attrs; i++)

@@ -105,6 +105,8 @@ void tfx_bcast_strides(int out_rank, const int64_t *out_dims, int in_rank, const
                        int64_t *strides);
 /* numpy broadcast of two shapes; returns false if incompatible. */
 bool tfx_bcast_shape(int ra, const int64_t *a, int rb, const int64_t *b, int *rout, int64_t *out);
+/* Flat row-major index of a multi-index over dims. */
+int64_t tfx_ravel(int rank, const int64_t *idx, const int64_t *dims);
 /* Unravel a flat index into a multi-index over dims. */
 void tfx_unravel(int64_t flat, int rank, const int64_t *dims, int64_t *idx);
 
@@ -263,6 +265,11 @@ void tfx_node_set_out(TfxGraph *g, const TfxNode *n, int k, TfxDtype dt, int ran
 /* "node 'name' (OpType): message" appended to the diag; returns TFX_ERR. */
 TfxStatus tfx_node_error(TfxGraph *g, const TfxNode *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The integer attribute `name` (dflt when absent) as an axis of a tensor of
+ * the given rank, normalised to 0..rank-1; out of range is a node error. */
+TfxStatus tfx_node_axis(TfxGraph *g, const TfxNode *n, const char *name, int64_t dflt, int rank,
+                        int *axis);
 
 /* Attribute lookup; the default is returned when the attribute is absent. */
 const TfxAttr *tfx_attr(const TfxNode *n, const char *name);

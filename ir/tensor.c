@@ -122,6 +122,12 @@ bool tfx_bcast_shape(int ra, const int64_t *a, int rb, const int64_t *b, int *ro
   return true;
 }
 
+int64_t tfx_ravel(int rank, const int64_t *idx, const int64_t *dims) {
+  int64_t f = 0;
+  for (int i = 0; i < rank; i++) f = f * dims[i] + idx[i];
+  return f;
+}
+
 void tfx_unravel(int64_t flat, int rank, const int64_t *dims, int64_t *idx) {
   for (int i = rank - 1; i >= 0; i--) {
     idx[i] = dims[i] ? flat % dims[i] : 0;

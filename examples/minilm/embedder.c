@@ -25,14 +25,14 @@
 struct Embedder {
   WordPiece *wp;
   minilm_ctx ctx;
-  void *ws;                                  /* MINILM_WORKSPACE_BYTES */
-  void *weights;                             /* the contents of minilm.bin */
-  int64_t ids[EMBEDDER_SEQ];                   /* (1, seq) */
-  int64_t mask[EMBEDDER_SEQ];                  /* (1, seq) */
-  int64_t types[EMBEDDER_SEQ];                 /* (1, seq) */
-  float hidden[EMBEDDER_SEQ * EMBEDDER_HIDDEN];  /* (1, seq, hidden) */
+  void *ws;                                     /* MINILM_WORKSPACE_BYTES */
+  void *weights;                                /* the contents of minilm.bin */
+  int64_t ids[EMBEDDER_SEQ];                    /* (1, seq) */
+  int64_t mask[EMBEDDER_SEQ];                   /* (1, seq) */
+  int64_t types[EMBEDDER_SEQ];                  /* (1, seq) */
+  float hidden[EMBEDDER_SEQ * EMBEDDER_HIDDEN]; /* (1, seq, hidden) */
 #if MINILM_NUM_OUTPUTS > 1
-  float pooler[EMBEDDER_HIDDEN];               /* (1, hidden), unused */
+  float pooler[EMBEDDER_HIDDEN]; /* (1, hidden), unused */
 #endif
 };
 
@@ -94,7 +94,8 @@ Embedder *embedder_open(const char *vocab_path, const char *weights_path, char *
   }
   em->ws = alloc_aligned(MINILM_WORKSPACE_BYTES);
   if (!em->ws) {
-    snprintf(err, err_len, "out of memory (workspace of %zu bytes)", (size_t)MINILM_WORKSPACE_BYTES);
+    snprintf(err, err_len, "out of memory (workspace of %zu bytes)",
+             (size_t)MINILM_WORKSPACE_BYTES);
     embedder_close(em);
     return NULL;
   }
@@ -128,11 +129,11 @@ long embedder_embed(Embedder *em, const char *text, size_t len, float *out, char
     em->mask[t] = t < n;
     em->types[t] = 0;
   }
-  int st = minilm_run(&em->ctx, em->ids, em->mask, em->types, em->hidden
 #if MINILM_NUM_OUTPUTS > 1
-                      , em->pooler
+  int st = minilm_run(&em->ctx, em->ids, em->mask, em->types, em->hidden, em->pooler);
+#else
+  int st = minilm_run(&em->ctx, em->ids, em->mask, em->types, em->hidden);
 #endif
-  );
   if (st != MINILM_OK) {
     snprintf(err, err_len, "minilm_run: %s", minilm_status_str(st));
     return -1;

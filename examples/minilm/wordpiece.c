@@ -18,14 +18,14 @@
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 struct WordPiece {
-  char *pool;          /* the file's bytes, each line NUL-terminated in place */
-  uint32_t *tok_off;   /* (vocab) offset of each token in pool */
-  uint32_t *tok_len;   /* (vocab) its length in bytes */
+  char *pool;        /* the file's bytes, each line NUL-terminated in place */
+  uint32_t *tok_off; /* (vocab) offset of each token in pool */
+  uint32_t *tok_len; /* (vocab) its length in bytes */
   size_t n_tok;
-  uint32_t *slots;     /* open-addressing hash table: token id + 1, 0 = empty */
-  size_t n_slots;      /* a power of two */
+  uint32_t *slots; /* open-addressing hash table: token id + 1, 0 = empty */
+  size_t n_slots;  /* a power of two */
   int64_t unk, cls, sep;
-  int64_t special[5];  /* ids of the special tokens matched literally in text, -1 if absent */
+  int64_t special[5]; /* ids of the special tokens matched literally in text, -1 if absent */
 };
 
 static const char *const special_names[5] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
@@ -297,10 +297,10 @@ typedef struct {
   const WordPiece *wp;
   int64_t *ids;
   size_t max_ids;
-  size_t n;                 /* ids the encoding needs so far, [CLS] included */
+  size_t n; /* ids the encoding needs so far, [CLS] included */
   char word[WORDPIECE_MAX_WORD_CHARS * 4];
   uint16_t off[WORDPIECE_MAX_WORD_CHARS + 1]; /* byte offset of each character, and the end */
-  int nchars;               /* characters in the word; > WORDPIECE_MAX_WORD_CHARS: too long */
+  int nchars; /* characters in the word; > WORDPIECE_MAX_WORD_CHARS: too long */
 } Enc;
 
 /* Appends a piece; the last slot of ids is kept for [SEP]. */

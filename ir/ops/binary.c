@@ -192,6 +192,9 @@ typedef struct {
   int64_t out_dims[TFX_MAX_RANK];
 } Plan;
 
+/* Dtype of a step operand. */
+static TfxDtype opnd_dt(const Plan *p, int x) { return x == ACC ? p->acc_dt : p->opnd[x].dt; }
+
 static const char *shape_text(char *buf, size_t size, int rank, const int64_t *dims) {
   size_t n = (size_t)snprintf(buf, size, "[");
   for (int i = 0; i < rank && n < size; i++)
@@ -370,6 +373,12 @@ static TfxStatus plan_build(TfxGraph *g, const TfxNode *n, const InDesc *in, int
   }
   }
 
+  for (int s = 0; s < p->n_steps; s++) {
+    TfxDtype t = opnd_dt(p, p->step[s].x[0]);
+    if (!kern_tmpl[p->step[s].kern][class_of(t)]) /* a hole in the tables, not a user error */
+      return tfx_node_error(g, (TfxNode *)n, "internal: no kernel for dtype %s", tfx_dtype_name(t));
+  }
+
   /* Output shape. */
   if (r->shape == SH_CLIP) {
     p->out_rank = in[0].rank;
@@ -396,9 +405,6 @@ static TfxStatus plan_build(TfxGraph *g, const TfxNode *n, const InDesc *in, int
   }
   return TFX_OK;
 }
-
-/* Dtype of a step operand. */
-static TfxDtype opnd_dt(const Plan *p, int x) { return x == ACC ? p->acc_dt : p->opnd[x].dt; }
 
 /* Whether a step computes in float (rather than double): all its operands are
  * float, float16 or bfloat16. */

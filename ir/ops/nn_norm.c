@@ -71,14 +71,6 @@ static TfxStatus broadcast_to(TfxGraph *g, const TfxNode *n, const char *what, N
   return TFX_OK;
 }
 
-static TfxStatus axis_of(TfxGraph *g, const TfxNode *n, int64_t dflt, int rank, int *axis) {
-  int64_t a = tfx_attr_int(n, "axis", dflt);
-  if (a < -rank || a >= rank)
-    return tfx_node_error(g, n, "axis %lld is out of range for rank %d", (long long)a, rank);
-  *axis = tfx_axis(a, rank);
-  return TFX_OK;
-}
-
 /* Build the scheme for node n from the shapes of its inputs (in[k].dims NULL
  * for an omitted input).  Not used for LRN and inference BatchNormalization. */
 static TfxStatus norm_spec(TfxGraph *g, const TfxNode *n, const NnShape *in, int nin,
@@ -95,7 +87,7 @@ static TfxStatus norm_spec(TfxGraph *g, const TfxNode *n, const NnShape *in, int
     bool ln = n->op == TFX_OP_LayerNormalization;
     int axis = 0;
     if (x.rank < 1) return tfx_node_error(g, n, "X must have rank >= 1");
-    if (axis_of(g, n, -1, x.rank, &axis)) return TFX_ERR;
+    if (tfx_node_axis(g, n, "axis", -1, x.rank, &axis)) return TFX_ERR;
     ns->stat = ln ? ST_MEANVAR : ST_RMS;
     for (int i = axis; i < x.rank; i++) ns->red[i] = true;
     if (!in_present(in, nin, 1)) return tfx_node_error(g, n, "input Scale is required");
@@ -175,7 +167,7 @@ static TfxStatus norm_spec(TfxGraph *g, const TfxNode *n, const NnShape *in, int
   case TFX_OP_LpNormalization: {
     int axis = 0;
     if (x.rank < 1) return tfx_node_error(g, n, "X must have rank >= 1");
-    if (axis_of(g, n, -1, x.rank, &axis)) return TFX_ERR;
+    if (tfx_node_axis(g, n, "axis", -1, x.rank, &axis)) return TFX_ERR;
     int64_t p = tfx_attr_int(n, "p", 2);
     if (p != 1 && p != 2) return tfx_node_error(g, n, "p must be 1 or 2, not %lld", (long long)p);
     ns->stat = p == 1 ? ST_L1 : ST_L2;

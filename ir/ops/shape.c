@@ -120,17 +120,8 @@ static int64_t prod(const int64_t *d, int from, int to) {
   return p;
 }
 
-static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-static int64_t ravel(int rank, const int64_t *idx, const int64_t *dims) {
-  int64_t f = 0;
-  for (int i = 0; i < rank; i++) f = f * dims[i] + idx[i];
-  return f;
-}
 
-static void copy_elem(void *dst, int64_t di, const void *src, int64_t si, size_t es) {
-  memcpy((char *)dst + di * (int64_t)es, (const char *)src + si * (int64_t)es, es);
-}
 
 static const char *out_var(TfxCEmit *e, const TfxNode *n, int k) { return tfx_c_var(e, n->outputs[k]); }
 static const char *in_var(TfxCEmit *e, const TfxNode *n, int k) { return tfx_c_var(e, n->inputs[k]); }
@@ -855,7 +846,7 @@ TfxStatus tfx_shape_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
       while (pos >= in[k]->dims[axis]) pos -= in[k++]->dims[axis];
       memcpy(sidx, idx, sizeof idx);
       sidx[axis] = pos;
-      copy_elem(y->data, o, in[k]->data, ravel(y->rank, sidx, in[k]->dims), es);
+      copy_elem(y->data, o, in[k]->data, tfx_ravel(y->rank, sidx, in[k]->dims), es);
     }
     return TFX_OK;
   }
@@ -875,7 +866,7 @@ TfxStatus tfx_shape_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
     for (int64_t o = 0; o < ny; o++) {
       tfx_unravel(o, y->rank, y->dims, idx);
       for (int i = 0; i < x->rank; i++) sidx[i] = x->dims[i] == 1 ? 0 : idx[off + i];
-      copy_elem(y->data, o, x->data, ravel(x->rank, sidx, x->dims), es);
+      copy_elem(y->data, o, x->data, tfx_ravel(x->rank, sidx, x->dims), es);
     }
     return TFX_OK;
   }
@@ -883,7 +874,7 @@ TfxStatus tfx_shape_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
     for (int64_t o = 0; o < ny; o++) {
       tfx_unravel(o, y->rank, y->dims, idx);
       for (int i = 0; i < x->rank; i++) sidx[i] = idx[i] % x->dims[i];
-      copy_elem(y->data, o, x->data, ravel(x->rank, sidx, x->dims), es);
+      copy_elem(y->data, o, x->data, tfx_ravel(x->rank, sidx, x->dims), es);
     }
     return TFX_OK;
   case TFX_OP_Transpose: {
@@ -892,7 +883,7 @@ TfxStatus tfx_shape_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
     for (int64_t o = 0; o < ny; o++) {
       tfx_unravel(o, y->rank, y->dims, idx);
       for (int i = 0; i < y->rank; i++) sidx[perm[i]] = idx[i];
-      copy_elem(y->data, o, x->data, ravel(x->rank, sidx, x->dims), es);
+      copy_elem(y->data, o, x->data, tfx_ravel(x->rank, sidx, x->dims), es);
     }
     return TFX_OK;
   }
@@ -902,7 +893,7 @@ TfxStatus tfx_shape_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
     for (int64_t o = 0; o < ny; o++) {
       tfx_unravel(o, y->rank, y->dims, idx);
       for (int i = 0; i < y->rank; i++) sidx[i] = p.start[i] + idx[i] * p.step[i];
-      copy_elem(y->data, o, x->data, ravel(x->rank, sidx, x->dims), es);
+      copy_elem(y->data, o, x->data, tfx_ravel(x->rank, sidx, x->dims), es);
     }
     return TFX_OK;
   }
@@ -919,7 +910,7 @@ TfxStatus tfx_shape_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
         inside = sidx[i] >= 0;
       }
       if (inside)
-        copy_elem(y->data, o, x->data, ravel(x->rank, sidx, x->dims), es);
+        copy_elem(y->data, o, x->data, tfx_ravel(x->rank, sidx, x->dims), es);
       else if (have_cv)
         copy_elem(y->data, o, cv->data, 0, es);
       else
@@ -948,7 +939,7 @@ TfxStatus tfx_shape_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
           bh = c / (b * x->dims[1]), bw = c / x->dims[1] % b, ci = c % x->dims[1];
         sidx[1] = ci, sidx[2] = h * b + bh, sidx[3] = w * b + bw;
       }
-      copy_elem(y->data, o, x->data, ravel(4, sidx, x->dims), es);
+      copy_elem(y->data, o, x->data, tfx_ravel(4, sidx, x->dims), es);
     }
     return TFX_OK;
   }
@@ -964,7 +955,7 @@ TfxStatus tfx_shape_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
         for (int64_t o = 0; o < nk; o++) {
           tfx_unravel(o, yk->rank, yk->dims, idx);
           idx[axis] += base;
-          copy_elem(yk->data, o, x->data, ravel(x->rank, idx, x->dims), es);
+          copy_elem(yk->data, o, x->data, tfx_ravel(x->rank, idx, x->dims), es);
         }
       }
       base += sizes[k];
@@ -982,7 +973,7 @@ TfxStatus tfx_shape_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
         sidx[i] = idx[i] - p.dst[i] + p.src[i];
         inside = inside && idx[i] >= p.dst[i] && idx[i] < p.dst[i] + p.len[i];
       }
-      if (inside) copy_elem(y->data, o, x->data, ravel(x->rank, sidx, x->dims), es);
+      if (inside) copy_elem(y->data, o, x->data, tfx_ravel(x->rank, sidx, x->dims), es);
     }
     return TFX_OK;
   }

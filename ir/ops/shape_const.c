@@ -8,11 +8,7 @@
 
 #include "ir/ops/shape_priv.h"
 
-static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-static void copy_elem(void *dst, int64_t di, const void *src, int64_t si, size_t es) {
-  memcpy((char *)dst + di * (int64_t)es, (const char *)src + si * (int64_t)es, es);
-}
 
 static void shape_range(const TfxNode *n, int r, int64_t *start, int64_t *end) {
   int64_t b = tfx_attr_int(n, "start", 0), e = tfx_attr_int(n, "end", r);

@@ -15,28 +15,9 @@ static int64_t prod(const int64_t *d, int from, int to) {
   return p;
 }
 
-static int64_t ravel(int rank, const int64_t *idx, const int64_t *dims) {
-  int64_t f = 0;
-  for (int i = 0; i < rank; i++) f = f * dims[i] + idx[i];
-  return f;
-}
-
-static void copy_elem(void *dst, int64_t di, const void *src, int64_t si, size_t es) {
-  memcpy((char *)dst + di * (int64_t)es, (const char *)src + si * (int64_t)es, es);
-}
-
 static TfxStatus check_indices(TfxGraph *g, const TfxNode *n, const TfxValue *v, const char *what) {
   if (!tfx_dtype_is_int(v->dtype))
     return tfx_node_error(g, n, "%s must be an integer tensor, not %s", what, tfx_dtype_name(v->dtype));
-  return TFX_OK;
-}
-
-static TfxStatus axis_attr(TfxGraph *g, const TfxNode *n, int64_t dflt, int rank, int *axis) {
-  int64_t a = tfx_attr_int(n, "axis", dflt);
-  *axis = 0;
-  if (a < -rank || a >= rank)
-    return tfx_node_error(g, n, "axis %lld out of range for rank %d", (long long)a, rank);
-  *axis = tfx_axis(a, rank);
   return TFX_OK;
 }
 
@@ -136,7 +117,7 @@ static TfxStatus gather_infer(TfxGraph *g, TfxNode *n) {
   if (tfx_shp_check_dtype(g, n, x->dtype, "data") || check_indices(g, n, ind, "indices")) return TFX_ERR;
   if (x->rank < 1) return tfx_node_error(g, n, "data must have rank >= 1");
   int a;
-  if (axis_attr(g, n, 0, x->rank, &a)) return TFX_ERR;
+  if (tfx_node_axis(g, n, "axis", 0, x->rank, &a)) return TFX_ERR;
   int r = x->rank + ind->rank - 1;
   if (r > TFX_MAX_RANK) return tfx_node_error(g, n, "output rank %d exceeds %d", r, TFX_MAX_RANK);
   if (x->dims[a] == 0 && tfx_numel(ind->rank, ind->dims) > 0)
@@ -157,12 +138,12 @@ static TfxStatus gather_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *con
   size_t es = tfx_dtype_bytes(x->dtype);
   for (int64_t o = 0; o < ny; o++) {
     tfx_unravel(o, y->rank, y->dims, idx);
-    int64_t k = tfx_tensor_get_i64(ind, ravel(q, idx + a, ind->dims));
+    int64_t k = tfx_tensor_get_i64(ind, tfx_ravel(q, idx + a, ind->dims));
     if (!tfx_shp_fix_index(&k, x->dims[a])) return oob(g, n, k, x->dims[a]);
     for (int i = 0; i < a; i++) sidx[i] = idx[i];
     sidx[a] = k;
     for (int i = a + 1; i < x->rank; i++) sidx[i] = idx[i - 1 + q];
-    copy_elem(y->data, o, x->data, ravel(x->rank, sidx, x->dims), es);
+    copy_elem(y->data, o, x->data, tfx_ravel(x->rank, sidx, x->dims), es);
   }
   return TFX_OK;
 }
@@ -205,7 +186,7 @@ static TfxStatus elements_check(TfxGraph *g, TfxNode *n, bool scatter, int *axis
   if (x->rank < 1) return tfx_node_error(g, n, "data must have rank >= 1");
   if (ind->rank != x->rank)
     return tfx_node_error(g, n, "indices have rank %d, data rank %d", ind->rank, x->rank);
-  if (axis_attr(g, n, 0, x->rank, axis)) return TFX_ERR;
+  if (tfx_node_axis(g, n, "axis", 0, x->rank, axis)) return TFX_ERR;
   for (int i = 0; i < x->rank; i++)
     if (i != *axis && ind->dims[i] > x->dims[i])
       return tfx_node_error(g, n, "indices exceed data in dim %d", i);
@@ -241,7 +222,7 @@ static TfxStatus elements_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *c
     int64_t k = tfx_tensor_get_i64(ind, o);
     if (!tfx_shp_fix_index(&k, x->dims[a])) return oob(g, n, k, x->dims[a]);
     idx[a] = k;
-    int64_t d = ravel(x->rank, idx, x->dims);
+    int64_t d = tfx_ravel(x->rank, idx, x->dims);
     if (scatter)
       reduce_elem(y, d, in[2], o, r);
     else
@@ -372,7 +353,7 @@ static TfxStatus nd_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
         sidx[p.b + j] = k;
       }
       for (int i = p.b + p.m; i < x->rank; i++) sidx[i] = 0;
-      int64_t base = ravel(x->rank, sidx, x->dims);
+      int64_t base = tfx_ravel(x->rank, sidx, x->dims);
       for (int64_t s = 0; s < p.slice; s++) {
         if (scatter)
           reduce_elem(y, base + s, in[2], tup * p.slice + s, r);
@@ -462,7 +443,7 @@ static TfxStatus ts_plan(TfxGraph *g, const TfxNode *n, const TfxValue *c, const
     return tfx_node_error(g, n, "unsupported mode '%s'", mode);
   p->circular = !strcmp(mode, "circular");
   if (c->rank < 2) return tfx_node_error(g, n, "past_cache must have rank >= 2");
-  if (axis_attr(g, n, -2, c->rank, &p->axis)) return TFX_ERR;
+  if (tfx_node_axis(g, n, "axis", -2, c->rank, &p->axis)) return TFX_ERR;
   if (p->axis == 0) return tfx_node_error(g, n, "axis cannot be the batch dimension");
   if (u->dtype != c->dtype) return tfx_node_error(g, n, "update and past_cache differ in dtype");
   if (u->rank != c->rank) return tfx_node_error(g, n, "update and past_cache differ in rank");
@@ -578,7 +559,7 @@ static TfxStatus onehot_infer(TfxGraph *g, TfxNode *n) {
   if (onehot_depth(g, n, tfx_node_const_in(g, n, 1), &depth)) return TFX_ERR;
   int r = ind->rank + 1, a;
   if (r > TFX_MAX_RANK) return tfx_node_error(g, n, "output rank %d exceeds %d", r, TFX_MAX_RANK);
-  if (axis_attr(g, n, -1, r, &a)) return TFX_ERR;
+  if (tfx_node_axis(g, n, "axis", -1, r, &a)) return TFX_ERR;
   int64_t dims[TFX_MAX_RANK];
   for (int i = 0, k = 0; i < r; i++) dims[i] = i == a ? depth : ind->dims[k++];
   tfx_node_set_out(g, n, 0, val->dtype, r, dims);
@@ -595,7 +576,7 @@ static TfxStatus onehot_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *con
     tfx_unravel(o, y->rank, y->dims, idx);
     int64_t d = idx[a];
     for (int i = a; i + 1 < y->rank; i++) idx[i] = idx[i + 1];
-    int64_t pos = ravel(ind->rank, idx, ind->dims);
+    int64_t pos = tfx_ravel(ind->rank, idx, ind->dims);
     bool on;
     if (tfx_dtype_is_float(ind->dtype)) {
       double v = tfx_tensor_get_f64(ind, pos);
@@ -682,7 +663,7 @@ static TfxStatus revseq_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *con
     if (len < 0 || len > steps)
       return tfx_node_error(g, n, "sequence length %lld outside [0, %lld]", (long long)len, (long long)steps);
     if (idx[ta] < len) idx[ta] = len - 1 - idx[ta];
-    copy_elem(y->data, o, x->data, ravel(x->rank, idx, x->dims), es);
+    copy_elem(y->data, o, x->data, tfx_ravel(x->rank, idx, x->dims), es);
   }
   return TFX_OK;
 }

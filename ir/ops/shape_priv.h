@@ -4,8 +4,16 @@
 #ifndef TFX_SHAPE_PRIV_H
 #define TFX_SHAPE_PRIV_H
 
+#include <string.h>
+
 #include "codegen/codegen.h"
 #include "ir/ir.h"
+
+static inline int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+static inline void copy_elem(void *dst, int64_t di, const void *src, int64_t si, size_t es) {
+  memcpy((char *)dst + di * (int64_t)es, (const char *)src + si * (int64_t)es, es);
+}
 
 /* Copies are described over at most 2*TFX_MAX_RANK dims (Tile splits each dim
  * into repeat x extent). */

@@ -16,6 +16,15 @@
 
 #define MIN_COSINE 0.99999
 
+/* The first bytes of s for a log line: whole UTF-8 characters, controls as spaces. */
+static const char *snippet(const char *s, size_t len, char out[64]) {
+  size_t n = len < 48 ? len : 48;
+  while (n < len && n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+  for (size_t i = 0; i < n; i++) out[i] = (unsigned char)s[i] < 0x20 ? ' ' : s[i];
+  strcpy(out + n, n < len ? "..." : "");
+  return out;
+}
+
 int main(int argc, char **argv) {
   if (argc != 4) {
     fprintf(stderr, "usage: %s VOCAB_TXT MINILM_BIN REFERENCE_JSON\n", argv[0]);
@@ -36,7 +45,8 @@ int main(int argc, char **argv) {
   }
   size_t dim = embedder_dim();
   json_t *sentences = json_object_get(root, "sentences");
-  if ((size_t)json_integer_value(json_object_get(root, "dim")) != dim || json_array_size(sentences) < 20) {
+  if ((size_t)json_integer_value(json_object_get(root, "dim")) != dim ||
+      json_array_size(sentences) < 20) {
     fprintf(stderr, "%s: expected dim %zu and at least 20 sentences\n", argv[3], dim);
     embedder_close(em);
     json_decref(root);
@@ -79,12 +89,13 @@ int main(int argc, char **argv) {
     size_t used = (size_t)tokens < embedder_max_tokens() ? (size_t)tokens : embedder_max_tokens();
     int ok = cosine >= MIN_COSINE && used == n_ids;
     if (cosine < worst) worst = cosine;
-    printf("%s sentence %2zu: cosine %.8f, %3zu tokens  \"%.50s\"\n", ok ? "ok  " : "FAIL", i,
-           cosine, used, s);
+    char buf[64];
+    printf("%s sentence %2zu: 1 - cosine = %.1e, %3zu tokens  \"%s\"\n", ok ? "ok  " : "FAIL", i,
+           1.0 - cosine, used, snippet(s, json_string_length(text), buf));
     failures += !ok;
   }
-  printf("embeddings: %zu sentences, %d skipped, %d failed, worst cosine %.8f (need >= %g)\n",
-         json_array_size(sentences), skipped, failures, worst, MIN_COSINE);
+  printf("embeddings: %zu sentences, %d skipped, %d failed, worst 1 - cosine = %.1e (need <= %g)\n",
+         json_array_size(sentences), skipped, failures, 1.0 - worst, 1.0 - MIN_COSINE);
   free(got);
   embedder_close(em);
   json_decref(root);

@@ -16,14 +16,14 @@
 
 static int failures;
 
-#define CHECK(cond, ...)                                        \
-  do {                                                          \
-    if (!(cond)) {                                              \
-      fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__);     \
-      fprintf(stderr, __VA_ARGS__);                             \
-      fprintf(stderr, "\n");                                    \
-      failures++;                                               \
-    }                                                           \
+#define CHECK(cond, ...)                                    \
+  do {                                                      \
+    if (!(cond)) {                                          \
+      fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__); \
+      fprintf(stderr, __VA_ARGS__);                         \
+      fprintf(stderr, "\n");                                \
+      failures++;                                           \
+    }                                                       \
   } while (0)
 
 static long encode(const WordPiece *wp, const char *s, size_t len, int64_t *ids, size_t max) {
@@ -100,8 +100,10 @@ static void check_edges(const WordPiece *wp) {
   int64_t cls = wordpiece_token_id(wp, "[CLS]"), sep = wordpiece_token_id(wp, "[SEP]");
   int64_t unk = wordpiece_token_id(wp, "[UNK]");
   CHECK(cls >= 0 && sep >= 0 && unk >= 0, "special tokens");
-  CHECK(wordpiece_token(wp, cls) && strcmp(wordpiece_token(wp, cls), "[CLS]") == 0, "token spelling");
-  CHECK(wordpiece_token(wp, -1) == NULL && wordpiece_token(wp, (int64_t)wordpiece_vocab_size(wp)) == NULL,
+  CHECK(wordpiece_token(wp, cls) && strcmp(wordpiece_token(wp, cls), "[CLS]") == 0,
+        "token spelling");
+  CHECK(wordpiece_token(wp, -1) == NULL &&
+            wordpiece_token(wp, (int64_t)wordpiece_vocab_size(wp)) == NULL,
         "token out of range");
 
   /* Empty text: [CLS] [SEP]; so is NULL with length 0. */
@@ -155,7 +157,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s\n", err);
     return 1;
   }
-  CHECK(wordpiece_load("/nonexistent/vocab.txt", err, sizeof err) == NULL && strstr(err, "/nonexistent"),
+  CHECK(wordpiece_load("/nonexistent/vocab.txt", err, sizeof err) == NULL &&
+            strstr(err, "/nonexistent"),
         "missing vocabulary is an error naming the file");
   check_edges(wp);
   if (check_reference(wp, argv[2]) != 0) failures++;
