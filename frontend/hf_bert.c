@@ -36,10 +36,12 @@ static void read_config(HfCtx *c, BertConfig *k) {
   const char *pe = hf_cfg_str(c, "position_embedding_type", "absolute");
   if (strcmp(pe, "absolute") != 0)
     hf_unsupported(c, "position_embedding_type \"%s\" (only \"absolute\")", pe);
-  if (hf_cfg_bool(c, "is_decoder", false)) hf_unsupported(c, "is_decoder true (encoders only)");
+  if (hf_cfg_bool(c, "is_decoder", false))
+    hf_unsupported(c, "is_decoder true (encoders only)");
   if (hf_cfg_bool(c, "add_cross_attention", false))
     hf_unsupported(c, "add_cross_attention true (no encoder-decoder models)");
-  if (!(k->eps > 0)) hf_unsupported(c, "layer_norm_eps %g (must be > 0)", k->eps);
+  if (!(k->eps > 0))
+    hf_unsupported(c, "layer_norm_eps %g (must be > 0)", k->eps);
 }
 
 /* LayerNorm parameters are weight/bias, or gamma/beta in old checkpoints. */
@@ -71,7 +73,8 @@ static uint32_t heads(HfCtx *c, const char *name, uint32_t x, const BertConfig *
 void tfx_hf_build_bert(HfCtx *c) {
   BertConfig k;
   read_config(c, &k);
-  if (c->unsup || c->errors) return;
+  if (c->unsup || c->errors)
+    return;
   /* BertModel saves bare names; the task heads (BertForXxx) prefix "bert.". */
   if (!hf_has(c, "embeddings.word_embeddings.weight") &&
       hf_has_raw(c, "bert.embeddings.word_embeddings.weight"))
@@ -113,14 +116,14 @@ void tfx_hf_build_bert(HfCtx *c) {
     q = heads(c, hf_name(c, "%s.q", L), q, &k, false);
     kk = heads(c, hf_name(c, "%s.k", L), kk, &k, true);
     v = heads(c, hf_name(c, "%s.v", L), v, &k, false);
-    uint32_t a = hf_attention(c, hf_name(c, "%s.attn", L), q, kk, v, sqrt((double)D), 0, m,
-                              TFX_NONE, H);
+    uint32_t a =
+        hf_attention(c, hf_name(c, "%s.attn", L), q, kk, v, sqrt((double)D), 0, m, TFX_NONE, H);
     a = linear(c, hf_name(c, "%s.attn.out", L), a, hf_name(c, "%s.output.dense", A), H, H);
     a = hf_op2(c, TFX_OP_Add, hf_name(c, "%s.attn.residual", L), a, x);
     x = layer_norm(c, hf_name(c, "%s.attn.norm", L), a, hf_name(c, "%s.output.LayerNorm", A), H,
                    k.eps);
-    uint32_t f = linear(c, hf_name(c, "%s.ffn.up", L), x, hf_name(c, "%s.intermediate.dense", L),
-                        H, k.inter);
+    uint32_t f = linear(c, hf_name(c, "%s.ffn.up", L), x, hf_name(c, "%s.intermediate.dense", L), H,
+                        k.inter);
     f = hf_act(c, hf_name(c, "%s.ffn.act", L), f, k.act);
     f = linear(c, hf_name(c, "%s.ffn.down", L), f, hf_name(c, "%s.output.dense", L), k.inter, H);
     f = hf_op2(c, TFX_OP_Add, hf_name(c, "%s.ffn.residual", L), f, x);

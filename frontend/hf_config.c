@@ -32,10 +32,12 @@ void hf_unsupported(HfCtx *c, const char *fmt, ...) {
   va_start(ap, fmt);
   int n = vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  if (n < 0) return;
+  if (n < 0)
+    return;
   size_t len = strlen(buf), need = c->unsup_len + len + 3;
   char *p = realloc(c->unsup, need);
-  if (!p) abort();
+  if (!p)
+    abort();
   c->unsup = p;
   if (c->unsup_len) {
     memcpy(c->unsup + c->unsup_len, "; ", 2);
@@ -50,7 +52,8 @@ static void shape_text(char *buf, size_t len, int rank, const int64_t *dims) {
   k += (size_t)snprintf(buf + k, len - k, "[");
   for (int i = 0; i < rank && k < len; i++)
     k += (size_t)snprintf(buf + k, len - k, "%s%lld", i ? ", " : "", (long long)dims[i]);
-  if (k < len) snprintf(buf + k, len - k, "]");
+  if (k < len)
+    snprintf(buf + k, len - k, "]");
 }
 
 /* ---- config.json ------------------------------------------------------------ */
@@ -67,7 +70,8 @@ char *hf_cfg_text(HfCtx *c, const char *key) {
   char *s = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
   if (!s) {
     s = malloc(5);
-    if (!s) abort();
+    if (!s)
+      abort();
     memcpy(s, "null", 5);
   }
   return s;
@@ -81,11 +85,14 @@ static void type_error(HfCtx *c, const char *key, const char *want) {
 
 int64_t hf_cfg_int(HfCtx *c, const char *key, int64_t dflt) {
   json_t *v = cfg_get(c, key);
-  if (!v) return dflt;
-  if (json_is_integer(v)) return json_integer_value(v);
+  if (!v)
+    return dflt;
+  if (json_is_integer(v))
+    return json_integer_value(v);
   if (json_is_real(v)) { /* 4.0 written by some exporters */
     double r = json_real_value(v);
-    if (r == floor(r) && fabs(r) < 9e15) return (int64_t)r;
+    if (r == floor(r) && fabs(r) < 9e15)
+      return (int64_t)r;
   }
   type_error(c, key, "an integer");
   return dflt;
@@ -93,32 +100,39 @@ int64_t hf_cfg_int(HfCtx *c, const char *key, int64_t dflt) {
 
 int64_t hf_cfg_pos(HfCtx *c, const char *key, int64_t dflt) {
   int64_t v = hf_cfg_int(c, key, dflt);
-  if (v >= 1 && v <= INT32_MAX) return v;
-  hf_error(c, "%s: field '%s' is %lld; it must be between 1 and %d", c->cfg_path, key,
-           (long long)v, INT32_MAX);
+  if (v >= 1 && v <= INT32_MAX)
+    return v;
+  hf_error(c, "%s: field '%s' is %lld; it must be between 1 and %d", c->cfg_path, key, (long long)v,
+           INT32_MAX);
   return dflt;
 }
 
 double hf_cfg_num(HfCtx *c, const char *key, double dflt) {
   json_t *v = cfg_get(c, key);
-  if (!v) return dflt;
-  if (json_is_number(v)) return json_number_value(v);
+  if (!v)
+    return dflt;
+  if (json_is_number(v))
+    return json_number_value(v);
   type_error(c, key, "a number");
   return dflt;
 }
 
 const char *hf_cfg_str(HfCtx *c, const char *key, const char *dflt) {
   json_t *v = cfg_get(c, key);
-  if (!v) return dflt;
-  if (json_is_string(v)) return tfx_graph_strdup(c->g, json_string_value(v));
+  if (!v)
+    return dflt;
+  if (json_is_string(v))
+    return tfx_graph_strdup(c->g, json_string_value(v));
   type_error(c, key, "a string");
   return dflt;
 }
 
 bool hf_cfg_bool(HfCtx *c, const char *key, bool dflt) {
   json_t *v = cfg_get(c, key);
-  if (!v) return dflt;
-  if (json_is_boolean(v)) return json_is_true(v);
+  if (!v)
+    return dflt;
+  if (json_is_boolean(v))
+    return json_is_true(v);
   type_error(c, key, "true or false");
   return dflt;
 }
@@ -133,22 +147,21 @@ bool hf_has(HfCtx *c, const char *name) {
   return hf_has_raw(c, full);
 }
 
-static uint32_t weight(HfCtx *c, bool required, int rank, const int64_t *dims, const char *fmt,
-                       va_list ap) {
+static uint32_t weight(HfCtx *c, int rank, const int64_t *dims, const char *fmt, va_list ap) {
   char name[448], full[512], want[256], have[256];
   vsnprintf(name, sizeof name, fmt, ap);
   snprintf(full, sizeof full, "%s%s", c->prefix, name);
   shape_text(want, sizeof want, rank, dims);
   const TfxTensor *t = tfx_checkpoint_get(c->ck, full);
   if (!t) {
-    if (required)
-      hf_error(c, "%s: tensor '%s' is missing (%s in %s implies it, shape %s)", c->ck_path, full,
-               c->arch, c->cfg_path, want);
+    hf_error(c, "%s: tensor '%s' is missing (%s in %s implies it, shape %s)", c->ck_path, full,
+             c->arch, c->cfg_path, want);
     return TFX_NONE;
   }
   const char *file = tfx_checkpoint_file_of(c->ck, full);
   bool same = t->rank == rank;
-  for (int i = 0; same && i < rank; i++) same = t->dims[i] == dims[i];
+  for (int i = 0; same && i < rank; i++)
+    same = t->dims[i] == dims[i];
   if (!same) {
     shape_text(have, sizeof have, t->rank, t->dims);
     hf_error(c, "%s: tensor '%s' has shape %s; %s implies %s", file ? file : c->ck_path, full, have,
@@ -156,7 +169,8 @@ static uint32_t weight(HfCtx *c, bool required, int rank, const int64_t *dims, c
     return TFX_NONE;
   }
   if (t->dtype != TFX_F32 && t->dtype != TFX_F16 && t->dtype != TFX_BF16 && t->dtype != TFX_F64) {
-    hf_error(c, "%s: tensor '%s' has dtype %s; a weight must be floating point (F32, F16, BF16)",
+    hf_error(c,
+             "%s: tensor '%s' has dtype %s; a weight must be floating point (F32, F16, BF16, F64)",
              file ? file : c->ck_path, full, tfx_dtype_name(t->dtype));
     return TFX_NONE;
   }
@@ -168,7 +182,8 @@ static uint32_t weight(HfCtx *c, bool required, int rank, const int64_t *dims, c
     v = tfx_graph_add_value(c->g, full);
     tfx_value_set_const(c->g, v, view);
   }
-  if (t->dtype == TFX_F32) return v;
+  if (t->dtype == TFX_F32)
+    return v;
   char cast[600];
   snprintf(cast, sizeof cast, "%s.f32", full);
   uint32_t f = tfx_graph_find_value(c->g, cast);
@@ -178,15 +193,7 @@ static uint32_t weight(HfCtx *c, bool required, int rank, const int64_t *dims, c
 uint32_t hf_weight(HfCtx *c, int rank, const int64_t *dims, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  uint32_t v = weight(c, true, rank, dims, fmt, ap);
-  va_end(ap);
-  return v;
-}
-
-uint32_t hf_weight_opt(HfCtx *c, int rank, const int64_t *dims, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  uint32_t v = weight(c, false, rank, dims, fmt, ap);
+  uint32_t v = weight(c, rank, dims, fmt, ap);
   va_end(ap);
   return v;
 }
@@ -204,17 +211,20 @@ const char *hf_name(HfCtx *c, const char *fmt, ...) {
 
 /* name, or name_2, name_3, ... when a value is already called so. */
 static const char *unique(HfCtx *c, const char *name) {
-  if (tfx_graph_find_value(c->g, name) == TFX_NONE) return name;
+  if (tfx_graph_find_value(c->g, name) == TFX_NONE)
+    return name;
   char buf[560];
   for (int k = 2;; k++) {
     snprintf(buf, sizeof buf, "%s_%d", name, k);
-    if (tfx_graph_find_value(c->g, buf) == TFX_NONE) return tfx_graph_strdup(c->g, buf);
+    if (tfx_graph_find_value(c->g, buf) == TFX_NONE)
+      return tfx_graph_strdup(c->g, buf);
   }
 }
 
 static void push_id(uint32_t **arr, uint32_t *n, uint32_t id) {
   uint32_t *p = realloc(*arr, sizeof(uint32_t) * (*n + 1));
-  if (!p) abort();
+  if (!p)
+    abort();
   p[(*n)++] = id;
   *arr = p;
 }
@@ -234,7 +244,8 @@ uint32_t hf_input(HfCtx *c, const char *name, TfxDtype dt, int rank, const char 
 }
 
 void hf_output(HfCtx *c, uint32_t v) {
-  if (v == TFX_NONE) return;
+  if (v == TFX_NONE)
+    return;
   tfx_val(c->g, v)->is_output = true;
   push_id(&c->g->outputs, &c->g->n_outputs, v);
 }
@@ -262,19 +273,25 @@ uint32_t hf_node(HfCtx *c, TfxOp op, const char *name, int n_in, const uint32_t 
   uint32_t ids[8];
   /* An input may be TFX_NONE after an error already reported: building goes
    * on to find more problems, and the graph is freed at the end. */
-  if (n_out < 1 || n_out > 8) abort(); /* a builder bug */
+  if (n_out < 1 || n_out > 8)
+    abort(); /* a builder bug */
+  /* the node and its single output share a name; outputs of a multi-output
+   * node are name_0, name_1, ... */
+  const char *node_name = unique(c, name);
   for (int k = 0; k < n_out; k++)
-    ids[k] = tfx_graph_add_value(c->g, n_out == 1 ? unique(c, name)
-                                                  : unique(c, hf_name(c, "%s_%d", name, k)));
-  uint32_t id = tfx_graph_add_node(c->g, op, NULL, unique(c, name), in, n_in, ids, n_out);
+    ids[k] = tfx_graph_add_value(c->g, n_out == 1 ? node_name
+                                                  : unique(c, hf_name(c, "%s_%d", node_name, k)));
+  uint32_t id = tfx_graph_add_node(c->g, op, NULL, node_name, in, n_in, ids, n_out);
   TfxNode *n = &c->g->nodes[id];
   if (n_attr) {
     n->attrs = tfx_graph_alloc(c->g, sizeof(TfxAttr) * (size_t)n_attr);
     memcpy(n->attrs, attrs, sizeof(TfxAttr) * (size_t)n_attr);
-    for (int k = 0; k < n_attr; k++) n->attrs[k].name = tfx_graph_strdup(c->g, attrs[k].name);
+    for (int k = 0; k < n_attr; k++)
+      n->attrs[k].name = tfx_graph_strdup(c->g, attrs[k].name);
     n->n_attrs = n_attr;
   }
-  if (outs) memcpy(outs, ids, sizeof(uint32_t) * (size_t)n_out);
+  if (outs)
+    memcpy(outs, ids, sizeof(uint32_t) * (size_t)n_out);
   return ids[0];
 }
 
@@ -374,18 +391,20 @@ uint32_t hf_linear(HfCtx *c, const char *name, uint32_t x, uint32_t w, uint32_t 
 
 /* ---- activations ------------------------------------------------------------ */
 
-static const char *const known_acts[] = {"gelu",   "gelu_new", "gelu_pytorch_tanh", "gelu_fast",
-                                         "relu",   "silu",     "swish",             "tanh",
-                                         "quick_gelu"};
+static const char *const known_acts[] = {"gelu",      "gelu_new", "gelu_pytorch_tanh",
+                                         "gelu_fast", "relu",     "silu",
+                                         "swish",     "tanh",     "quick_gelu"};
 
 bool hf_act_known(const char *act) {
   for (size_t i = 0; i < sizeof known_acts / sizeof *known_acts; i++)
-    if (strcmp(act, known_acts[i]) == 0) return true;
+    if (strcmp(act, known_acts[i]) == 0)
+      return true;
   return false;
 }
 
 void hf_check_act(HfCtx *c, const char *key, const char *act) {
-  if (hf_act_known(act)) return;
+  if (hf_act_known(act))
+    return;
   char list[256] = "";
   for (size_t i = 0; i < sizeof known_acts / sizeof *known_acts; i++)
     snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", known_acts[i]);
@@ -402,8 +421,10 @@ uint32_t hf_act(HfCtx *c, const char *name, uint32_t x, const char *act) {
     TfxAttr a = hf_attr_s("approximate", "tanh");
     return hf_node(c, TFX_OP_Gelu, name, 1, &x, 1, &a, 1, NULL);
   }
-  if (strcmp(act, "relu") == 0) return hf_op1(c, TFX_OP_Relu, name, x);
-  if (strcmp(act, "tanh") == 0) return hf_op1(c, TFX_OP_Tanh, name, x);
+  if (strcmp(act, "relu") == 0)
+    return hf_op1(c, TFX_OP_Relu, name, x);
+  if (strcmp(act, "tanh") == 0)
+    return hf_op1(c, TFX_OP_Tanh, name, x);
   if (strcmp(act, "silu") == 0 || strcmp(act, "swish") == 0) {
     uint32_t s = hf_op1(c, TFX_OP_Sigmoid, hf_name(c, "%s.sigmoid", name), x);
     return hf_op2(c, TFX_OP_Mul, name, x, s);
@@ -432,9 +453,11 @@ uint32_t hf_causal_mask(HfCtx *c, uint32_t seq1, int64_t window) {
   TfxTensor *t = tfx_graph_new_tensor(c->g, TFX_BOOL, 1, &one);
   *(uint8_t *)t->data = 1;
   TfxAttr val = hf_attr_t("value", t);
-  uint32_t ones = hf_node(c, TFX_OP_ConstantOfShape, "causal_mask.ones", 1, &shape, 1, &val, 1, NULL);
+  uint32_t ones =
+      hf_node(c, TFX_OP_ConstantOfShape, "causal_mask.ones", 1, &shape, 1, &val, 1, NULL);
   TfxAttr lower = hf_attr_i("upper", 0);
-  if (window <= 0) return hf_node(c, TFX_OP_Trilu, "causal_mask", 1, &ones, 1, &lower, 1, NULL);
+  if (window <= 0)
+    return hf_node(c, TFX_OP_Trilu, "causal_mask", 1, &ones, 1, &lower, 1, NULL);
   uint32_t tri = hf_node(c, TFX_OP_Trilu, "causal_mask.tril", 1, &ones, 1, &lower, 1, NULL);
   /* keep j >= i - window: the upper triangle from diagonal -window */
   uint32_t in2[2] = {tri, hf_scalar_i64(c, "causal_mask.window", -window)};
@@ -451,9 +474,11 @@ uint32_t hf_attention(HfCtx *c, const char *pfx, uint32_t q, uint32_t kt, uint32
   if (div2 != 0)
     s = hf_op2(c, TFX_OP_Div, hf_name(c, "%s.scaled_layer", pfx), s,
                hf_scalar_f32(c, hf_name(c, "%s.layer_scale", pfx), (float)div2));
-  if (add_mask != TFX_NONE) s = hf_op2(c, TFX_OP_Add, hf_name(c, "%s.masked", pfx), s, add_mask);
+  if (add_mask != TFX_NONE)
+    s = hf_op2(c, TFX_OP_Add, hf_name(c, "%s.masked", pfx), s, add_mask);
   if (bool_mask != TFX_NONE) {
-    uint32_t in[3] = {bool_mask, s, hf_scalar_f32(c, hf_name(c, "%s.mask_value", pfx), HF_MASK_MIN)};
+    uint32_t in[3] = {bool_mask, s,
+                      hf_scalar_f32(c, hf_name(c, "%s.mask_value", pfx), HF_MASK_MIN)};
     s = hf_node(c, TFX_OP_Where, hf_name(c, "%s.causal", pfx), 3, in, 0, NULL, 1, NULL);
   }
   uint32_t p = hf_softmax(c, hf_name(c, "%s.probs", pfx), s);
@@ -471,20 +496,23 @@ typedef struct {
 } HfArch;
 
 static const HfArch archs[] = {
-    {"BertModel", tfx_hf_build_bert},          {"GPT2LMHeadModel", tfx_hf_build_gpt2},
-    {"GPT2Model", tfx_hf_build_gpt2},          {"LlamaForCausalLM", tfx_hf_build_llama},
-    {"LlamaModel", tfx_hf_build_llama},        {"MistralForCausalLM", tfx_hf_build_llama},
-    {"MistralModel", tfx_hf_build_llama},      {"Qwen2ForCausalLM", tfx_hf_build_llama},
+    {"BertModel", tfx_hf_build_bert},     {"GPT2LMHeadModel", tfx_hf_build_gpt2},
+    {"GPT2Model", tfx_hf_build_gpt2},     {"LlamaForCausalLM", tfx_hf_build_llama},
+    {"LlamaModel", tfx_hf_build_llama},   {"MistralForCausalLM", tfx_hf_build_llama},
+    {"MistralModel", tfx_hf_build_llama}, {"Qwen2ForCausalLM", tfx_hf_build_llama},
     {"Qwen2Model", tfx_hf_build_llama},
 };
 
 /* Without "architectures", model_type names the base model. */
 static const char *arch_of_model_type(const char *mt) {
-  static const char *const map[][2] = {{"bert", "BertModel"},   {"gpt2", "GPT2Model"},
-                                       {"llama", "LlamaModel"}, {"mistral", "MistralModel"},
+  static const char *const map[][2] = {{"bert", "BertModel"},
+                                       {"gpt2", "GPT2Model"},
+                                       {"llama", "LlamaModel"},
+                                       {"mistral", "MistralModel"},
                                        {"qwen2", "Qwen2Model"}};
   for (size_t i = 0; i < sizeof map / sizeof *map; i++)
-    if (strcmp(mt, map[i][0]) == 0) return map[i][1];
+    if (strcmp(mt, map[i][0]) == 0)
+      return map[i][1];
   return NULL;
 }
 
@@ -492,7 +520,8 @@ static char *dir_of(const char *path) {
   const char *slash = strrchr(path, '/');
   size_t n = slash ? (size_t)(slash - path) : 1;
   char *s = malloc(n + 1);
-  if (!s) abort();
+  if (!s)
+    abort();
   if (slash) {
     memcpy(s, path, n ? n : 1);
     s[n ? n : 1] = 0;
@@ -528,13 +557,15 @@ static HfBuilder pick_builder(HfCtx *c) {
     arch = mt ? arch_of_model_type(mt) : NULL;
     if (!arch) {
       hf_error(c, "%s: no 'architectures' field%s%s%s; tfxc cannot tell which model to build",
-               c->cfg_path, mt ? " and model_type '" : "", mt ? mt : "", mt ? "' is not known" : "");
+               c->cfg_path, mt ? " and model_type '" : "", mt ? mt : "",
+               mt ? "' is not known" : "");
       return NULL;
     }
   }
   c->arch = tfx_graph_strdup(c->g, arch);
   for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
-    if (strcmp(arch, archs[i].arch) == 0) return archs[i].build;
+    if (strcmp(arch, archs[i].arch) == 0)
+      return archs[i].build;
   char list[512] = "";
   for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
     snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", archs[i].arch);
@@ -551,10 +582,12 @@ TfxGraph *tfx_hf_import(const char *path, TfxDiag *d) {
   /* config.json sits in the folder; the weights are the folder (one file or
    * an index) or the file given. */
   char *cfg_dir = S_ISDIR(st.st_mode) ? strdup(path) : dir_of(path);
-  if (!cfg_dir) abort();
+  if (!cfg_dir)
+    abort();
   size_t n = strlen(cfg_dir) + sizeof "/config.json";
   char *cfg_path = malloc(n);
-  if (!cfg_path) abort();
+  if (!cfg_path)
+    abort();
   snprintf(cfg_path, n, "%s/config.json", cfg_dir);
   const char *weights = S_ISDIR(st.st_mode) || ends_with(path, "config.json") ? cfg_dir : path;
 
@@ -574,7 +607,8 @@ TfxGraph *tfx_hf_import(const char *path, TfxDiag *d) {
     goto out;
   }
   g = tfx_graph_new(d, path);
-  if (!g) abort();
+  if (!g)
+    abort();
   HfCtx c = {.g = g, .d = d, .cfg = cfg, .prefix = ""};
   c.cfg_path = tfx_graph_strdup(g, cfg_path);
   c.ck_path = tfx_graph_strdup(g, weights);

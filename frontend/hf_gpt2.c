@@ -41,7 +41,8 @@ static void read_config(HfCtx *c, Gpt2Config *k) {
                    (long long)k->heads);
   if (hf_cfg_bool(c, "add_cross_attention", false))
     hf_unsupported(c, "add_cross_attention true (no encoder-decoder models)");
-  if (!(k->eps > 0)) hf_unsupported(c, "layer_norm_epsilon %g (must be > 0)", k->eps);
+  if (!(k->eps > 0))
+    hf_unsupported(c, "layer_norm_epsilon %g (must be > 0)", k->eps);
 }
 
 static uint32_t layer_norm(HfCtx *c, const char *name, uint32_t x, const char *at, int64_t h,
@@ -62,11 +63,13 @@ static uint32_t conv1d(HfCtx *c, const char *name, uint32_t x, const char *at, i
 void tfx_hf_build_gpt2(HfCtx *c) {
   Gpt2Config k;
   read_config(c, &k);
-  if (c->unsup || c->errors) return;
+  if (c->unsup || c->errors)
+    return;
   bool lm = strcmp(c->arch, "GPT2LMHeadModel") == 0;
   /* GPT2LMHeadModel saves "transformer."-prefixed names; GPT2Model and the
    * original hub checkpoints bare ones. */
-  if (!hf_has(c, "wte.weight") && hf_has_raw(c, "transformer.wte.weight")) c->prefix = "transformer.";
+  if (!hf_has(c, "wte.weight") && hf_has_raw(c, "transformer.wte.weight"))
+    c->prefix = "transformer.";
   const int64_t H = k.hidden, D = k.hidden / k.heads;
   const char *const bs[2] = {"batch", "seq"};
   uint32_t ids = hf_input(c, "input_ids", TFX_I64, 2, bs);

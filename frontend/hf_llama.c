@@ -28,13 +28,16 @@ typedef struct {
 
 static void read_rope_scaling(HfCtx *c, LlamaConfig *k) {
   k->rope_linear = 1;
-  if (!hf_cfg_set(c, "rope_scaling")) return;
+  if (!hf_cfg_set(c, "rope_scaling"))
+    return;
   json_t *rs = json_object_get(c->cfg, "rope_scaling");
   json_t *type = json_object_get(rs, "rope_type");
-  if (!type) type = json_object_get(rs, "type");
+  if (!type)
+    type = json_object_get(rs, "type");
   json_t *factor = json_object_get(rs, "factor");
   const char *t = json_is_string(type) ? json_string_value(type) : NULL;
-  if (t && strcmp(t, "default") == 0) return;
+  if (t && strcmp(t, "default") == 0)
+    return;
   if (t && strcmp(t, "linear") == 0 && json_is_number(factor) && json_number_value(factor) > 0) {
     k->rope_linear = json_number_value(factor);
     return;
@@ -53,7 +56,9 @@ static void read_config(HfCtx *c, LlamaConfig *k) {
   k->vocab = hf_cfg_pos(c, "vocab_size", k->fam == QWEN2 ? 151936 : 32000);
   k->hidden = hf_cfg_pos(c, "hidden_size", 4096);
   k->inter = hf_cfg_pos(c, "intermediate_size",
-                        k->fam == MISTRAL ? 14336 : k->fam == QWEN2 ? 22016 : 11008);
+                        k->fam == MISTRAL ? 14336
+                        : k->fam == QWEN2 ? 22016
+                                          : 11008);
   k->layers = hf_cfg_pos(c, "num_hidden_layers", 32);
   k->heads = hf_cfg_pos(c, "num_attention_heads", 32);
   k->kv_heads = hf_cfg_pos(c, "num_key_value_heads", k->fam == MISTRAL ? 8 : k->heads);
@@ -78,7 +83,8 @@ static void read_config(HfCtx *c, LlamaConfig *k) {
   (void)hf_cfg_int(c, "pretraining_tp", 1);
   hf_check_act(c, "hidden_act", k->act);
   if (hf_cfg_set(c, "partial_rotary_factor") && hf_cfg_num(c, "partial_rotary_factor", 1) != 1)
-    hf_unsupported(c, "partial_rotary_factor %g (only 1)", hf_cfg_num(c, "partial_rotary_factor", 1));
+    hf_unsupported(c, "partial_rotary_factor %g (only 1)",
+                   hf_cfg_num(c, "partial_rotary_factor", 1));
   if (!hf_cfg_set(c, "head_dim") && k->hidden % k->heads)
     hf_unsupported(c, "hidden_size %lld is not a multiple of num_attention_heads %lld",
                    (long long)k->hidden, (long long)k->heads);
@@ -88,8 +94,10 @@ static void read_config(HfCtx *c, LlamaConfig *k) {
   if (k->heads % k->kv_heads)
     hf_unsupported(c, "num_attention_heads %lld is not a multiple of num_key_value_heads %lld",
                    (long long)k->heads, (long long)k->kv_heads);
-  if (!(k->eps > 0)) hf_unsupported(c, "rms_norm_eps %g (must be > 0)", k->eps);
-  if (!(k->theta > 0)) hf_unsupported(c, "rope_theta %g (must be > 0)", k->theta);
+  if (!(k->eps > 0))
+    hf_unsupported(c, "rms_norm_eps %g (must be > 0)", k->eps);
+  if (!(k->theta > 0))
+    hf_unsupported(c, "rope_theta %g (must be > 0)", k->theta);
 }
 
 static uint32_t linear(HfCtx *c, const char *name, uint32_t x, const char *at, int64_t in,
@@ -107,13 +115,15 @@ static uint32_t heads(HfCtx *c, const char *name, uint32_t x, int64_t n, int64_t
 }
 
 /* x * cos + rotate_half(x) * sin, rotate_half(x) = cat(-x2, x1). */
-static uint32_t rope(HfCtx *c, const char *name, uint32_t x, uint32_t cos, uint32_t sin, int64_t d) {
+static uint32_t rope(HfCtx *c, const char *name, uint32_t x, uint32_t cos, uint32_t sin,
+                     int64_t d) {
   const int64_t halves[2] = {d / 2, d / 2};
   uint32_t h[2];
   hf_split(c, hf_name(c, "%s.halves", name), x, 3, 2, halves, h);
   uint32_t cat[2] = {hf_op1(c, TFX_OP_Neg, hf_name(c, "%s.neg", name), h[1]), h[0]};
   TfxAttr axis = hf_attr_i("axis", 3);
-  uint32_t rot = hf_node(c, TFX_OP_Concat, hf_name(c, "%s.rotated", name), 2, cat, 1, &axis, 1, NULL);
+  uint32_t rot =
+      hf_node(c, TFX_OP_Concat, hf_name(c, "%s.rotated", name), 2, cat, 1, &axis, 1, NULL);
   uint32_t a = hf_op2(c, TFX_OP_Mul, hf_name(c, "%s.cos", name), x, cos);
   uint32_t b = hf_op2(c, TFX_OP_Mul, hf_name(c, "%s.sin", name), rot, sin);
   return hf_op2(c, TFX_OP_Add, name, a, b);
@@ -122,7 +132,8 @@ static uint32_t rope(HfCtx *c, const char *name, uint32_t x, uint32_t cos, uint3
 /* [B, kv, S, D] -> [B, kv * rep, S, D], each head repeated rep times in place. */
 static uint32_t repeat_kv(HfCtx *c, const char *name, uint32_t x, int64_t rep, int64_t heads,
                           int64_t d) {
-  if (rep == 1) return x;
+  if (rep == 1)
+    return x;
   const int64_t axis = 2, expand[5] = {1, 1, rep, 1, 1}, shape[4] = {0, heads, -1, d};
   x = hf_unsqueeze(c, hf_name(c, "%s.unsqueeze", name), x, 1, &axis);
   uint32_t in[2] = {x, hf_const_i64(c, hf_name(c, "%s.expand.shape", name), 5, expand)};
@@ -132,10 +143,12 @@ static uint32_t repeat_kv(HfCtx *c, const char *name, uint32_t x, int64_t rep, i
 
 /* cos and sin of position * inv_freq, [seq, head_dim], as HF's rotary module
  * computes them (float32 inverse frequencies, duplicated for both halves). */
-static void rope_tables(HfCtx *c, const LlamaConfig *k, uint32_t seq, uint32_t *cos, uint32_t *sin) {
+static void rope_tables(HfCtx *c, const LlamaConfig *k, uint32_t seq, uint32_t *cos,
+                        uint32_t *sin) {
   int64_t d = k->head_dim;
   float *inv = malloc(sizeof(float) * (size_t)d);
-  if (!inv) abort();
+  if (!inv)
+    abort();
   for (int64_t i = 0; i < d / 2; i++) {
     float e = (float)(2 * i) / (float)d;
     inv[i] = inv[i + d / 2] = (float)(1.0 / (double)(float)pow(k->theta, (double)e));
@@ -160,10 +173,12 @@ static void rope_tables(HfCtx *c, const LlamaConfig *k, uint32_t seq, uint32_t *
 void tfx_hf_build_llama(HfCtx *c) {
   LlamaConfig k;
   read_config(c, &k);
-  if (c->unsup || c->errors) return;
+  if (c->unsup || c->errors)
+    return;
   size_t al = strlen(c->arch), sl = strlen("ForCausalLM");
   bool lm = al > sl && strcmp(c->arch + al - sl, "ForCausalLM") == 0;
-  if (hf_has_raw(c, "model.embed_tokens.weight")) c->prefix = "model.";
+  if (hf_has_raw(c, "model.embed_tokens.weight"))
+    c->prefix = "model.";
   const int64_t H = k.hidden, D = k.head_dim, NH = k.heads, NKV = k.kv_heads;
   const char *const bs[2] = {"batch", "seq"};
   uint32_t ids = hf_input(c, "input_ids", TFX_I64, 2, bs);
@@ -180,9 +195,12 @@ void tfx_hf_build_llama(HfCtx *c) {
     const char *A = hf_name(c, "%s.self_attn", L), *M = hf_name(c, "%s.mlp", L);
     uint32_t w = hf_weight(c, HF_DIMS(H), "%s.input_layernorm.weight", L);
     uint32_t a = hf_rmsnorm(c, hf_name(c, "%s.input_layernorm", L), x, w, k.eps);
-    uint32_t q = linear(c, hf_name(c, "%s.q", A), a, hf_name(c, "%s.q_proj", A), H, NH * D, k.qkv_bias);
-    uint32_t kk = linear(c, hf_name(c, "%s.k", A), a, hf_name(c, "%s.k_proj", A), H, NKV * D, k.qkv_bias);
-    uint32_t v = linear(c, hf_name(c, "%s.v", A), a, hf_name(c, "%s.v_proj", A), H, NKV * D, k.qkv_bias);
+    uint32_t q =
+        linear(c, hf_name(c, "%s.q", A), a, hf_name(c, "%s.q_proj", A), H, NH * D, k.qkv_bias);
+    uint32_t kk =
+        linear(c, hf_name(c, "%s.k", A), a, hf_name(c, "%s.k_proj", A), H, NKV * D, k.qkv_bias);
+    uint32_t v =
+        linear(c, hf_name(c, "%s.v", A), a, hf_name(c, "%s.v_proj", A), H, NKV * D, k.qkv_bias);
     q = heads(c, hf_name(c, "%s.q", A), q, NH, D);
     kk = heads(c, hf_name(c, "%s.k", A), kk, NKV, D);
     v = heads(c, hf_name(c, "%s.v", A), v, NKV, D);
@@ -200,8 +218,8 @@ void tfx_hf_build_llama(HfCtx *c) {
     uint32_t m = hf_rmsnorm(c, hf_name(c, "%s.post_attention_layernorm", L), x, w, k.eps);
     uint32_t gate = linear(c, hf_name(c, "%s.gate", M), m, hf_name(c, "%s.gate_proj", M), H,
                            k.inter, k.mlp_bias);
-    uint32_t up = linear(c, hf_name(c, "%s.up", M), m, hf_name(c, "%s.up_proj", M), H, k.inter,
-                         k.mlp_bias);
+    uint32_t up =
+        linear(c, hf_name(c, "%s.up", M), m, hf_name(c, "%s.up_proj", M), H, k.inter, k.mlp_bias);
     gate = hf_act(c, hf_name(c, "%s.act", M), gate, k.act);
     m = hf_op2(c, TFX_OP_Mul, hf_name(c, "%s.gated", M), gate, up);
     m = linear(c, hf_name(c, "%s.down", M), m, hf_name(c, "%s.down_proj", M), k.inter, H,

@@ -14,8 +14,6 @@
 #include "frontend/frontend.h"
 #include "ir/ir.h"
 
-#define HF_MAX_ATTRS 4
-
 typedef struct {
   TfxGraph *g;
   TfxDiag *d;
@@ -61,13 +59,11 @@ void hf_error(HfCtx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3
  * tensor and the file) and gives TFX_NONE. */
 uint32_t hf_weight(HfCtx *c, int rank, const int64_t *dims, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Same, but an absent tensor is not an error (TFX_NONE, nothing reported). */
-uint32_t hf_weight_opt(HfCtx *c, int rank, const int64_t *dims, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 /* Whether the checkpoint holds prefix + name / name exactly. */
 bool hf_has(HfCtx *c, const char *name);
 bool hf_has_raw(HfCtx *c, const char *name);
-#define HF_DIMS(...) (sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (const int64_t[]){__VA_ARGS__}
+#define HF_DIMS(...)                                                                               \
+  (sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (const int64_t[]) { __VA_ARGS__ }
 
 /* ---- graph building ------------------------------------------------------- */
 /* A graph input of dtype dt whose dims are all symbols (names). */
@@ -89,9 +85,9 @@ const char *hf_name(HfCtx *c, const char *fmt, ...) __attribute__((format(printf
 
 /* Constants (named after name). */
 uint32_t hf_const_i64(HfCtx *c, const char *name, int n, const int64_t *v); /* rank 1 */
-uint32_t hf_scalar_i64(HfCtx *c, const char *name, int64_t v);               /* rank 0 */
-uint32_t hf_scalar_f32(HfCtx *c, const char *name, float v);                 /* rank 0 */
-uint32_t hf_const_f32(HfCtx *c, const char *name, int n, const float *v);    /* rank 1 */
+uint32_t hf_scalar_i64(HfCtx *c, const char *name, int64_t v);              /* rank 0 */
+uint32_t hf_scalar_f32(HfCtx *c, const char *name, float v);                /* rank 0 */
+uint32_t hf_const_f32(HfCtx *c, const char *name, int n, const float *v);   /* rank 1 */
 
 /* Shorthands over hf_node. */
 uint32_t hf_op1(HfCtx *c, TfxOp op, const char *name, uint32_t x);

@@ -20,7 +20,8 @@ static bool has_config(const char *path, bool is_dir) {
   const char *slash = strrchr(path, '/');
   size_t dl = is_dir ? strlen(path) : slash ? (size_t)(slash - path) : 0;
   char *cfg = malloc(dl + sizeof "./config.json");
-  if (!cfg) abort();
+  if (!cfg)
+    abort();
   if (dl)
     snprintf(cfg, dl + sizeof "./config.json", "%.*s/config.json", (int)dl, path);
   else
@@ -38,11 +39,14 @@ TfxGraph *tfx_import(const char *path, TfxDiag *d) {
     return NULL;
   }
   bool is_dir = S_ISDIR(st.st_mode);
-  if (!is_dir && ends_with(path, ".onnx")) return tfx_onnx_import(path, d);
+  if (!is_dir && ends_with(path, ".onnx"))
+    return tfx_onnx_import(path, d);
   bool checkpoint_file = ends_with(path, ".safetensors") ||
-                         ends_with(path, ".safetensors.index.json") || ends_with(path, "config.json");
+                         ends_with(path, ".safetensors.index.json") ||
+                         ends_with(path, "config.json");
   if (is_dir || checkpoint_file) {
-    if (has_config(path, is_dir)) return tfx_hf_import(path, d);
+    if (has_config(path, is_dir))
+      return tfx_hf_import(path, d);
     tfx_error(d,
               "%s: no config.json %s; a Hugging Face checkpoint needs it to tell the "
               "architecture",

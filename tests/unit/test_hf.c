@@ -90,7 +90,8 @@ static void test_bert_structure(void) {
     CHECK(w->rank == 2 && w->dims[0] == 64 && w->dims[1] == 32);
   }
   w = value(g, "encoder.layer.1.output.LayerNorm.bias");
-  if (w) CHECK(w->kind == TFX_VAL_CONST && w->rank == 1 && w->dims[0] == 32);
+  if (w)
+    CHECK(w->kind == TFX_VAL_CONST && w->rank == 1 && w->dims[0] == 32);
   /* only ops of the table, each with a name */
   int layernorms = 0, softmaxes = 0;
   for (uint32_t i = 0; i < g->n_nodes; i++) {
@@ -124,7 +125,8 @@ static bool tensors_read(const char *dir, const char *kind, Tensors *ts, TfxDiag
   for (int k = 0; k < 8; k++) {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/test_data_set_0/%s_%d.pb", dir, kind, k);
-    if (access(path, R_OK) != 0) break;
+    if (access(path, R_OK) != 0)
+      break;
     if (tfx_tensorproto_read(path, &ts->t[k], &ts->names[k], d)) {
       fprintf(stderr, "%s: %s", path, d->text ? d->text : "");
       failures++;
@@ -144,15 +146,19 @@ static void check_case(const char *dir) {
   TfxTensor got[8] = {0};
   TfxTensor args[8] = {0};
   TfxGraph *g = import_ok(dir, &d);
-  if (!g || !tensors_read(dir, "input", &in, &d) || !tensors_read(dir, "output", &exp, &d)) goto done;
+  if (!g || !tensors_read(dir, "input", &in, &d) || !tensors_read(dir, "output", &exp, &d))
+    goto done;
   CHECK(g->n_inputs == (uint32_t)in.n && g->n_outputs == (uint32_t)exp.n);
-  if (g->n_inputs != (uint32_t)in.n || g->n_outputs != (uint32_t)exp.n) goto done;
+  if (g->n_inputs != (uint32_t)in.n || g->n_outputs != (uint32_t)exp.n)
+    goto done;
   for (uint32_t j = 0; j < g->n_inputs; j++) {
     const TfxValue *v = tfx_val(g, g->inputs[j]);
     int k = 0;
-    while (k < in.n && strcmp(in.names[k], v->name) != 0) k++;
+    while (k < in.n && strcmp(in.names[k], v->name) != 0)
+      k++;
     CHECK(k < in.n);
-    if (k == in.n) goto done;
+    if (k == in.n)
+      goto done;
     args[j] = in.t[k];
   }
   TfxDimBinding b[2] = {{"batch", args[0].dims[0]}, {"seq", args[0].dims[1]}};
@@ -165,14 +171,18 @@ static void check_case(const char *dir) {
   for (uint32_t j = 0; j < g->n_outputs; j++) {
     const char *name = tfx_val(g, g->outputs[j])->name;
     int k = 0;
-    while (k < exp.n && strcmp(exp.names[k], name) != 0) k++;
+    while (k < exp.n && strcmp(exp.names[k], name) != 0)
+      k++;
     CHECK(k < exp.n);
-    if (k == exp.n) continue;
+    if (k == exp.n)
+      continue;
     const TfxTensor *e = &exp.t[k];
     bool same = got[j].dtype == e->dtype && got[j].rank == e->rank;
-    for (int a = 0; same && a < e->rank; a++) same = got[j].dims[a] == e->dims[a];
+    for (int a = 0; same && a < e->rank; a++)
+      same = got[j].dims[a] == e->dims[a];
     CHECK(same);
-    if (!same) continue;
+    if (!same)
+      continue;
     double peak = 0, err = 0;
     for (int64_t i = 0; i < tfx_tensor_numel(e); i++) {
       double x = tfx_tensor_get_f64(e, i), y = tfx_tensor_get_f64(&got[j], i);
@@ -186,7 +196,8 @@ static void check_case(const char *dir) {
     }
   }
 done:
-  for (uint32_t j = 0; g && j < g->n_outputs && j < 8; j++) tfx_tensor_free_data(&got[j]);
+  for (uint32_t j = 0; g && j < g->n_outputs && j < 8; j++)
+    tfx_tensor_free_data(&got[j]);
   tfx_graph_free(g);
   tensors_free(&in);
   tensors_free(&exp);
@@ -196,13 +207,15 @@ done:
 static void test_fixtures(void) {
   DIR *dir = opendir(FIXTURES);
   CHECK(dir != NULL);
-  if (!dir) return;
+  if (!dir)
+    return;
   int cases = 0;
   struct dirent *de;
   while ((de = readdir(dir))) {
     char path[PATH_MAX];
     snprintf(path, sizeof path, FIXTURES "%s/config.json", de->d_name);
-    if (de->d_name[0] == '.' || access(path, R_OK) != 0) continue;
+    if (de->d_name[0] == '.' || access(path, R_OK) != 0)
+      continue;
     snprintf(path, sizeof path, FIXTURES "%s", de->d_name);
     check_case(path);
     cases++;
@@ -263,7 +276,8 @@ static char tmp_root[PATH_MAX];
 /* A checkpoint folder: the weights of fixture `from` (linked) and its
  * config.json with `edit` applied (a JSON object merged over it), or the
  * literal text raw.  Returns the folder. */
-static const char *make_case(const char *name, const char *from, const char *edit, const char *raw) {
+static const char *make_case(const char *name, const char *from, const char *edit,
+                             const char *raw) {
   static char dir[PATH_MAX];
   char src[PATH_MAX], path[PATH_MAX], abs_st[PATH_MAX];
   snprintf(dir, sizeof dir, "%s/%s", tmp_root, name);
@@ -300,10 +314,12 @@ static const char *make_case(const char *name, const char *from, const char *edi
 
 static void remove_tree(const char *root) {
   DIR *dir = opendir(root);
-  if (!dir) return;
+  if (!dir)
+    return;
   struct dirent *de;
   while ((de = readdir(dir))) {
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+      continue;
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", root, de->d_name);
     struct stat st;
@@ -334,18 +350,18 @@ static void test_errors(void) {
                          "\"factor\": 2.0}}",
                          NULL),
                "cannot honour", "hidden_act \"gelu_xyz\"", "rope_scaling {\"type\":\"dynamic\"");
-  expect_error(make_case("unsup_bert", "bert_tiny",
-                         "{\"position_embedding_type\": \"relative_key\"}", NULL),
-               "cannot honour", "position_embedding_type \"relative_key\"", NULL);
+  expect_error(
+      make_case("unsup_bert", "bert_tiny", "{\"position_embedding_type\": \"relative_key\"}", NULL),
+      "cannot honour", "position_embedding_type \"relative_key\"", NULL);
   /* a tensor of the wrong shape names the tensor, its file and both shapes;
    * every such tensor is reported */
   expect_errors(make_case("shape", "gpt2_model_gelu", "{\"n_inner\": 64}", NULL), true,
-               "tensor 'h.0.mlp.c_fc.weight' has shape [32, 48]", "implies [32, 64]",
-               "shape/model.safetensors");
+                "tensor 'h.0.mlp.c_fc.weight' has shape [32, 48]", "implies [32, 64]",
+                "shape/model.safetensors");
   /* a missing tensor names the tensor and what implies it */
   expect_errors(make_case("missing", "llama_gqa", "{\"num_hidden_layers\": 3}", NULL), true,
-               "tensor 'model.layers.2.input_layernorm.weight' is missing", "LlamaForCausalLM",
-               NULL);
+                "tensor 'model.layers.2.input_layernorm.weight' is missing", "LlamaForCausalLM",
+                NULL);
   expect_error(make_case("untied", "qwen2_mqa_tied", "{\"tie_word_embeddings\": false}", NULL),
                "tensor 'lm_head.weight' is missing", NULL, NULL);
   expect_error(make_case("type", "bert_tiny", "{\"hidden_size\": \"32\"}", NULL),
