@@ -26,6 +26,7 @@ static void read_config(HfCtx *c, BertConfig *k) {
   k->heads = hf_cfg_pos(c, "num_attention_heads", 12);
   k->inter = hf_cfg_pos(c, "intermediate_size", 3072);
   k->max_pos = hf_cfg_pos(c, "max_position_embeddings", 512);
+  tfx_graph_bound_symbol(c->g, "seq", k->max_pos);
   k->types = hf_cfg_pos(c, "type_vocab_size", 2);
   k->eps = hf_cfg_num(c, "layer_norm_eps", 1e-12);
   k->act = hf_cfg_str(c, "hidden_act", "gelu");

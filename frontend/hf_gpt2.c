@@ -23,6 +23,7 @@ typedef struct {
 static void read_config(HfCtx *c, Gpt2Config *k) {
   k->vocab = hf_cfg_pos(c, "vocab_size", 50257);
   k->positions = hf_cfg_pos(c, "n_positions", 1024);
+  tfx_graph_bound_symbol(c->g, "seq", k->positions);
   k->hidden = hf_cfg_pos(c, "n_embd", 768);
   k->layers = hf_cfg_pos(c, "n_layer", 12);
   k->heads = hf_cfg_pos(c, "n_head", 12);

@@ -202,12 +202,17 @@ uint32_t tfx_graph_add_node(TfxGraph *g, TfxOp op, const char *op_type, const ch
 uint32_t tfx_graph_add_symbol(TfxGraph *g, const char *name) {
   for (uint32_t i = 0; i < g->n_syms; i++)
     if (strcmp(g->syms[i].name, name) == 0) return i;
-  uint32_t cap = g->n_syms;
-  g->syms = grow(g->syms, &cap, g->n_syms + 1, sizeof *g->syms);
-  /* grow() doubles from the count, so reallocate exactly when needed */
+  g->syms = grow(g->syms, &g->cap_syms, g->n_syms + 1, sizeof *g->syms);
   g->syms[g->n_syms].name = tfx_graph_strdup(g, name);
   g->syms[g->n_syms].value = -1;
+  g->syms[g->n_syms].max = -1;
   return g->n_syms++;
+}
+
+void tfx_graph_bound_symbol(TfxGraph *g, const char *name, int64_t max) {
+  uint32_t id = tfx_graph_add_symbol(g, name); /* may move g->syms */
+  TfxSymbol *s = &g->syms[id];
+  if (s->max < 0 || max < s->max) s->max = max;
 }
 
 void tfx_value_set_const(TfxGraph *g, uint32_t v, TfxTensor *t) {

@@ -204,6 +204,7 @@ struct TfxNode {
 typedef struct {
   const char *name;
   int64_t value; /* bound value, or -1 if unbound */
+  int64_t max;   /* largest value the model allows (e.g. its position table), or -1 */
 } TfxSymbol;
 
 typedef struct TfxArena TfxArena;
@@ -221,7 +222,7 @@ struct TfxGraph {
   uint32_t *inputs, *outputs; /* graph inputs (non-constant) and outputs, by value id */
   uint32_t n_inputs, n_outputs;
   TfxSymbol *syms;
-  uint32_t n_syms;
+  uint32_t n_syms, cap_syms;
   /* Called by tfx_graph_free: a frontend releases the mapped file and
    * decoded messages that constants view. */
   void (*cleanup)(void *arg);
@@ -240,6 +241,8 @@ uint32_t tfx_graph_add_node(TfxGraph *g, TfxOp op, const char *op_type, const ch
                             const uint32_t *inputs, int n_inputs, const uint32_t *outputs,
                             int n_outputs);
 uint32_t tfx_graph_add_symbol(TfxGraph *g, const char *name);
+/* Lower the largest value symbol `name` may take (adding the symbol if new). */
+void tfx_graph_bound_symbol(TfxGraph *g, const char *name, int64_t max);
 /* Make value v a constant holding t (t and t->data must live in the arena or
  * outlive the graph). */
 void tfx_value_set_const(TfxGraph *g, uint32_t v, TfxTensor *t);

@@ -19,6 +19,9 @@ TfxStatus tfx_bind_dims(TfxGraph *g, const TfxDimBinding *b, int n) {
     if (b[i].value < 0)
       st = tfx_error(g->diag, "%s: --dim %s=%lld: a dimension must be >= 0", g->path, b[i].name,
                      (long long)b[i].value);
+    else if (g->syms[s].max >= 0 && b[i].value > g->syms[s].max)
+      st = tfx_error(g->diag, "%s: --dim %s=%lld: the model allows at most %s=%lld", g->path, b[i].name,
+                     (long long)b[i].value, b[i].name, (long long)g->syms[s].max);
     g->syms[s].value = b[i].value;
   }
   for (uint32_t k = 0; k < g->n_inputs; k++) {

@@ -4,6 +4,10 @@
  * bad arguments).
  *
  * Usage: test_tokenizer VOCAB_TXT REFERENCE_JSON
+ *        test_tokenizer VOCAB_TXT --encode MAX_IDS < RECORDS
+ * The second form serves fuzz_tokenizer.py: RECORDS are texts, each preceded
+ * by its byte length (4 bytes, little-endian); it prints, per text, the return
+ * value of wordpiece_encode and the ids written, on one line.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -146,9 +150,28 @@ static void check_edges(const WordPiece *wp) {
   CHECK(encode(wp, longw, 100, a, 64) > 3, "100-character word is split into pieces");
 }
 
+static int encode_stdin(const WordPiece *wp, size_t max_ids) {
+  static char text[1 << 22];
+  static int64_t ids[1 << 16];
+  unsigned char hdr[4];
+  if (max_ids < 2 || max_ids > sizeof ids / sizeof ids[0]) return 2;
+  while (fread(hdr, 1, 4, stdin) == 4) {
+    size_t len = hdr[0] | hdr[1] << 8 | hdr[2] << 16 | (size_t)hdr[3] << 24;
+    if (len > sizeof text || fread(text, 1, len, stdin) != len) return 1;
+    long n = encode(wp, text, len, ids, max_ids);
+    long written = n < (long)max_ids ? n : (long)max_ids;
+    printf("%ld", n);
+    for (long i = 0; i < written; i++) printf(" %lld", (long long)ids[i]);
+    printf("\n");
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: %s VOCAB_TXT REFERENCE_JSON\n", argv[0]);
+  int encode_mode = argc == 4 && strcmp(argv[2], "--encode") == 0;
+  if (argc != 3 && !encode_mode) {
+    fprintf(stderr, "usage: %s VOCAB_TXT REFERENCE_JSON\n       %s VOCAB_TXT --encode MAX_IDS\n",
+            argv[0], argv[0]);
     return 2;
   }
   char err[512];
@@ -156,6 +179,11 @@ int main(int argc, char **argv) {
   if (!wp) {
     fprintf(stderr, "%s\n", err);
     return 1;
+  }
+  if (encode_mode) {
+    int rc = encode_stdin(wp, (size_t)strtoul(argv[3], NULL, 10));
+    wordpiece_free(wp);
+    return rc;
   }
   CHECK(wordpiece_load("/nonexistent/vocab.txt", err, sizeof err) == NULL &&
             strstr(err, "/nonexistent"),
