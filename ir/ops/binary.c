@@ -281,8 +281,11 @@ static TfxStatus plan_build(TfxGraph *g, const TfxNode *n, const InDesc *in, int
   if (r->shape == SH_FOLD) want_min = 1, want_max = MAX_OPND - 1;
   if (r->shape == SH_WHERE) want_min = want_max = 3;
   if (r->shape == SH_CLIP) want_min = 1, want_max = g->opset >= 11 ? 3 : 1;
-  if (n_in < want_min || n_in > want_max)
+  if (n_in < want_min || n_in > want_max) {
+    if (want_min == want_max)
+      return tfx_node_error(g, (TfxNode *)n, "takes %d inputs, got %d", want_min, n_in);
     return tfx_node_error(g, (TfxNode *)n, "takes %d to %d inputs, got %d", want_min, want_max, n_in);
+  }
   for (int k = 0; k < n_in; k++) {
     if (in[k].present) continue;
     if (r->shape != SH_CLIP || k == 0)
