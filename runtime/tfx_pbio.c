@@ -245,7 +245,7 @@ static int tfx_pb_open(const char *path, tfx_pb_tensor *t, char *err, size_t err
   while (p < end) {
     if (tfx_pb_next(&p, end, &fld) != 0) goto bad;
     if (fld.field == 1) { /* dims */
-      const unsigned char *q = fld.data, *qe = fld.data + fld.len;
+      const unsigned char *q = fld.data, *qe = fld.data ? fld.data + fld.len : NULL;
       uint64_t v = fld.value;
       if (fld.wire != 0 && fld.wire != 2) goto bad;
       for (;;) {
@@ -345,7 +345,7 @@ static int tfx_pb_read_data(const char *path, const tfx_pb_tensor *t, void *dst,
     if (fld.field != (uint64_t)want) continue;
     packed = fld.wire == 2;
     q = fld.data;
-    qe = fld.data + fld.len;
+    qe = fld.data ? fld.data + fld.len : NULL; /* no arithmetic on NULL for varint fields */
     for (;;) {
       uint64_t bits;
       if (want == 4 || want == 10) { /* fixed32 / fixed64 */
