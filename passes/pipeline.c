@@ -22,6 +22,8 @@ static const PassEntry pipeline[] = {
     {"toposort", pass_toposort, 0},
     {"fold", tfx_pass_fold, 0},
     {"dce", tfx_pass_dce, 0},
+    {"fuse-attention", tfx_pass_fuse_attention, 2},
+    {"dce", tfx_pass_dce, 2},
 };
 
 TfxStatus tfx_run_pipeline(TfxGraph *g, const TfxPipelineOptions *o) {
