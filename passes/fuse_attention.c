@@ -5,7 +5,8 @@
  * Mul/Div may sit on the scores or on Q/K, identity Casts anywhere, Kᵀ may be a
  * Transpose of K (composed with the exporter's head split when needed) or a plain
  * value, and a K/V head broadcast Unsqueeze→Expand→Reshape (grouped-query) is undone
- * because Attention maps query head h to KV head h / (Hq/Hkv).
+ * because Attention maps query head h to KV head h / (Hq/Hkv).  A float32 scale that
+ * Attention cannot reproduce exactly is applied to Q by a Mul (see fuse_at).
  * Invariants: only values used once, by the chain, and not graph outputs are
  * absorbed; replaced nodes are marked dead (DCE sweeps) and the graph is re-sorted.
  * A Where fill that is finite but below -1e9 is taken as -inf: the two differ only in
@@ -292,8 +293,8 @@ static int fuse_at(Ctx *c, uint32_t si) {
     transposed = true;
     kbase = t->inputs[0];
   }
-  if (m.scale <= 0 && m.mask_where) return 0;
-  if (!isfinite(m.scale) || fabs(m.scale) > 3.0e38) return 0;
+  /* Attention takes sqrt(scale); a negative product is left alone */
+  if (!(m.scale > 0) || m.scale > 3.0e38) return 0;
 
   /* shapes: Q [B,H,S,Dk], Kt [B,H,Dk,L], V [B,H,L,Dv], Y [B,H,S,Dv], one dtype */
   const TfxValue *qv = tfx_val(g, m.q), *ktv = tfx_val(g, m.kt), *vv = tfx_val(g, v), *yv = tfx_val(g, y);
@@ -320,18 +321,38 @@ static int fuse_at(Ctx *c, uint32_t si) {
     k = k0, v = v0;
   }
 
-  /* rewrite */
-  const char *name = derived_name(g, sm->name, "Attention");
+  /* rewrite (adding nodes moves g->nodes: no node pointer is used after this) */
+  const char *base = sm->name; /* arena string: stays put */
+  const char *name = derived_name(g, base, "Attention");
   for (int i = 0; i < m.n_kill; i++) g->nodes[m.kill[i]].dead = true;
   g->values[y].producer = TFX_NONE;
   if (k == TFX_NONE) {
-    k = tfx_graph_add_value(g, derived_name(g, sm->name, "Attention_K"));
-    uint32_t tid = tfx_graph_add_node(g, TFX_OP_Transpose, NULL, derived_name(g, sm->name, "Attention_Transpose"),
+    k = tfx_graph_add_value(g, derived_name(g, base, "Attention_K"));
+    uint32_t tid = tfx_graph_add_node(g, TFX_OP_Transpose, NULL, derived_name(g, base, "Attention_Transpose"),
                                       &kbase, 1, &k, 1);
     TfxNode *t = &g->nodes[tid];
     t->attrs = ints_attr(g, "perm", perm, 4);
     t->n_attrs = 1;
     if (tfx_ops[TFX_OP_Transpose].infer(g, t)) return -1;
+  }
+  /* Attention scales Q and K by sqrt(scale) rounded to float32 (the spec's function
+   * body), which moves a scale such as 1/sqrt(8) by an ulp or two; when that happens the
+   * exact scale goes on Q instead, so the fused graph rounds like the unfused one. */
+  double scale = m.scale;
+  if (dt == TFX_F32) {
+    float sq = (float)sqrt(scale);
+    if ((float)((double)sq * sq) != (float)scale) {
+      TfxTensor *t = tfx_graph_new_tensor(g, TFX_F32, 0, NULL);
+      *(float *)t->data = (float)scale;
+      uint32_t sv = tfx_graph_add_value(g, derived_name(g, base, "Attention_scale"));
+      tfx_value_set_const(g, sv, t);
+      uint32_t qs = tfx_graph_add_value(g, derived_name(g, base, "Attention_Q"));
+      uint32_t mi[2] = {m.q, sv};
+      uint32_t mid = tfx_graph_add_node(g, TFX_OP_Mul, NULL, derived_name(g, base, "Attention_Mul"), mi, 2,
+                                        &qs, 1);
+      if (tfx_ops[TFX_OP_Mul].infer(g, &g->nodes[mid])) return -1;
+      m.q = qs, scale = 1.0;
+    }
   }
   uint32_t ins[4] = {m.q, k, v, m.mask};
   uint32_t aid = tfx_graph_add_node(g, TFX_OP_Attention, NULL, name, ins, m.mask != TFX_NONE ? 4 : 3, &y, 1);
@@ -339,7 +360,7 @@ static int fuse_at(Ctx *c, uint32_t si) {
   TfxAttr *sa = tfx_graph_alloc(g, sizeof *sa);
   sa->name = "scale";
   sa->kind = TFX_ATTR_FLOAT;
-  sa->f = (float)m.scale;
+  sa->f = (float)scale;
   an->attrs = sa;
   an->n_attrs = 1;
   if (tfx_ops[TFX_OP_Attention].infer(g, an)) return -1;

@@ -30,7 +30,7 @@ static void usage(FILE *f) {
         "      --dim SYM=V         give the symbolic dimension SYM the value V (repeatable)\n"
         "      --weights MODE      embed | file | auto (default auto: file above 16 MiB)\n"
         "  -O LEVEL                optimisation level 0..3 (default 2)\n"
-        "      --dump-after PASS   print the graph after PASS (toposort, fold, dce, all)\n"
+        "      --dump-after PASS   print the graph after PASS (toposort, fold, dce, fuse-attention, all)\n"
         "      --emit-main         add a main() that reads input .pb files and writes outputs\n"
         "  -h, --help              this text\n"
         "      --version           print the version\n"
@@ -122,7 +122,7 @@ int main(int argc, char **argv) {
       break;
     case OPT_DUMP:
       if (!tfx_pass_known(optarg)) {
-        fprintf(stderr, "tfxc: --dump-after: no pass named '%s' (toposort, fold, dce, all)\n", optarg);
+        fprintf(stderr, "tfxc: --dump-after: no pass named '%s' (toposort, fold, dce, fuse-attention, all)\n", optarg);
         return 2;
       }
       dump = optarg;
