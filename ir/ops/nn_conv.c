@@ -188,20 +188,27 @@ static TfxStatus conv_shape(TfxGraph *g, const TfxNode *n, int xr, const int64_t
   return TFX_OK;
 }
 
-TfxStatus tfx_nn_conv_infer(TfxGraph *g, TfxNode *n) {
+/* Conv and ConvTranspose check their operands alike and differ only in how
+ * the output geometry follows from them. */
+typedef TfxStatus (*ConvShapeFn)(TfxGraph *g, const TfxNode *n, int xr, const int64_t *xd, int wr,
+                                 const int64_t *wd, const TfxValue *b, NnConv *cv);
+
+static TfxStatus conv_like_infer(TfxGraph *g, TfxNode *n, ConvShapeFn shape) {
   const TfxValue *x = tfx_node_in(g, n, 0), *w = tfx_node_in(g, n, 1), *b = tfx_node_in(g, n, 2);
-  if (!x || !w) return tfx_node_error(g, n, "Conv needs inputs X and W");
+  if (!x || !w) return tfx_node_error(g, n, "%s needs inputs X and W", n->op_type);
   if (!conv_dtype_ok(x->dtype))
     return tfx_node_error(g, n, "unsupported dtype %s", tfx_dtype_name(x->dtype));
   if (w->dtype != x->dtype || (b && b->dtype != x->dtype))
     return tfx_node_error(g, n, "X, W and B must share one dtype");
   NnConv cv;
-  if (conv_shape(g, n, x->rank, x->dims, w->rank, w->dims, b, &cv)) return TFX_ERR;
+  if (shape(g, n, x->rank, x->dims, w->rank, w->dims, b, &cv)) return TFX_ERR;
   int64_t od[TFX_MAX_RANK] = {cv.N, cv.M};
   memcpy(od + 2, cv.geo.out, sizeof(int64_t) * (size_t)cv.geo.nsp);
   tfx_node_set_out(g, n, 0, x->dtype, x->rank, od);
   return TFX_OK;
 }
+
+TfxStatus tfx_nn_conv_infer(TfxGraph *g, TfxNode *n) { return conv_like_infer(g, n, conv_shape); }
 
 TfxStatus tfx_nn_conv_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in,
                            TfxTensor *out) {
@@ -360,20 +367,7 @@ static TfxStatus convt_shape(TfxGraph *g, const TfxNode *n, int xr, const int64_
   return TFX_OK;
 }
 
-TfxStatus tfx_nn_convt_infer(TfxGraph *g, TfxNode *n) {
-  const TfxValue *x = tfx_node_in(g, n, 0), *w = tfx_node_in(g, n, 1), *b = tfx_node_in(g, n, 2);
-  if (!x || !w) return tfx_node_error(g, n, "ConvTranspose needs inputs X and W");
-  if (!conv_dtype_ok(x->dtype))
-    return tfx_node_error(g, n, "unsupported dtype %s", tfx_dtype_name(x->dtype));
-  if (w->dtype != x->dtype || (b && b->dtype != x->dtype))
-    return tfx_node_error(g, n, "X, W and B must share one dtype");
-  NnConv cv;
-  if (convt_shape(g, n, x->rank, x->dims, w->rank, w->dims, b, &cv)) return TFX_ERR;
-  int64_t od[TFX_MAX_RANK] = {cv.N, cv.M};
-  memcpy(od + 2, cv.geo.out, sizeof(int64_t) * (size_t)cv.geo.nsp);
-  tfx_node_set_out(g, n, 0, x->dtype, x->rank, od);
-  return TFX_OK;
-}
+TfxStatus tfx_nn_convt_infer(TfxGraph *g, TfxNode *n) { return conv_like_infer(g, n, convt_shape); }
 
 TfxStatus tfx_nn_convt_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in,
                             TfxTensor *out) {
