@@ -9,14 +9,7 @@
 
 #include "passes/passes.h"
 
-static int failures;
-#define CHECK(cond)                                                             \
-  do {                                                                          \
-    if (!(cond)) {                                                              \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);  \
-      failures++;                                                               \
-    }                                                                           \
-  } while (0)
+#include "tests/unit/check.h"
 
 /* ---- graph building ------------------------------------------------------ */
 

@@ -22,15 +22,7 @@
 
 #define FIXTURES "tests/models/hf/"
 
-static int failures;
-
-#define CHECK(cond)                                                                                \
-  do {                                                                                             \
-    if (!(cond)) {                                                                                 \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);                     \
-      failures++;                                                                                  \
-    }                                                                                              \
-  } while (0)
+#include "tests/unit/check.h"
 
 static TfxGraph *import_ok(const char *path, TfxDiag *d) {
   TfxGraph *g = tfx_import(path, d);

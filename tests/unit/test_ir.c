@@ -9,14 +9,7 @@
 #include "codegen/codegen.h"
 #include "passes/passes.h"
 
-static int failures;
-#define CHECK(cond)                                                        \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                          \
-    }                                                                      \
-  } while (0)
+#include "tests/unit/check.h"
 
 static void test_dtypes(void) {
   CHECK(tfx_f32_to_f16(1.0f) == 0x3c00);

@@ -14,15 +14,7 @@
 
 #define DATA "tests/data/onnx/"
 
-static int failures;
-
-#define CHECK(cond)                                                                                \
-  do {                                                                                             \
-    if (!(cond)) {                                                                                 \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);                     \
-      failures++;                                                                                  \
-    }                                                                                              \
-  } while (0)
+#include "tests/unit/check.h"
 
 static const TfxNode *node(const TfxGraph *g, const char *name) {
   for (uint32_t i = 0; i < g->n_nodes; i++)

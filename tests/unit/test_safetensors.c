@@ -15,15 +15,7 @@
 
 #define DATA "tests/data/safetensors/"
 
-static int failures;
-
-#define CHECK(cond)                                                                                \
-  do {                                                                                             \
-    if (!(cond)) {                                                                                 \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);                     \
-      failures++;                                                                                  \
-    }                                                                                              \
-  } while (0)
+#include "tests/unit/check.h"
 
 static TfxCheckpoint *open_ok(const char *path) {
   TfxDiag d;
