@@ -558,6 +558,12 @@ static void build_nodes(Ctx *c) {
     const FlatNode *n = &c->nodes[i];
     outs[i] = malloc(sizeof(uint32_t) * ((size_t)n->n_out + 1));
     if (!outs[i]) abort();
+    /* Every op's evaluator writes output 0; only the recurrent ops may omit it. */
+    bool out0_optional = ops[i] == TFX_OP_RNN || ops[i] == TFX_OP_GRU || ops[i] == TFX_OP_LSTM;
+    if (ops[i] != TFX_OP_COUNT && (n->n_out == 0 || (!*n->out[0] && !out0_optional))) {
+      tfx_error(c->d, "%s: node '%s' (%s) has no first output", c->path, n->name, n->op_type);
+      c->errors++;
+    }
     for (int k = 0; k < n->n_out; k++) {
       outs[i][k] = TFX_NONE;
       if (!*n->out[k]) continue;

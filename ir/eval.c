@@ -6,6 +6,10 @@
 
 #include "ir/ir.h"
 
+/* The largest tensor the reference evaluator allocates: a bound on absurd
+ * shapes (ConstantOfShape([2^40, 2^40])), far above any real intermediate. */
+#define TFX_EVAL_MAX_BYTES ((size_t)1 << 34)
+
 TfxStatus tfx_eval_node(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in, TfxTensor *out) {
   for (int k = 0; k < n->n_outputs; k++) {
     memset(&out[k], 0, sizeof out[k]);
@@ -16,8 +20,16 @@ TfxStatus tfx_eval_node(TfxGraph *g, const TfxNode *n, const TfxTensor *const *i
     out[k].rank = v->rank;
     memcpy(out[k].dims, v->dims, sizeof(int64_t) * (size_t)v->rank);
     size_t bytes = tfx_tensor_bytes(&out[k]);
-    out[k].data = calloc(1, bytes ? bytes : 1);
-    if (!out[k].data) return tfx_node_error(g, n, "out of memory for output %d", k);
+    TfxStatus st = TFX_OK;
+    if (bytes > TFX_EVAL_MAX_BYTES)
+      st = tfx_node_error(g, n, "output %d would hold %lld elements of %s: too large to evaluate", k,
+                          (long long)tfx_tensor_numel(&out[k]), tfx_dtype_name(out[k].dtype));
+    else if (!(out[k].data = calloc(1, bytes ? bytes : 1)))
+      st = tfx_node_error(g, n, "out of memory for output %d", k);
+    if (st) {
+      for (int j = 0; j < k; j++) tfx_tensor_free_data(&out[j]);
+      return st;
+    }
   }
   TfxStatus st = tfx_ops[n->op].eval(g, n, in, out);
   if (st)

@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #define TFX_MAX_RANK 8
+/* No tensor may be larger than this (1 TiB): absurd shapes are refused, not attempted. */
+#define TFX_MAX_TENSOR_BYTES ((int64_t)1 << 40)
 #define TFX_NONE UINT32_MAX
 
 typedef int TfxStatus; /* 0 = ok, anything else = error (message in the diag) */

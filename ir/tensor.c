@@ -7,16 +7,26 @@
 
 #include "ir/ir.h"
 
+/* Saturates at INT64_MAX instead of overflowing, so that absurd shapes (a dim
+ * of 2^62 times 4) fail size checks rather than wrapping around. */
 int64_t tfx_numel(int rank, const int64_t *dims) {
+  for (int i = 0; i < rank; i++)
+    if (dims[i] == 0) return 0;
   int64_t n = 1;
-  for (int i = 0; i < rank; i++) n *= dims[i];
+  for (int i = 0; i < rank; i++)
+    if (__builtin_mul_overflow(n, dims[i], &n)) return INT64_MAX;
   return n;
 }
 
 int64_t tfx_tensor_numel(const TfxTensor *t) { return tfx_numel(t->rank, t->dims); }
 
+/* SIZE_MAX when the size does not fit in a size_t. */
 size_t tfx_tensor_bytes(const TfxTensor *t) {
-  return (size_t)tfx_tensor_numel(t) * tfx_dtype_bytes(t->dtype);
+  int64_t n = tfx_tensor_numel(t);
+  size_t es = tfx_dtype_bytes(t->dtype);
+  if (n < 0) return (size_t)n * es; /* unknown dims: callers never ask */
+  if (es && (uint64_t)n > SIZE_MAX / es) return SIZE_MAX;
+  return (size_t)n * es;
 }
 
 double tfx_tensor_get_f64(const TfxTensor *t, int64_t i) {

@@ -43,6 +43,9 @@ TfxStatus tfx_bind_dims(TfxGraph *g, const TfxDimBinding *b, int n) {
                        g->path, v->name, d);
       }
     }
+    int64_t es = (int64_t)tfx_dtype_bytes(v->dtype), numel = tfx_numel(v->rank, v->dims);
+    if (!st && es && numel > TFX_MAX_TENSOR_BYTES / es)
+      st = tfx_error(g->diag, "%s: input '%s' would be larger than 1 TiB: refused", g->path, v->name);
   }
   return st;
 }

@@ -18,10 +18,10 @@ static TfxStatus fold_node(TfxGraph *g, uint32_t id, int *changed) {
   const TfxTensor *in[64];
   TfxTensor shape_only[64];
   if (n->n_inputs > 64 || n->n_outputs > 16) return TFX_OK;
-  size_t bytes = 0;
+  int64_t bytes = 0; /* each output is below TFX_MAX_TENSOR_BYTES: no overflow */
   for (int k = 0; k < n->n_outputs; k++) {
     TfxValue *v = tfx_node_out(g, n, k);
-    if (v) bytes += (size_t)tfx_numel(v->rank, v->dims) * tfx_dtype_bytes(v->dtype);
+    if (v) bytes += tfx_numel(v->rank, v->dims) * (int64_t)tfx_dtype_bytes(v->dtype);
   }
   if (bytes > FOLD_MAX_BYTES) return TFX_OK;
   for (int k = 0; k < n->n_inputs; k++) {
@@ -84,6 +84,15 @@ TfxStatus tfx_pass_fold(TfxGraph *g, int *changed) {
       if (!v) continue;
       bool ok = v->rank >= 0 && v->dtype != TFX_UNDEF;
       for (int d = 0; ok && d < v->rank; d++) ok = v->dims[d] >= 0;
+      if (ok) {
+        int64_t numel = tfx_numel(v->rank, v->dims), es = (int64_t)tfx_dtype_bytes(v->dtype);
+        if (es && numel > TFX_MAX_TENSOR_BYTES / es) {
+          st = tfx_node_error(g, n, "output '%s' would be larger than 1 TiB: refused", v->name);
+          v->rank = -1;
+          complete = false;
+          continue;
+        }
+      }
       if (!ok) {
         st = tfx_node_error(g, n, "shape inference left output '%s' without a complete shape", v->name);
         v->rank = -1;

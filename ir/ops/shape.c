@@ -611,6 +611,7 @@ static TfxStatus concat_plan(TfxGraph *g, const TfxNode *n, int *axis, int *rank
   if (r == 0) return tfx_node_error(g, n, "cannot concatenate scalars");
   const TfxAttr *a = tfx_attr(n, "axis");
   if (!a && g->opset >= 4) return tfx_node_error(g, n, "missing the 'axis' attribute");
+  if (a && a->kind != TFX_ATTR_INT) return tfx_node_error(g, n, "attribute 'axis' must be an int");
   int64_t ax = a ? a->i : 1;
   if (ax < -r || ax >= r) return tfx_node_error(g, n, "axis %lld out of range for rank %d", (long long)ax, r);
   *axis = tfx_axis(ax, r);

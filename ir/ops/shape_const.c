@@ -32,6 +32,16 @@ static TfxStatus constant_value(TfxGraph *g, const TfxNode *n, const TfxTensor *
     *out = a->t;
     return TFX_OK;
   }
+  static const struct {
+    const char *name;
+    TfxAttrKind kind;
+  } kinds[] = {{"value_float", TFX_ATTR_FLOAT},
+               {"value_int", TFX_ATTR_INT},
+               {"value_floats", TFX_ATTR_FLOATS},
+               {"value_ints", TFX_ATTR_INTS}};
+  for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+    if ((a = tfx_attr(n, kinds[i].name)) && a->kind != kinds[i].kind)
+      return tfx_node_error(g, n, "attribute '%s' has the wrong type", kinds[i].name);
   TfxTensor *t;
   if ((a = tfx_attr(n, "value_float"))) {
     t = tfx_graph_new_tensor(g, TFX_F32, 0, NULL);

@@ -51,6 +51,7 @@ expect bad_level 2 "-O expects" -- "$data/good.onnx" -o "$tmp/out.c" -O9
 expect bad_dim 2 "--dim" -- "$data/good.onnx" -o "$tmp/out.c" --dim seq
 expect unknown_dim 1 "no dimension named 'nope'" -- "$data/good.onnx" -o "$tmp/out.c" --dim nope=3
 expect bad_name 1 "not a C identifier" -- "$data/good.onnx" -o "$tmp/out.c" --name 9lives
+expect huge_dim 1 "huge_dim.onnx" "input 'x' would be larger than 1 TiB" -- "$data/huge_dim.onnx" -o "$tmp/out.c"
 expect seq_over_bound 1 "allows at most seq=16" -- "$data/../../models/hf/bert_tiny" -o "$tmp/out.c" \
   --dim batch=1 --dim seq=100
 expect no_config 1 "config.json" -- "$data" -o "$tmp/out.c"

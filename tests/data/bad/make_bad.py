@@ -27,5 +27,11 @@ save("missing_value", [helper.make_node("Add", ["x", "ghost"], ["y"], name="add_
 # an Add whose operands cannot broadcast
 z = helper.make_tensor("z", TensorProto.FLOAT, [4], [1, 2, 3, 4])
 save("bad_broadcast", [helper.make_node("Add", ["x", "z"], ["y"], name="add_mismatch")], inits=[z])
+# an input of 2^40 x 4 floats: refused as absurd, not attempted
+huge = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1 << 40, 4])
+g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="r")], "huge_dim", [huge],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]),
+          os.path.join(here, "huge_dim.onnx"))
 # a valid model for the truncation and clobbering checks
 save("good", [helper.make_node("Relu", ["x"], ["y"], name="relu")])
