@@ -641,3 +641,14 @@ out:
   free(cfg_dir);
   return g;
 }
+
+void hf_lm_head(HfCtx *c, uint32_t x, uint32_t emb, bool tied, int64_t vocab, int64_t hidden) {
+  uint32_t head = emb;
+  if (!tied) {
+    const char *saved = c->prefix;
+    c->prefix = "";
+    head = hf_weight(c, HF_DIMS(vocab, hidden), "lm_head.weight");
+    c->prefix = saved;
+  }
+  hf_output(c, hf_linear(c, "logits", x, head, TFX_NONE, true));
+}

@@ -116,13 +116,5 @@ void tfx_hf_build_gpt2(HfCtx *c) {
     hf_output(c, x);
     return;
   }
-  /* lm_head lives outside the transformer prefix; tied: the embeddings. */
-  uint32_t head = wte;
-  if (!k.tied) {
-    const char *saved = c->prefix;
-    c->prefix = "";
-    head = hf_weight(c, HF_DIMS(k.vocab, H), "lm_head.weight");
-    c->prefix = saved;
-  }
-  hf_output(c, hf_linear(c, "logits", x, head, TFX_NONE, true));
+  hf_lm_head(c, x, wte, k.tied, k.vocab, H);
 }

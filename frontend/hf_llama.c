@@ -232,13 +232,5 @@ void tfx_hf_build_llama(HfCtx *c) {
     hf_output(c, x);
     return;
   }
-  /* lm_head lives outside the "model." prefix; tied: the embeddings. */
-  uint32_t head = emb;
-  if (!k.tied) {
-    const char *saved = c->prefix;
-    c->prefix = "";
-    head = hf_weight(c, HF_DIMS(k.vocab, H), "lm_head.weight");
-    c->prefix = saved;
-  }
-  hf_output(c, hf_linear(c, "logits", x, head, TFX_NONE, true));
+  hf_lm_head(c, x, emb, k.tied, k.vocab, H);
 }

@@ -106,6 +106,10 @@ void hf_split(HfCtx *c, const char *name, uint32_t x, int axis, int n, const int
  * transposed here; folding turns the Transpose into a constant).  b may be
  * TFX_NONE. */
 uint32_t hf_linear(HfCtx *c, const char *name, uint32_t x, uint32_t w, uint32_t b, bool w_out_in);
+/* The causal-LM head as output "logits": x [.., hidden] times lm_head.weight
+ * [vocab, hidden], which lives outside the transformer prefix, or times the
+ * token embeddings `emb` when the head is tied. */
+void hf_lm_head(HfCtx *c, uint32_t x, uint32_t emb, bool tied, int64_t vocab, int64_t hidden);
 
 /* The activation called act in HF (hidden_act / activation_function). */
 bool hf_act_known(const char *act);

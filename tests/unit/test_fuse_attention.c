@@ -10,19 +10,9 @@
 #include "passes/passes.h"
 
 #include "tests/unit/check.h"
+#include "tests/unit/graph_build.h"
 
 /* ---- graph building ------------------------------------------------------ */
-
-static uint32_t input(TfxGraph *g, const char *name, TfxDtype dt, int rank, const int64_t *dims) {
-  uint32_t v = tfx_graph_add_value(g, name);
-  g->values[v].kind = TFX_VAL_INPUT;
-  g->values[v].dtype = dt;
-  g->values[v].rank = rank;
-  memcpy(g->values[v].dims, dims, sizeof(int64_t) * (size_t)rank);
-  g->inputs = realloc(g->inputs, sizeof(uint32_t) * (g->n_inputs + 1));
-  g->inputs[g->n_inputs++] = v;
-  return v;
-}
 
 static uint32_t constant(TfxGraph *g, const char *name, TfxDtype dt, int rank, const int64_t *dims,
                          const double *vals) {
@@ -38,18 +28,6 @@ static uint32_t constant(TfxGraph *g, const char *name, TfxDtype dt, int rank, c
 }
 
 static uint32_t scalar(TfxGraph *g, const char *name, double x) { return constant(g, name, TFX_F32, 0, NULL, &x); }
-
-static void output(TfxGraph *g, uint32_t v) {
-  g->outputs = realloc(g->outputs, sizeof(uint32_t) * (g->n_outputs + 1));
-  g->outputs[g->n_outputs++] = v;
-  g->values[v].is_output = true;
-}
-
-static uint32_t node(TfxGraph *g, TfxOp op, const char *name, int nin, const uint32_t *in, const char *out) {
-  uint32_t o = tfx_graph_add_value(g, out);
-  tfx_graph_add_node(g, op, NULL, name, in, nin, &o, 1);
-  return o;
-}
 
 static uint32_t node1(TfxGraph *g, TfxOp op, const char *name, uint32_t a, const char *out) {
   return node(g, op, name, 1, &a, out);

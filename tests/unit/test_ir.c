@@ -10,6 +10,7 @@
 #include "passes/passes.h"
 
 #include "tests/unit/check.h"
+#include "tests/unit/graph_build.h"
 
 static void test_dtypes(void) {
   CHECK(tfx_f32_to_f16(1.0f) == 0x3c00);
@@ -37,17 +38,6 @@ static void test_broadcast(void) {
   CHECK(!tfx_bcast_shape(3, a, 2, c, &r, out));
 }
 
-static uint32_t input(TfxGraph *g, const char *name, TfxDtype dt, int rank, const int64_t *dims) {
-  uint32_t v = tfx_graph_add_value(g, name);
-  g->values[v].kind = TFX_VAL_INPUT;
-  g->values[v].dtype = dt;
-  g->values[v].rank = rank;
-  memcpy(g->values[v].dims, dims, sizeof(int64_t) * (size_t)rank);
-  g->inputs = realloc(g->inputs, sizeof(uint32_t) * (g->n_inputs + 1));
-  g->inputs[g->n_inputs++] = v;
-  return v;
-}
-
 static uint32_t constant_i64(TfxGraph *g, const char *name, int n, const int64_t *vals, int rank) {
   int64_t dims[1] = {n};
   TfxTensor *t = tfx_graph_new_tensor(g, TFX_I64, rank, dims);
@@ -55,18 +45,6 @@ static uint32_t constant_i64(TfxGraph *g, const char *name, int n, const int64_t
   uint32_t v = tfx_graph_add_value(g, name);
   tfx_value_set_const(g, v, t);
   return v;
-}
-
-static void output(TfxGraph *g, uint32_t v) {
-  g->outputs = realloc(g->outputs, sizeof(uint32_t) * (g->n_outputs + 1));
-  g->outputs[g->n_outputs++] = v;
-  g->values[v].is_output = true;
-}
-
-static uint32_t node(TfxGraph *g, TfxOp op, const char *name, int nin, const uint32_t *in, const char *out) {
-  uint32_t o = tfx_graph_add_value(g, out);
-  tfx_graph_add_node(g, op, NULL, name, in, nin, &o, 1);
-  return o;
 }
 
 static void test_toposort_errors(void) {
