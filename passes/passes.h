@@ -28,6 +28,29 @@ TfxStatus tfx_pass_dce(TfxGraph *g, int *changed);
  * broadcasts included) into one Attention node; changed = fusions.  Re-sorts. */
 TfxStatus tfx_pass_fuse_attention(TfxGraph *g, int *changed);
 
+/* ---- the KV cache (decoders) ---------------------------------------------- */
+typedef struct {
+  int64_t past;    /* P: tokens already in the cache at this compilation sample */
+  int64_t max_seq; /* N: cache rows per layer and head */
+} TfxKvOptions;
+
+typedef struct {
+  bool ok;             /* the graph is now a decoder step */
+  char why[256];       /* when !ok: why it is not a decoder, one sentence */
+  uint32_t tokens;     /* value id of the token-id input (the only graph input left) */
+  uint32_t logits;     /* value id of the logits output (the only graph output left) */
+  int64_t vocab;       /* logits' last dim */
+  int64_t token_limit; /* token ids must be below this (embedding rows, else vocab) */
+  int64_t kv_floats;   /* floats of the whole cache (all layers) */
+  int n_layers;        /* KvAttention nodes made */
+} TfxKvInfo;
+
+/* Turn a causal LM (input_ids -> logits, optionally with past_key_values.* /
+ * present.*) into one decoder step over the compiler-owned KV cache: every
+ * fused causal Attention becomes KvAttention.  When the graph is not such a
+ * decoder, info->ok is false with the reason and the graph is unchanged. */
+TfxStatus tfx_pass_kv_cache(TfxGraph *g, const TfxKvOptions *o, TfxKvInfo *info);
+
 typedef struct {
   int opt_level;          /* 0..3 */
   const char *dump_after; /* pass name, "all", or NULL */

@@ -1,0 +1,35 @@
+/* compile.h — model file to C files: import, bind dims, run the passes and
+ * emit, either for fixed dims or (with --max) for every length up to a bound.
+ * Shared by `tfxc` and `tfxc check`. */
+#ifndef TFX_COMPILE_H
+#define TFX_COMPILE_H
+
+#include <stdio.h>
+
+#include "codegen/codegen.h"
+#include "passes/passes.h"
+
+enum { TFX_MAX_BINDINGS = 64 };
+
+typedef struct {
+  const char *model;                       /* ONNX file or Hugging Face folder */
+  TfxDimBinding dims[TFX_MAX_BINDINGS];    /* --dim SYM=V */
+  int n_dims;
+  TfxDimBinding max;                       /* --max SYM=N; max.name NULL: none */
+  int opt_level;                           /* 0..3 */
+  const char *dump_after;                  /* --dump-after, or NULL */
+  FILE *dump_file;
+  bool no_kv_cache;                        /* --no-kv-cache: plain <name>_run only */
+  TfxCOptions c;                           /* name, out_c, weights, emit_main */
+  /* Called on every freshly imported graph before dims are bound (tfxc check
+   * freezes shape operands this way); NULL for none. */
+  TfxStatus (*prepare)(TfxGraph *g, void *arg);
+  void *prepare_arg;
+} TfxCompileRequest;
+
+/* Writes the C files or reports every error into d.  On success *kind tells
+ * what was generated (NULL allowed). */
+typedef enum { TFX_GEN_FIXED, TFX_GEN_VARIABLE, TFX_GEN_DECODER } TfxGenKind;
+TfxStatus tfx_compile(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kind);
+
+#endif
