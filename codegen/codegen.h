@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 
+#include "codegen/lift.h"
 #include "ir/ir.h"
 
 /* ---- printing API for op emitters -------------------------------------- */
@@ -63,14 +64,35 @@ typedef struct {
 } TfxMemPlan;
 
 enum { TFX_PLAN_ALIGN = 64 };
-TfxStatus tfx_plan_memory(TfxGraph *g, TfxMemPlan *p);
+/* bytes: per value id, the size to plan (NULL: from its dims). */
+TfxStatus tfx_plan_memory(TfxGraph *g, const int64_t *bytes, TfxMemPlan *p);
 void tfx_plan_free(TfxMemPlan *p);
 
 /* ---- the C backend ------------------------------------------------------ */
 
 typedef enum { TFX_WEIGHTS_AUTO, TFX_WEIGHTS_EMBED, TFX_WEIGHTS_FILE } TfxWeightsMode;
 
+/* Variable-length emission (--max): the same graph compiled at several
+ * sample sizes (see tools/compile.c and codegen/lift.h). */
 typedef struct {
+  int n_samples;
+  TfxGraph *const *g;            /* per sample; g[0] is the one passed to tfx_emit_c */
+  TfxLiftSpec spec;              /* symbols: S ("tfx_S") and, for decoders, P ("tfx_P") */
+  const char *param;             /* the length parameter's name in <name>_run */
+  int64_t max;                   /* N: 1 <= S (+ P) <= N */
+  const int64_t *bytes;          /* per value id: workspace bytes at the bound */
+  const TfxTensor *const *window; /* per value id: the constant at S = N when the value is a
+                                    length-dependent window of it, else NULL */
+  const uint8_t *win_axis;       /* per value id x TFX_MAX_RANK: 0 whole axis, 1 rows P..P+S-1
+                                    (P = 0 unless decoder), 2 rows 0..P+S-1 */
+  const bool *varies;            /* per value id: a constant that depends on the length and is
+                                    no window: an error if the code reads it */
+  bool decoder;                  /* emit prefill/decode/reset over a KV cache */
+  int64_t vocab, token_limit, kv_floats;
+} TfxCLift;
+
+typedef struct {
+  const TfxCLift *lift; /* NULL: fixed shapes */
   const char *name;   /* C identifier prefix of the generated API */
   const char *out_c;  /* path of <name>.c; <name>.h and <name>.bin go beside it */
   TfxWeightsMode weights;

@@ -17,7 +17,7 @@ static int cmp_block(const void *a, const void *b) {
   return x->off < y->off ? -1 : x->off > y->off;
 }
 
-TfxStatus tfx_plan_memory(TfxGraph *g, TfxMemPlan *p) {
+TfxStatus tfx_plan_memory(TfxGraph *g, const int64_t *bytes, TfxMemPlan *p) {
   uint32_t nv = g->n_values;
   p->offset = malloc(sizeof(int64_t) * (nv + 1));
   uint32_t *last = malloc(sizeof(uint32_t) * (nv + 1));
@@ -47,7 +47,7 @@ TfxStatus tfx_plan_memory(TfxGraph *g, TfxMemPlan *p) {
       uint32_t v = n->outputs[k];
       if (v == TFX_NONE || external[v] || g->values[v].konst || p->offset[v] >= 0) continue;
       const TfxValue *val = &g->values[v];
-      int64_t size = tfx_numel(val->rank, val->dims) * (int64_t)tfx_dtype_bytes(val->dtype);
+      int64_t size = bytes ? bytes[v] : tfx_numel(val->rank, val->dims) * (int64_t)tfx_dtype_bytes(val->dtype);
       size = (size + TFX_PLAN_ALIGN - 1) / TFX_PLAN_ALIGN * TFX_PLAN_ALIGN;
       if (!size) size = TFX_PLAN_ALIGN;
       qsort(live, nlive, sizeof *live, cmp_block);

@@ -10,6 +10,7 @@
 #include "codegen/codegen.h"
 #include "frontend/frontend.h"
 #include "passes/passes.h"
+#include "tools/compile.h"
 
 #ifndef TFX_VERSION
 #define TFX_VERSION "0.0.0"
@@ -28,6 +29,10 @@ static void usage(FILE *f) {
         "  -o, --output FILE.c     where to write the C source (required)\n"
         "      --name NAME         prefix of the generated API (default: from FILE)\n"
         "      --dim SYM=V         give the symbolic dimension SYM the value V (repeatable)\n"
+        "      --max SYM=N         compile for every value of SYM from 1 to N: <name>_run\n"
+        "                          takes it at run time; causal LMs also get\n"
+        "                          <name>_prefill / _decode / _reset over a KV cache\n"
+        "      --no-kv-cache       with --max: no KV cache, only <name>_run\n"
         "      --weights MODE      embed | file | auto (default auto: file above 16 MiB)\n"
         "  -O LEVEL                optimisation level 0..3 (default 2)\n"
         "      --dump-after PASS   print the graph after PASS (toposort, fold, dce, fuse-attention, all)\n"
@@ -74,40 +79,53 @@ static char *default_name(const char *out) {
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "check") == 0) return tfx_check_main(argc - 1, argv + 1);
 
-  enum { OPT_NAME = 256, OPT_DIM, OPT_WEIGHTS, OPT_DUMP, OPT_MAIN, OPT_VERSION };
+  enum { OPT_NAME = 256, OPT_DIM, OPT_MAX, OPT_NOKV, OPT_WEIGHTS, OPT_DUMP, OPT_MAIN, OPT_VERSION };
   static const struct option longopts[] = {
       {"output", required_argument, 0, 'o'},  {"name", required_argument, 0, OPT_NAME},
       {"dim", required_argument, 0, OPT_DIM}, {"weights", required_argument, 0, OPT_WEIGHTS},
+      {"max", required_argument, 0, OPT_MAX}, {"no-kv-cache", no_argument, 0, OPT_NOKV},
       {"dump-after", required_argument, 0, OPT_DUMP}, {"emit-main", no_argument, 0, OPT_MAIN},
       {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, OPT_VERSION},
       {0, 0, 0, 0}};
   const char *out = NULL, *name = NULL, *dump = NULL;
-  TfxCOptions copt = {.weights = TFX_WEIGHTS_AUTO};
-  TfxDimBinding dims[64];
+  TfxCompileRequest req = {.c = {.weights = TFX_WEIGHTS_AUTO}};
+  TfxCOptions *copt = &req.c;
   int ndims = 0, level = 2, c;
   while ((c = getopt_long(argc, argv, "o:O:h", longopts, NULL)) != -1) {
     switch (c) {
     case 'o': out = optarg; break;
     case OPT_NAME: name = optarg; break;
-    case OPT_DIM: {
+    case OPT_DIM:
+    case OPT_MAX: {
+      const char *flag = c == OPT_DIM ? "--dim" : "--max";
       char *eq = strchr(optarg, '='), *end = NULL;
-      if (!eq || eq == optarg || ndims == 64) {
-        fprintf(stderr, "tfxc: --dim expects SYM=VALUE, got '%s'\n", optarg);
+      if (!eq || eq == optarg || (c == OPT_DIM && ndims == TFX_MAX_BINDINGS)) {
+        fprintf(stderr, "tfxc: %s expects SYM=VALUE, got '%s'\n", flag, optarg);
         return 2;
       }
       *eq = 0;
       long long v = strtoll(eq + 1, &end, 10);
-      if (!*(eq + 1) || *end || v < 0) {
-        fprintf(stderr, "tfxc: --dim %s: '%s' is not a non-negative integer\n", optarg, eq + 1);
+      if (!*(eq + 1) || *end || v < (c == OPT_DIM ? 0 : 1)) {
+        fprintf(stderr, "tfxc: %s %s: '%s' is not a %s integer\n", flag, optarg, eq + 1,
+                c == OPT_DIM ? "non-negative" : "positive");
         return 2;
       }
-      dims[ndims++] = (TfxDimBinding){optarg, v};
+      if (c == OPT_DIM) {
+        req.dims[ndims++] = (TfxDimBinding){optarg, v};
+      } else if (req.max.name) {
+        fprintf(stderr, "tfxc: --max given twice ('%s' and '%s'): one run-time dimension is supported\n",
+                req.max.name, optarg);
+        return 2;
+      } else {
+        req.max = (TfxDimBinding){optarg, v};
+      }
       break;
     }
+    case OPT_NOKV: req.no_kv_cache = true; break;
     case OPT_WEIGHTS:
-      if (strcmp(optarg, "embed") == 0) copt.weights = TFX_WEIGHTS_EMBED;
-      else if (strcmp(optarg, "file") == 0) copt.weights = TFX_WEIGHTS_FILE;
-      else if (strcmp(optarg, "auto") == 0) copt.weights = TFX_WEIGHTS_AUTO;
+      if (strcmp(optarg, "embed") == 0) copt->weights = TFX_WEIGHTS_EMBED;
+      else if (strcmp(optarg, "file") == 0) copt->weights = TFX_WEIGHTS_FILE;
+      else if (strcmp(optarg, "auto") == 0) copt->weights = TFX_WEIGHTS_AUTO;
       else {
         fprintf(stderr, "tfxc: --weights must be embed, file or auto, not '%s'\n", optarg);
         return 2;
@@ -127,7 +145,7 @@ int main(int argc, char **argv) {
       }
       dump = optarg;
       break;
-    case OPT_MAIN: copt.emit_main = true; break;
+    case OPT_MAIN: copt->emit_main = true; break;
     case 'h': usage(stdout); return 0;
     case OPT_VERSION: printf("tfxc %s\n", TFX_VERSION); return 0;
     default: usage(stderr); return 2;
@@ -146,19 +164,18 @@ int main(int argc, char **argv) {
     return 2;
   }
   char *dname = name ? NULL : default_name(out);
-  copt.name = name ? name : dname;
-  copt.out_c = out;
+  copt->name = name ? name : dname;
+  copt->out_c = out;
 
   TfxDiag d;
   tfx_diag_init(&d);
-  TfxGraph *g = tfx_import(argv[optind], &d);
-  int rc = 1;
-  if (g && !tfx_bind_dims(g, dims, ndims)) {
-    TfxPipelineOptions po = {.opt_level = level, .dump_after = dump, .dump_file = stdout};
-    if (!tfx_run_pipeline(g, &po) && !tfx_emit_c(g, &copt)) rc = 0;
-  }
+  req.model = argv[optind];
+  req.n_dims = ndims;
+  req.opt_level = level;
+  req.dump_after = dump;
+  req.dump_file = stdout;
+  int rc = tfx_compile(&req, &d, NULL) ? 1 : 0;
   print_diag(&d);
-  tfx_graph_free(g);
   tfx_diag_deinit(&d);
   free(dname);
   return rc;

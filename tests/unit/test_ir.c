@@ -142,7 +142,7 @@ static void test_memory_plan(void) {
   TfxPipelineOptions po = {.opt_level = 2};
   CHECK(tfx_run_pipeline(g, &po) == TFX_OK);
   TfxMemPlan p;
-  CHECK(tfx_plan_memory(g, &p) == TFX_OK);
+  CHECK(tfx_plan_memory(g, NULL, &p) == TFX_OK);
   int64_t sz = 448; /* 400 bytes rounded up to 64 */
   CHECK(p.offset[x] == -1 && p.offset[y] == -1);
   CHECK(p.offset[a] != p.offset[b] && p.offset[b] != p.offset[c] && p.offset[c] != p.offset[e]);
