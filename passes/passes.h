@@ -32,6 +32,8 @@ TfxStatus tfx_pass_fuse_attention(TfxGraph *g, int *changed);
 typedef struct {
   int64_t past;    /* P: tokens already in the cache at this compilation sample */
   int64_t max_seq; /* N: cache rows per layer and head */
+  int64_t window;  /* > 0: the sliding window found at a longer sample (a short one
+                      cannot show it); 0: detect from the masks */
 } TfxKvOptions;
 
 typedef struct {

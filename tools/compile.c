@@ -38,16 +38,17 @@ static const char *find_past_symbol(const TfxGraph *g, const char *seq) {
   for (uint32_t k = 0; k < g->n_inputs; k++) {
     const TfxValue *v = &g->values[g->inputs[k]];
     if (strncmp(v->name, "past", 4) != 0) continue;
-    for (int a = 0; a < v->rank; a++)
-      if (v->dim_sym[a] && strcmp(g->syms[v->dim_sym[a] - 1].name, seq) != 0)
-        return g->syms[v->dim_sym[a] - 1].name;
+    int a = v->rank - 2; /* [batch, heads, past, head_size] */
+    if (a >= 0 && v->dim_sym[a] && strcmp(g->syms[v->dim_sym[a] - 1].name, seq) != 0)
+      return g->syms[v->dim_sym[a] - 1].name;
   }
   return NULL;
 }
 
 /* Import and compile at S (and P); with kv, run the KV-cache pass.  Returns
  * NULL on error (reported).  *kvi is filled when kv. */
-static TfxGraph *build(Ctx *c, bool have_s, int64_t S, int64_t P, bool kv, TfxKvInfo *kvi, bool dump) {
+static TfxGraph *build(Ctx *c, bool have_s, int64_t S, int64_t P, bool kv, TfxKvInfo *kvi, int64_t window,
+                       bool dump) {
   const TfxCompileRequest *r = c->r;
   TfxGraph *g = tfx_import(r->model, c->d);
   if (!g) return NULL;
@@ -67,7 +68,7 @@ static TfxGraph *build(Ctx *c, bool have_s, int64_t S, int64_t P, bool kv, TfxKv
                            .dump_file = r->dump_file};
   if (tfx_run_pipeline(g, &po)) goto fail;
   if (kv) {
-    TfxKvOptions ko = {.past = P, .max_seq = r->max.value};
+    TfxKvOptions ko = {.past = P, .max_seq = r->max.value, .window = window};
     if (tfx_pass_kv_cache(g, &ko, kvi)) goto fail;
     int changed = 0;
     if (kvi->ok && (tfx_pass_dce(g, &changed) || tfx_graph_verify(g))) goto fail;
@@ -165,7 +166,7 @@ TfxStatus tfx_compile(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kind) 
   Ctx c = {.r = r, .d = d};
   if (kind) *kind = TFX_GEN_FIXED;
   if (!r->max.name) {
-    TfxGraph *g = build(&c, false, 0, 0, false, NULL, true);
+    TfxGraph *g = build(&c, false, 0, 0, false, NULL, 0, true);
     if (!g) return TFX_ERR;
     TfxStatus st = tfx_emit_c(g, &r->c);
     tfx_graph_free(g);
@@ -202,15 +203,26 @@ TfxStatus tfx_compile(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kind) 
   TfxStatus st = TFX_OK;
   TfxLiftSpec spec = {0};
   TfxKvInfo kvi = {0};
-  /* a decoder when the KV-cache pass accepts the graph at a sample point */
+  /* a decoder when the KV-cache pass accepts the graph at full length, where
+   * sliding windows show in the masks (short samples cannot tell) */
+  TfxGraph *full = NULL;
+  int64_t kv_window = 0;
   if (!r->no_kv_cache && N >= MIN_DECODER_MAX) {
-    TfxGraph *probe = build(&c, true, 3, c.past_sym ? 2 : 0, true, &kvi, false);
-    if (!probe) {
+    full = build(&c, true, N, 0, true, &kvi, 0, false);
+    if (!full) {
       free((char *)c.past_sym);
       return TFX_ERR;
     }
     c.decoder = kvi.ok;
-    tfx_graph_free(probe);
+    if (!c.decoder) {
+      tfx_graph_free(full);
+      full = NULL;
+    }
+    for (uint32_t i = 0; full && i < full->n_nodes; i++)
+      if (!full->nodes[i].dead && full->nodes[i].op == TFX_OP_KvAttention) {
+        int64_t w = tfx_attr_int(&full->nodes[i], "window", 0);
+        if (w > kv_window) kv_window = w;
+      }
   }
   if (c.decoder) {
     spec.n_syms = 2;
@@ -234,11 +246,11 @@ TfxStatus tfx_compile(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kind) 
       if (plain_samples[i] <= N) spec.sample[spec.k++][0] = plain_samples[i];
   }
 
-  TfxGraph *gs[TFX_LIFT_MAX_SAMPLES] = {0}, *full = NULL;
+  TfxGraph *gs[TFX_LIFT_MAX_SAMPLES] = {0};
   int k = spec.k;
   for (int i = 0; i < k && !st; i++) {
     TfxKvInfo ki = {0};
-    gs[i] = build(&c, true, spec.sample[i][0], spec.sample[i][1], c.decoder, &ki, i == 0);
+    gs[i] = build(&c, true, spec.sample[i][0], spec.sample[i][1], c.decoder, &ki, kv_window, i == 0);
     if (!gs[i]) st = TFX_ERR;
     else if (c.decoder && !ki.ok)
       st = tfx_error(d, "%s: --max %s: the graph is a decoder at some lengths only: %s", r->model, sym, ki.why);
@@ -246,9 +258,9 @@ TfxStatus tfx_compile(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kind) 
       st = same_structure(&c, gs[0], gs[i]);
     if (!st && c.decoder && i == 0) kvi = ki;
   }
-  if (!st) {
+  if (!st && !full) {
     TfxKvInfo ki = {0};
-    full = build(&c, true, N, 0, c.decoder, &ki, false);
+    full = build(&c, true, N, 0, c.decoder, &ki, kv_window, false);
     if (!full) st = TFX_ERR;
   }
 

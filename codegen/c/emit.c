@@ -575,7 +575,9 @@ static void print_lifted_run(Emitter *m, FILE *f, const char *inner) {
           tfx_dtype_ctype(t->dtype), m->params[0], tfx_dtype_ctype(l->dtype), m->oparams[0]);
   fprintf(f, "  const int64_t tfx_P = ctx->pos;\n  float *tfx_kv = (float *)(void *)(ctx->ws + %lld);\n",
           (long long)m->kv_off);
-  fputs("  (void)tfx_S;\n  (void)tfx_P;\n  (void)tfx_kv;\n", f);
+  /* the callers check these; repeating it lets the C compiler see the bounds */
+  fprintf(f, "  if (tfx_S < 1 || tfx_P < 0 || tfx_S > %lld - tfx_P) return %s_ERR_DIM;\n", (long long)L->max, U);
+  fputs("  (void)tfx_kv;\n", f);
   fputs(inner, f);
   fprintf(f, "  return %s_OK;\n}\n\n", U);
   fprintf(f, "int %s_reset(%s_ctx *ctx) {\n  if (!ctx) return %s_ERR_NULL;\n  if (!ctx->ready) return %s_ERR_STATE;\n"

@@ -1,0 +1,340 @@
+/* test_kvcache.c — the KvAttention op: infer's errors, the reference evaluator
+ * (past 0: causal and windowed attention against a hand computation; past > 0
+ * refused), and emit_c end to end: the node's printed code is wrapped in a C
+ * function over a cache buffer, compiled with cc, run as a prefill of 3 tokens
+ * then a decode of 1, and compared with causal attention over all 4 rows.  The
+ * code printed at several (S, P) must differ only in integer literals. */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "codegen/c/cemit.h"
+#include "codegen/codegen.h"
+#include "ir/ir.h"
+
+#include "tests/unit/check.h"
+#include "tests/unit/graph_build.h"
+
+typedef struct {
+  int64_t hq, hkv, s, dk, dv; /* Q [1,hq,s,dk], K [1,hkv,s,dk], V [1,hkv,s,dv] */
+  int64_t past, max_seq, kv_offset, window;
+  float scale;
+  int qrank; /* rank of Q (4 unless testing the error) */
+} Cfg;
+
+static void set_attrs(TfxGraph *g, const Cfg *c) {
+  TfxAttr *a = tfx_graph_alloc(g, sizeof *a * 5);
+  const char *names[4] = {"past", "max_seq", "kv_offset", "window"};
+  const int64_t vals[4] = {c->past, c->max_seq, c->kv_offset, c->window};
+  for (int k = 0; k < 4; k++) a[k].name = names[k], a[k].kind = TFX_ATTR_INT, a[k].i = vals[k];
+  a[4].name = "scale", a[4].kind = TFX_ATTR_FLOAT, a[4].f = c->scale;
+  g->nodes[g->n_nodes - 1].attrs = a;
+  g->nodes[g->n_nodes - 1].n_attrs = 5;
+}
+
+static TfxGraph *build(TfxDiag *d, const Cfg *c) {
+  TfxGraph *g = tfx_graph_new(d, "test.onnx");
+  g->opset = 23;
+  const int64_t qd[4] = {1, c->hq, c->s, c->dk}, kd[4] = {1, c->hkv, c->s, c->dk}, vd[4] = {1, c->hkv, c->s, c->dv};
+  uint32_t in[3];
+  in[0] = input(g, "q", TFX_F32, c->qrank ? c->qrank : 4, c->qrank == 3 ? qd + 1 : qd);
+  in[1] = input(g, "k", TFX_F32, 4, kd);
+  in[2] = input(g, "v", TFX_F32, 4, vd);
+  uint32_t y = node(g, TFX_OP_KvAttention, "attn0", 3, in, "y");
+  set_attrs(g, c);
+  output(g, y);
+  return g;
+}
+
+static TfxNode *the_node(TfxGraph *g) { return &g->nodes[g->n_nodes - 1]; }
+
+/* infer on a fresh graph; returns the status, diag text copied into msg. */
+static TfxStatus infer(const Cfg *c, char *msg, size_t size) {
+  TfxDiag d;
+  tfx_diag_init(&d);
+  TfxGraph *g = build(&d, c);
+  TfxStatus st = tfx_ops[TFX_OP_KvAttention].infer(g, the_node(g));
+  snprintf(msg, size, "%s", d.text ? d.text : "");
+  if (!st) {
+    const TfxValue *y = &g->values[g->outputs[0]];
+    CHECK(y->dtype == TFX_F32 && y->rank == 4 && y->dims[0] == 1 && y->dims[1] == c->hq && y->dims[2] == c->s &&
+          y->dims[3] == c->dv);
+  }
+  tfx_graph_free(g);
+  tfx_diag_deinit(&d);
+  return st;
+}
+
+static const Cfg BASE = {4, 2, 3, 3, 2, 0, 6, 5, 0, 0.5f, 4};
+
+static void test_infer(void) {
+  char msg[1024];
+  Cfg c = BASE;
+  CHECK(infer(&c, msg, sizeof msg) == TFX_OK);
+  c = BASE, c.qrank = 3;
+  CHECK(infer(&c, msg, sizeof msg) != TFX_OK && strstr(msg, "rank") && strstr(msg, "attn0"));
+  c = BASE, c.past = 4; /* 4 + 3 > 6 */
+  CHECK(infer(&c, msg, sizeof msg) != TFX_OK && strstr(msg, "max_seq") && strstr(msg, "attn0"));
+  c = BASE, c.past = 3; /* 3 + 3 == 6: fits */
+  CHECK(infer(&c, msg, sizeof msg) == TFX_OK);
+  c = BASE, c.hq = 3; /* 3 % 2 != 0 */
+  CHECK(infer(&c, msg, sizeof msg) != TFX_OK && strstr(msg, "multiple"));
+  c = BASE, c.past = -1;
+  CHECK(infer(&c, msg, sizeof msg) != TFX_OK && strstr(msg, "past"));
+  c = BASE, c.kv_offset = -2;
+  CHECK(infer(&c, msg, sizeof msg) != TFX_OK && strstr(msg, "kv_offset"));
+  c = BASE, c.window = -1;
+  CHECK(infer(&c, msg, sizeof msg) != TFX_OK && strstr(msg, "window"));
+}
+
+/* ---- data and the hand-computed reference ------------------------------- */
+
+static float frand(uint32_t *st) {
+  *st = *st * 1664525u + 1013904223u;
+  return (float)((*st >> 8) & 0xffff) / 65536.0f * 2.0f - 1.0f;
+}
+
+/* Causal attention over T rows: q [hq][T][dk], k [hkv][T][dk], v [hkv][T][dv] ->
+ * y [hq][T][dv]; rows j with i - window < j <= i (window 0: all j <= i). */
+static void reference(const Cfg *c, int64_t T, const float *q, const float *k, const float *v, double *y) {
+  const int64_t R = c->hq / c->hkv;
+  for (int64_t h = 0; h < c->hq; h++)
+    for (int64_t i = 0; i < T; i++) {
+      double w[64], mx = -INFINITY, sum = 0;
+      for (int64_t j = 0; j <= i; j++) {
+        w[j] = -INFINITY;
+        if (c->window && i - j >= c->window) continue;
+        double s = 0;
+        for (int64_t d = 0; d < c->dk; d++) s += (double)q[(h * T + i) * c->dk + d] * k[(h / R * T + j) * c->dk + d];
+        w[j] = s * c->scale;
+        if (w[j] > mx) mx = w[j];
+      }
+      for (int64_t j = 0; j <= i; j++) sum += w[j] = exp(w[j] - mx);
+      for (int64_t d = 0; d < c->dv; d++) {
+        double a = 0;
+        for (int64_t j = 0; j <= i; j++) a += w[j] / sum * v[(h / R * T + j) * c->dv + d];
+        y[(h * T + i) * c->dv + d] = a;
+      }
+    }
+}
+
+/* Rows [r0, r0+n) of x [H][T][D] into out [H][n][D]. */
+static void rows(const float *x, int64_t H, int64_t T, int64_t D, int64_t r0, int64_t n, float *out) {
+  for (int64_t h = 0; h < H; h++) memcpy(out + h * n * D, x + (h * T + r0) * D, sizeof(float) * (size_t)(n * D));
+}
+
+enum { T4 = 4, BIG = 256 };
+
+static void make_data(const Cfg *c, float *q, float *k, float *v) {
+  uint32_t st = 12345;
+  for (int64_t i = 0; i < c->hq * T4 * c->dk; i++) q[i] = frand(&st) * 2;
+  for (int64_t i = 0; i < c->hkv * T4 * c->dk; i++) k[i] = frand(&st) * 2;
+  for (int64_t i = 0; i < c->hkv * T4 * c->dv; i++) v[i] = frand(&st);
+}
+
+static void test_eval(int64_t window) {
+  Cfg c = BASE;
+  c.s = T4, c.window = window;
+  float q[BIG], k[BIG], v[BIG];
+  double ref[BIG];
+  make_data(&c, q, k, v);
+  reference(&c, T4, q, k, v, ref);
+  TfxDiag d;
+  tfx_diag_init(&d);
+  TfxGraph *g = build(&d, &c);
+  CHECK(tfx_ops[TFX_OP_KvAttention].infer(g, the_node(g)) == TFX_OK);
+  TfxTensor ti[3] = {{TFX_F32, 4, {1, c.hq, T4, c.dk}, q}, {TFX_F32, 4, {1, c.hkv, T4, c.dk}, k},
+                     {TFX_F32, 4, {1, c.hkv, T4, c.dv}, v}};
+  const TfxTensor *in[3] = {&ti[0], &ti[1], &ti[2]};
+  TfxTensor out[1];
+  memset(out, 0, sizeof out);
+  CHECK(tfx_eval_node(g, the_node(g), in, out) == TFX_OK);
+  if (out[0].data) {
+    double worst = 0;
+    for (int64_t i = 0; i < c.hq * T4 * c.dv; i++) worst = fmax(worst, fabs(((float *)out[0].data)[i] - ref[i]));
+    CHECK(worst < 1e-5);
+    tfx_tensor_free_data(&out[0]);
+  }
+  /* past > 0 has no reference semantics */
+  the_node(g)->attrs[0].i = 1;
+  memset(out, 0, sizeof out);
+  CHECK(tfx_eval_node(g, the_node(g), in, out) != TFX_OK);
+  CHECK(d.text && strstr(d.text, "needs the generated code's cache"));
+  tfx_tensor_free_data(&out[0]);
+  tfx_graph_free(g);
+  tfx_diag_deinit(&d);
+}
+
+/* ---- emit_c --------------------------------------------------------------- */
+
+/* The node's printed code at (S, P); malloc'd, NULL on error. */
+static char *emit_body(const Cfg *base, int64_t S, int64_t P) {
+  Cfg c = *base;
+  c.s = S, c.past = P;
+  TfxDiag d;
+  tfx_diag_init(&d);
+  TfxGraph *g = build(&d, &c);
+  char *text = NULL;
+  if (tfx_ops[TFX_OP_KvAttention].infer(g, the_node(g)) == TFX_OK) {
+    TfxCEmit e;
+    memset(&e, 0, sizeof e);
+    e.g = g;
+    e.vars = calloc(g->n_values, sizeof *e.vars);
+    e.referenced = calloc(g->n_values, sizeof *e.referenced);
+    for (uint32_t v = 0; v < g->n_values; v++) e.vars[v] = g->values[v].name; /* q, k, v, y */
+    e.indent = 1;
+    if (tfx_ops[TFX_OP_KvAttention].emit_c(&e, g, the_node(g)) == TFX_OK && !e.oom && e.buf) text = strdup(e.buf);
+    free(e.buf);
+    free((void *)e.vars);
+    free(e.referenced);
+  }
+  if (!text) fprintf(stderr, "emit failed: %s\n", d.text ? d.text : "");
+  tfx_graph_free(g);
+  tfx_diag_deinit(&d);
+  return text;
+}
+
+/* text with every run of digits replaced by '#' (malloc'd). */
+static char *skeleton(const char *s) {
+  char *out = malloc(strlen(s) + 1), *o = out;
+  for (const char *p = s; *p;) {
+    if (isdigit((unsigned char)*p)) {
+      *o++ = '#';
+      while (isdigit((unsigned char)*p)) p++;
+    } else {
+      *o++ = *p++;
+    }
+  }
+  *o = 0;
+  return out;
+}
+
+static void test_structure(const Cfg *c) {
+  static const int64_t samples[][2] = {{1, 0}, {3, 0}, {1, 3}, {2, 4}, {1, 5}};
+  char *first = NULL;
+  for (size_t k = 0; k < sizeof samples / sizeof samples[0]; k++) {
+    char *t = emit_body(c, samples[k][0], samples[k][1]);
+    CHECK(t != NULL);
+    if (!t) continue;
+    char *sk = skeleton(t);
+    if (!first) first = sk;
+    else {
+      CHECK(strcmp(first, sk) == 0);
+      free(sk);
+    }
+    free(t);
+  }
+  free(first);
+}
+
+static void print_array(FILE *f, const char *name, const float *x, int64_t n) {
+  fprintf(f, "static const float %s[%lld] = {", name, (long long)n);
+  for (int64_t i = 0; i < n; i++) fprintf(f, "%s%a", i ? ", " : "", (double)x[i]);
+  fprintf(f, "};\n");
+}
+
+/* Prefill 3 tokens then decode 1 through the generated code; compare with the
+ * reference over 4 rows and check the cache block's neighbours stay untouched. */
+static void test_emit(const Cfg *base) {
+  if (system("cc --version >/dev/null 2>&1") != 0) {
+    fprintf(stderr, "test_kvcache: SKIPPED the emit_c compile test: no `cc` found\n");
+    return;
+  }
+  Cfg c = *base;
+  float q[BIG], k[BIG], v[BIG];
+  double ref[BIG];
+  make_data(&c, q, k, v);
+  reference(&c, T4, q, k, v, ref);
+  char *b0 = emit_body(&c, 3, 0), *b1 = emit_body(&c, 1, 3);
+  CHECK(b0 && b1);
+  char dir[] = "/tmp/tfx_kvcache_XXXXXX";
+  if (!b0 || !b1 || !mkdtemp(dir)) {
+    free(b0), free(b1);
+    CHECK(!"cannot make a temporary directory");
+    return;
+  }
+  char src[128], exe[128], cmd[512];
+  snprintf(src, sizeof src, "%s/step.c", dir);
+  snprintf(exe, sizeof exe, "%s/step", dir);
+  FILE *f = fopen(src, "w");
+  CHECK(f != NULL);
+  if (!f) return;
+  const int64_t block = c.hkv * c.max_seq * (c.dk + c.dv), total = c.kv_offset + block + 7;
+  fprintf(f, "#include <stdint.h>\n#include <string.h>\n#include <math.h>\n#include <float.h>\n#include <stdio.h>\n\n");
+  fprintf(f, "static void step0(float *tfx_kv, const float *q, const float *k, const float *v, float *y) {\n%s}\n\n", b0);
+  fprintf(f, "static void step1(float *tfx_kv, const float *q, const float *k, const float *v, float *y) {\n%s}\n\n", b1);
+  float q0[BIG], k0[BIG], v0[BIG], q1[BIG], k1[BIG], v1[BIG];
+  rows(q, c.hq, T4, c.dk, 0, 3, q0), rows(k, c.hkv, T4, c.dk, 0, 3, k0), rows(v, c.hkv, T4, c.dv, 0, 3, v0);
+  rows(q, c.hq, T4, c.dk, 3, 1, q1), rows(k, c.hkv, T4, c.dk, 3, 1, k1), rows(v, c.hkv, T4, c.dv, 3, 1, v1);
+  print_array(f, "q0", q0, c.hq * 3 * c.dk), print_array(f, "k0", k0, c.hkv * 3 * c.dk);
+  print_array(f, "v0", v0, c.hkv * 3 * c.dv), print_array(f, "q1", q1, c.hq * c.dk);
+  print_array(f, "k1", k1, c.hkv * c.dk), print_array(f, "v1", v1, c.hkv * c.dv);
+  fprintf(f,
+          "int main(void) {\n"
+          "  static float kv[%lld], y0[%lld], y1[%lld];\n"
+          "  for (int i = 0; i < %lld; i++) kv[i] = (float)(1000 + i);\n"
+          "  step0(kv, q0, k0, v0, y0);\n"
+          "  step1(kv, q1, k1, v1, y1);\n"
+          "  for (int i = 0; i < %lld; i++) printf(\"%%a\\n\", (double)y0[i]);\n"
+          "  for (int i = 0; i < %lld; i++) printf(\"%%a\\n\", (double)y1[i]);\n"
+          "  int bad = 0;\n"
+          "  for (int i = 0; i < %lld; i++) bad += kv[i] != (float)(1000 + i);\n"
+          "  for (int i = %lld; i < %lld; i++) bad += kv[i] != (float)(1000 + i);\n"
+          "  printf(\"guard %%d\\n\", bad);\n"
+          "  return 0;\n}\n",
+          (long long)total, (long long)(c.hq * 3 * c.dv), (long long)(c.hq * c.dv), (long long)total,
+          (long long)(c.hq * 3 * c.dv), (long long)(c.hq * c.dv), (long long)c.kv_offset,
+          (long long)(c.kv_offset + block), (long long)total);
+  fclose(f);
+  snprintf(cmd, sizeof cmd, "cc -std=c99 -O1 -Wall -Wextra -Werror -o %s %s -lm", exe, src);
+  int rc = system(cmd);
+  CHECK(rc == 0);
+  if (rc == 0) {
+    FILE *p = popen(exe, "r");
+    CHECK(p != NULL);
+    if (p) {
+      double worst = 0;
+      int got = 0, guard = -1;
+      char line[128];
+      for (int64_t i = 0; i < c.hq * T4 * c.dv && fgets(line, sizeof line, p); i++, got++) {
+        /* y0 is [hq][3][dv] (rows 0..2), then y1 [hq][1][dv] (row 3) */
+        int64_t h, r, d;
+        if (i < c.hq * 3 * c.dv) h = i / (3 * c.dv), r = i / c.dv % 3, d = i % c.dv;
+        else h = (i - c.hq * 3 * c.dv) / c.dv, r = 3, d = i % c.dv;
+        worst = fmax(worst, fabs(strtod(line, NULL) - ref[(h * T4 + r) * c.dv + d]));
+      }
+      if (fgets(line, sizeof line, p)) sscanf(line, "guard %d", &guard);
+      CHECK(pclose(p) == 0);
+      CHECK(got == c.hq * T4 * c.dv);
+      CHECK(worst < 1e-5);
+      CHECK(guard == 0);
+      if (worst >= 1e-5) fprintf(stderr, "emit_c (window %lld): worst error %g\n", (long long)c.window, worst);
+    }
+  }
+  if (failures == 0 && !getenv("KEEP")) {
+    unlink(exe), unlink(src), rmdir(dir);
+  } else {
+    fprintf(stderr, "generated test program kept in %s\n", dir);
+  }
+  free(b0), free(b1);
+}
+
+int main(void) {
+  test_infer();
+  test_eval(0);
+  test_eval(2);
+  Cfg c = BASE;
+  test_structure(&c);
+  test_emit(&c); /* GQA (4 query heads over 2 KV heads), no window */
+  c.window = 2;
+  test_structure(&c);
+  test_emit(&c);
+  c = BASE, c.hq = 2, c.hkv = 2, c.kv_offset = 0, c.max_seq = 4; /* MHA, block at the cache start, full */
+  test_emit(&c);
+  if (failures) fprintf(stderr, "test_kvcache: %d failure(s)\n", failures);
+  else printf("test_kvcache: ok\n");
+  return failures != 0;
+}
