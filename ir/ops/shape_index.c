@@ -161,7 +161,10 @@ static TfxStatus gather_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   tfx_c_line(e, "for (int64_t j = 0; j < %lld; j++) {", (long long)ni);
   tfx_c_indent(e, 1);
   tfx_c_line(e, "int64_t k = %s;", idx_expr(ib, tfx_c_var(e, n->inputs[1]), "j"));
-  tfx_shp_emit_fix_index(e, "k", ax);
+  /* an index outside the axis (a token id outside the vocabulary) is the
+   * caller's error: the run stops with <NAME>_ERR_INPUT */
+  tfx_c_line(e, "if (k < -%lld || k >= %lld) return TFX_ERR_INPUT;", (long long)ax, (long long)ax);
+  tfx_c_line(e, "if (k < 0) k += %lld;", (long long)ax);
   if (inner == 1)
     tfx_c_line(e, "%s[o * %lld + j] = %s[o * %lld + k];", y, (long long)ni, xv, (long long)ax);
   else

@@ -8,6 +8,9 @@
 
 #include "relu.h"
 
+/* what generated code returns for an index outside its axis */
+#define TFX_ERR_INPUT RELU_ERR_INPUT
+
 
 int relu_init(relu_ctx *ctx, void *workspace, size_t workspace_bytes,
     const void *weights, size_t weights_bytes) {
@@ -15,6 +18,7 @@ int relu_init(relu_ctx *ctx, void *workspace, size_t workspace_bytes,
   ctx->ws = NULL;
   ctx->weights = NULL;
   ctx->ready = 0;
+  ctx->pos = 0;
   (void)workspace_bytes;
   (void)weights;
   (void)weights_bytes;
@@ -31,6 +35,8 @@ const char *relu_status_str(int status) {
   case RELU_ERR_WORKSPACE: return "workspace too small or not 16-byte aligned";
   case RELU_ERR_WEIGHTS: return "weights missing, of the wrong size, or corrupt";
   case RELU_ERR_STATE: return "context not initialised";
+  case RELU_ERR_DIM: return "a length outside 1..the compiled maximum";
+  case RELU_ERR_INPUT: return "a token id outside the vocabulary";
   default: return "unknown status";
   }
 }

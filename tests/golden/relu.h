@@ -21,7 +21,9 @@ enum {
   RELU_ERR_NULL = 1,      /* a required pointer is NULL */
   RELU_ERR_WORKSPACE = 2, /* workspace too small or misaligned */
   RELU_ERR_WEIGHTS = 3,   /* weights missing, wrong size or corrupt */
-  RELU_ERR_STATE = 4      /* context not initialised */
+  RELU_ERR_STATE = 4,     /* context not initialised */
+  RELU_ERR_DIM = 5,       /* a run-time length outside 1..max */
+  RELU_ERR_INPUT = 6      /* a token id outside the vocabulary */
 };
 
 /* All mutable state: one context per concurrent caller. */
@@ -29,6 +31,7 @@ typedef struct {
   unsigned char *ws;
   const unsigned char *weights;
   int ready;
+  int64_t pos; /* tokens in the KV cache (decoders) */
 } relu_ctx;
 
 int relu_init(relu_ctx *ctx, void *workspace, size_t workspace_bytes,
