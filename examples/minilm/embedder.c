@@ -1,6 +1,7 @@
 /* embedder.c -- tokenizer + generated MiniLM + mean pooling + L2 normalisation.
  *
- * EMBEDDER_SEQ (the --dim seq=N given to tfxc) and EMBEDDER_HIDDEN come from the
+ * EMBEDDER_SEQ (the --max seq=N given to tfxc: the model runs at each text's own
+ * length, up to N) and EMBEDDER_HIDDEN come from the
  * build; the generated minilm.h gives the workspace and weights sizes.  All
  * memory is allocated in embedder_open; embedding a sentence allocates none.
  */
@@ -16,7 +17,7 @@
 #include "wordpiece.h"
 
 #ifndef EMBEDDER_SEQ
-#error "define EMBEDDER_SEQ: the sequence length minilm.c was compiled for (--dim seq=N)"
+#error "define EMBEDDER_SEQ: the longest sequence minilm.c was compiled for (--max seq=N)"
 #endif
 #ifndef EMBEDDER_HIDDEN
 #define EMBEDDER_HIDDEN 384
@@ -124,15 +125,14 @@ long embedder_embed(Embedder *em, const char *text, size_t len, float *out, char
     return -1;
   }
   size_t n = needed < EMBEDDER_SEQ ? (size_t)needed : EMBEDDER_SEQ;
-  for (size_t t = 0; t < EMBEDDER_SEQ; t++) {
-    if (t >= n) em->ids[t] = 0; /* [PAD] */
+  for (size_t t = 0; t < n; t++) {
     em->mask[t] = t < n;
     em->types[t] = 0;
   }
 #if MINILM_NUM_OUTPUTS > 1
-  int st = minilm_run(&em->ctx, em->ids, em->mask, em->types, em->hidden, em->pooler);
+  int st = minilm_run(&em->ctx, (int64_t)n, em->ids, em->mask, em->types, em->hidden, em->pooler);
 #else
-  int st = minilm_run(&em->ctx, em->ids, em->mask, em->types, em->hidden);
+  int st = minilm_run(&em->ctx, (int64_t)n, em->ids, em->mask, em->types, em->hidden);
 #endif
   if (st != MINILM_OK) {
     snprintf(err, err_len, "minilm_run: %s", minilm_status_str(st));
