@@ -227,6 +227,31 @@ static const char *derived_name(TfxGraph *g, const char *base, const char *leaf)
 }
 
 /* Try to fuse around Softmax node si; 1 when fused, 0 when not, -1 on error. */
+/* A constant mask that is exactly causal without a past (key j visible from
+ * query i iff j <= i) becomes is_causal, so no S x S table reaches the
+ * generated code.  Masked entries are false, or additive values low enough
+ * that softmax gives them exactly zero. */
+static bool mask_is_causal(TfxGraph *g, uint32_t mask, const TfxValue *out) {
+  const TfxTensor *t = tfx_val(g, mask)->konst;
+  int64_t S = out->dims[2];
+  if (!t || t->rank < 2 || t->dims[t->rank - 1] != S || t->dims[t->rank - 2] != S) return false;
+  int64_t n = tfx_tensor_numel(t);
+  for (int64_t e = 0; e < n; e++) {
+    int64_t j = e % S, i = (e / S) % S;
+    bool allowed;
+    if (t->dtype == TFX_BOOL) {
+      allowed = tfx_tensor_get_i64(t, e) != 0;
+    } else {
+      double x = tfx_tensor_get_f64(t, e);
+      if (x == 0) allowed = true;
+      else if (x <= -65504.0) allowed = false;
+      else return false;
+    }
+    if (allowed != (j <= i)) return false;
+  }
+  return true;
+}
+
 static int fuse_at(Ctx *c, uint32_t si) {
   TfxGraph *g = c->g;
   TfxNode *sm = &g->nodes[si];
@@ -354,15 +379,20 @@ static int fuse_at(Ctx *c, uint32_t si) {
       m.q = qs, scale = 1.0;
     }
   }
+  bool causal = m.mask != TFX_NONE && mask_is_causal(g, m.mask, tfx_val(g, y));
+  if (causal) m.mask = TFX_NONE;
   uint32_t ins[4] = {m.q, k, v, m.mask};
   uint32_t aid = tfx_graph_add_node(g, TFX_OP_Attention, NULL, name, ins, m.mask != TFX_NONE ? 4 : 3, &y, 1);
   TfxNode *an = &g->nodes[aid];
-  TfxAttr *sa = tfx_graph_alloc(g, sizeof *sa);
-  sa->name = "scale";
-  sa->kind = TFX_ATTR_FLOAT;
-  sa->f = (float)scale;
+  TfxAttr *sa = tfx_graph_alloc(g, 2 * sizeof *sa);
+  sa[0].name = "scale";
+  sa[0].kind = TFX_ATTR_FLOAT;
+  sa[0].f = (float)scale;
+  sa[1].name = "is_causal";
+  sa[1].kind = TFX_ATTR_INT;
+  sa[1].i = 1;
   an->attrs = sa;
-  an->n_attrs = 1;
+  an->n_attrs = causal ? 2 : 1;
   if (tfx_ops[TFX_OP_Attention].infer(g, an)) return -1;
   return 1;
 }
