@@ -231,6 +231,9 @@ struct TfxGraph {
   void *cleanup_arg;
   uint32_t *name_index; /* open-addressing hash of value names -> ids */
   uint32_t name_index_cap;
+  /* Keep constant attention masks even when they look causal: a sliding
+   * window only shows at lengths beyond it (set by --max compilation). */
+  bool keep_masks;
 };
 
 TfxGraph *tfx_graph_new(TfxDiag *diag, const char *path);

@@ -379,7 +379,7 @@ static int fuse_at(Ctx *c, uint32_t si) {
       m.q = qs, scale = 1.0;
     }
   }
-  bool causal = m.mask != TFX_NONE && mask_is_causal(g, m.mask, tfx_val(g, y));
+  bool causal = m.mask != TFX_NONE && !g->keep_masks && mask_is_causal(g, m.mask, tfx_val(g, y));
   if (causal) m.mask = TFX_NONE;
   uint32_t ins[4] = {m.q, k, v, m.mask};
   uint32_t aid = tfx_graph_add_node(g, TFX_OP_Attention, NULL, name, ins, m.mask != TFX_NONE ? 4 : 3, &y, 1);

@@ -31,6 +31,7 @@ typedef struct {
   TfxDiag *d;
   const char *past_sym; /* symbol of the past inputs' length, or NULL */
   bool decoder;
+  bool keep_masks; /* see TfxGraph.keep_masks */
 } Ctx;
 
 /* The symbol that sizes the past_key_values.* inputs (decode-step exports). */
@@ -52,6 +53,7 @@ static TfxGraph *build(Ctx *c, bool have_s, int64_t S, int64_t P, bool kv, TfxKv
   const TfxCompileRequest *r = c->r;
   TfxGraph *g = tfx_import(r->model, c->d);
   if (!g) return NULL;
+  g->keep_masks = c->keep_masks;
   if (r->prepare && r->prepare(g, r->prepare_arg)) goto fail;
   TfxDimBinding b[TFX_MAX_BINDINGS + 2];
   int nb = 0;
@@ -235,6 +237,14 @@ TfxStatus tfx_compile(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kind) 
         spec.k++;
       }
   } else {
+    /* a mask kept at full length (a sliding window) may look causal at the
+     * short samples: keep every mask then, so all samples fuse alike */
+    TfxGraph *probe = N >= MIN_PLAIN_MAX ? build(&c, true, N, 0, false, NULL, 0, false) : NULL;
+    for (uint32_t i = 0; probe && i < probe->n_nodes; i++)
+      if (!probe->nodes[i].dead && probe->nodes[i].op == TFX_OP_Attention && probe->nodes[i].n_inputs > 3 &&
+          probe->nodes[i].inputs[3] != TFX_NONE)
+        c.keep_masks = true;
+    if (probe) tfx_graph_free(probe);
     if (N < MIN_PLAIN_MAX) {
       free((char *)c.past_sym);
       return tfx_error(d, "--max %s=%lld: the bound must be at least %d (use --dim %s=%lld for one length)",
@@ -309,6 +319,8 @@ TfxStatus tfx_compile(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kind) 
       for (int t = 1; t < TFX_LIFT_MAX_TERMS; t++)
         if (cf[t]) only_const = false;
       if (only_const) ax[a] = 0;
+      else if (spec.n_syms == 1 && cf[1] == 1 && cf[0] >= 0 && !cf[3])
+        ax[a] = 2; /* S + c rows (c: a fixed past): the first rows of the full table */
       else if (cf[0] == 0 && cf[1] == 1 && (spec.n_syms == 1 || cf[2] == 0) && !cf[3] && !cf[4] && !cf[5])
         ax[a] = 1;
       else if (spec.n_syms == 2 && cf[0] == 0 && cf[1] == 1 && cf[2] == 1 && !cf[3] && !cf[4] && !cf[5])

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "codegen/c/cemit.h"
+#include "codegen/c/kernels.h"
 
 enum { EMBED_LIMIT = 16 << 20, WEIGHTS_HEADER = 64 };
 
@@ -207,6 +208,8 @@ static void print_header(Emitter *m, FILE *f) {
   if (L && L->decoder) {
     fprintf(f, "/* Logits per token, and the part of the workspace that holds the KV cache. */\n");
     fprintf(f, "#define %s_VOCAB %lld\n", U, (long long)L->vocab);
+    fprintf(f, "/* Token ids run from 0 to %s_TOKENS - 1 (the rows of the embedding table). */\n", U);
+    fprintf(f, "#define %s_TOKENS %lld\n", U, (long long)L->token_limit);
     fprintf(f, "#define %s_KV_BYTES ((size_t)%lld)\n", U, (long long)(L->kv_floats * 4));
   }
   fputc('\n', f);
@@ -280,6 +283,7 @@ static void print_helpers(Emitter *m, FILE *f) {
           "  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);\n"
           "  u += 0x7fffu + ((u >> 16) & 1u);\n  return (uint16_t)(u >> 16);\n}\n", f);
   }
+  if (m->e.need[TFX_HELP_SGEMM]) tfx_c_print_sgemm(f);
 }
 
 static void print_init(Emitter *m, FILE *f) {
