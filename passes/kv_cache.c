@@ -426,10 +426,25 @@ static bool analyse(Ctx *c, const TfxKvOptions *o) {
   info->logits = g->outputs[0];
   info->vocab = lg->dims[2];
   info->token_limit = info->vocab;
+  /* the ids, possibly reshaped first (exports flatten them to [-1, seq]) */
+  uint32_t ids[8] = {tokens};
+  int n_ids = 1;
   for (uint32_t i = 0; i < g->n_nodes; i++) {
     const TfxNode *n = &g->nodes[i];
-    if (n->dead || n->op != TFX_OP_Gather || n->n_inputs < 2 ||
-        n->inputs[1] != tokens || n->inputs[0] == TFX_NONE)
+    bool keeps_values = n->op == TFX_OP_Reshape || n->op == TFX_OP_Squeeze || n->op == TFX_OP_Unsqueeze ||
+                        n->op == TFX_OP_Flatten || n->op == TFX_OP_Identity;
+    if (n->dead || !keeps_values || n->n_inputs < 1 || n->n_outputs < 1 || n->outputs[0] == TFX_NONE) continue;
+    for (int k = 0; k < n_ids && n_ids < 8; k++)
+      if (n->inputs[0] == ids[k]) {
+        ids[n_ids++] = n->outputs[0];
+        break;
+      }
+  }
+  for (uint32_t i = 0; i < g->n_nodes; i++) {
+    const TfxNode *n = &g->nodes[i];
+    bool from_ids = false;
+    for (int k = 0; k < n_ids && n->n_inputs >= 2; k++) from_ids |= n->inputs[1] == ids[k];
+    if (n->dead || n->op != TFX_OP_Gather || !from_ids || n->inputs[0] == TFX_NONE)
       continue;
     const TfxValue *tab = tfx_val(g, n->inputs[0]);
     if (tab->konst && tab->rank >= 1 && tfx_attr_int(n, "axis", 0) == 0) {

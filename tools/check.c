@@ -3,7 +3,12 @@
  * reference evaluator), build and run it on the set's inputs and compare the
  * outputs with the expected ones.  Case inputs that feed shape operands are
  * frozen into constants, every other input's dims are bound from its data, so
- * each set is compiled for its own shapes.
+ * by default each set is compiled for its own shapes.  With --max SYM=N one
+ * variable-length artefact serves every set that agrees on the other dims;
+ * with --decode a causal LM is compiled as a decoder over its KV cache and
+ * each set's tokens are prefilled, then decoded one at a time.  The program
+ * that drives the generated code is written here (tfxc's --emit-main is for
+ * fixed shapes only).
  *
  * Exit status: 0 every set matched; 1 mismatch, compile or run error, bad
  * case data; 2 usage error; 77 the case needs something tfxc does not
@@ -27,10 +32,18 @@
 #include "codegen/codegen.h"
 #include "frontend/frontend.h"
 #include "passes/passes.h"
+#include "tools/compile.h"
 
 int tfx_check_main(int argc, char **argv);
 
 enum { CHECK_PASS = 0, CHECK_FAIL = 1, CHECK_USAGE = 2, CHECK_UNSUPPORTED = 77 };
+/* A data set --max or --decode cannot use (printed as a note, not a failure). */
+enum { CHECK_SKIPPED = -1 };
+/* Exit status of the --decode driver when the outputs were written but an
+ * entry point mishandled a bad argument. */
+enum { DRIVER_BOUNDS = 3 };
+/* The decoder driver needs room for the KV-cache pass's sample points. */
+enum { DECODE_MIN_MAX = 9 };
 
 typedef struct {
   double rtol, atol;
@@ -40,6 +53,9 @@ typedef struct {
   const char *cc;   /* compiler command (may hold flags), or NULL for $CC / cc */
   const char *name; /* C name of the generated model */
   int timeout;      /* seconds the compiled program may run */
+  bool decode;      /* --decode */
+  char *max_sym;    /* --max SYM=N: the symbol (NULL with --decode --max N, or no --max) */
+  int64_t max_n;    /* --max: N, or -1 */
 } CheckOptions;
 
 /* Largest errors seen over all compared float elements. */
@@ -57,7 +73,7 @@ typedef struct {
 
 static const char usage_text[] =
     "usage: tfxc check CASE_DIR [--rtol R] [--atol A] [--reference] [--keep DIR] [--cc CC]\n"
-    "                  [--name N] [--timeout S] [-v]\n"
+    "                  [--name N] [--timeout S] [--max SYM=N] [--decode] [-v]\n"
     "  Compiles CASE_DIR/model.onnx to C, builds it with CC (default $CC or cc), runs it on\n"
     "  every CASE_DIR/test_data_set_*/input_K.pb and compares with output_K.pb.\n"
     "  --rtol R, --atol A  float tolerance |got-exp| <= A + R*|exp| (defaults 1e-3, 1e-6;\n"
@@ -66,10 +82,18 @@ static const char usage_text[] =
     "  --keep DIR          keep the generated files in DIR (default: a removed temp folder)\n"
     "  --name N            C name of the generated model (default model)\n"
     "  --timeout S         seconds the compiled program may run (default 120)\n"
+    "  --max SYM=N         compile once for every length SYM = 1..N (once per distinct value\n"
+    "                      of the other dims) and run each data set at its own length, passed\n"
+    "                      to <name>_run at run time; sets longer than N are skipped\n"
+    "  --decode            for causal LMs (input_ids [1,seq] -> logits [1,seq,V], past inputs\n"
+    "                      empty): compile as a decoder over the KV cache, prefill the first\n"
+    "                      half of each batch-1 set's tokens, decode the rest one at a time and\n"
+    "                      compare every step's logits; also checks that a full cache and an\n"
+    "                      out-of-vocabulary token are refused.  --max N (or seq=N) sets the\n"
+    "                      cache bound (default: the longest set, at least 9)\n"
     "  -v                  print the steps\n"
     "Exit status: 0 match, 1 mismatch or error, 2 usage, 77 the model needs something\n"
-    "tfxc does not support.\n";
-
+    "tfxc does not support (or, with --max/--decode, no data set fits).\n";
 /* ---- small helpers ----------------------------------------------------- */
 
 static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -403,14 +427,20 @@ static bool *shape_operand_inputs(const TfxGraph *g) {
   return freeze;
 }
 
-/* Bind the case's input tensors to the graph: match by name where the .pb
- * has one, else by position; freeze inputs that feed shape operands; bind
- * every other input's dims.  bind[k] receives the value id of input file k. */
-static TfxStatus bind_inputs(TfxGraph *g, const TensorList *in, uint32_t *bind, char *why,
-                             size_t whylen) {
+
+/* Match the case's input files to the graph: by name where the .pb has one,
+ * else by position.  bind[k] receives the value id of input file k.  Each
+ * file must agree with the model's declaration (dtype, rank, fixed dims) and
+ * a symbolic dim must have one value across the files; every message names
+ * the input and the file. */
+static TfxStatus match_inputs(const TfxGraph *g, const char *ds_dir, const TensorList *in,
+                              uint32_t *bind, char *why, size_t whylen) {
   uint32_t n_in = g->n_inputs;
   bool *taken = calloc(g->n_values + 1, 1);
-  if (!taken) abort();
+  int64_t *sym_val = malloc(sizeof *sym_val * (g->n_syms + 1));
+  int *sym_file = malloc(sizeof *sym_file * (g->n_syms + 1));
+  if (!taken || !sym_val || !sym_file) abort();
+  TfxStatus st = TFX_ERR;
   for (int k = 0; k < in->n; k++) {
     bind[k] = TFX_NONE;
     const char *nm = in->names[k];
@@ -435,19 +465,17 @@ static TfxStatus bind_inputs(TfxGraph *g, const TensorList *in, uint32_t *bind, 
     }
     snprintf(why, whylen, "%s ('%s') matches no model input (the model has %u inputs)",
              in->paths[k], in->names[k], n_in);
-    free(taken);
-    return TFX_ERR;
+    goto done;
   }
   for (uint32_t j = 0; j < n_in; j++)
     if (!taken[g->inputs[j]]) {
-      snprintf(why, whylen, "model input '%s' gets no input_K.pb (the data set has %d inputs)",
-               g->values[g->inputs[j]].name, in->n);
-      free(taken);
-      return TFX_ERR;
+      snprintf(why, whylen, "model input '%s' gets no input_K.pb: %s holds %d input file%s, the model has %u inputs",
+               g->values[g->inputs[j]].name, ds_dir, in->n, in->n == 1 ? "" : "s", n_in);
+      goto done;
     }
-  free(taken);
 
-  /* dtypes and declared dims */
+  /* dtypes, declared dims, one value per symbol */
+  for (uint32_t s = 0; s < g->n_syms; s++) sym_val[s] = -1;
   for (int k = 0; k < in->n; k++) {
     const TfxValue *v = &g->values[bind[k]];
     const TfxTensor *t = &in->t[k];
@@ -455,7 +483,7 @@ static TfxStatus bind_inputs(TfxGraph *g, const TensorList *in, uint32_t *bind, 
     if (v->dtype != TFX_UNDEF && v->dtype != t->dtype) {
       snprintf(why, whylen, "input '%s': the model declares %s, %s holds %s", v->name,
                tfx_dtype_name(v->dtype), in->paths[k], tfx_dtype_name(t->dtype));
-      return TFX_ERR;
+      goto done;
     }
     bool ok = v->rank < 0 || v->rank == t->rank;
     for (int d = 0; ok && v->rank >= 0 && d < v->rank; d++)
@@ -465,17 +493,49 @@ static TfxStatus bind_inputs(TfxGraph *g, const TensorList *in, uint32_t *bind, 
       shape_text(b, sizeof b, t->rank, t->dims);
       snprintf(why, whylen, "input '%s': the model declares shape %s, %s holds %s", v->name, a,
                in->paths[k], b);
-      return TFX_ERR;
+      goto done;
+    }
+    for (int d = 0; v->rank >= 0 && d < v->rank; d++) {
+      if (!v->dim_sym[d]) continue;
+      uint32_t s = v->dim_sym[d] - 1;
+      if (sym_val[s] < 0) {
+        sym_val[s] = t->dims[d];
+        sym_file[s] = k;
+      } else if (sym_val[s] != t->dims[d]) {
+        snprintf(why, whylen, "input '%s': dim %d is '%s' = %lld in %s, but '%s' = %lld in %s (input '%s')",
+                 v->name, d, g->syms[s].name, (long long)t->dims[d], in->paths[k], g->syms[s].name,
+                 (long long)sym_val[s], in->paths[sym_file[s]], g->values[bind[sym_file[s]]].name);
+        goto done;
+      }
     }
   }
+  st = TFX_OK;
+done:
+  free(sym_file);
+  free(sym_val);
+  free(taken);
+  return st;
+}
 
-  /* inputs that feed shape operands become constants */
-  bool *freeze = shape_operand_inputs(g);
-  for (int k = 0; k < in->n; k++) {
-    uint32_t v = bind[k];
+/* What a data set does to a freshly imported graph: each input file binds the
+ * graph value of that name; frozen ones (shape operands, overridden
+ * initialisers) become constants, the others get the file's dtype and dims.
+ * It is tfx_compile's `prepare` hook, and is applied to check's own graph. */
+typedef struct {
+  const TensorList *in;
+  const char **names; /* per input file */
+  bool *frozen;       /* per input file */
+} InputPlan;
+
+static TfxStatus apply_inputs(TfxGraph *g, void *arg) {
+  const InputPlan *p = arg;
+  for (int k = 0; k < p->in->n; k++) {
+    uint32_t v = tfx_graph_find_value(g, p->names[k]);
+    if (v == TFX_NONE)
+      return tfx_error(g->diag, "internal: tfxc check: the model has no value '%s'", p->names[k]);
     TfxValue *val = &g->values[v];
-    const TfxTensor *t = &in->t[k];
-    if (freeze[v] || val->kind == TFX_VAL_CONST) {
+    const TfxTensor *t = &p->in->t[k];
+    if (p->frozen[k] || val->kind == TFX_VAL_CONST) {
       TfxTensor *c = tfx_graph_new_tensor(g, t->dtype, t->rank, t->dims);
       size_t bytes = tfx_tensor_bytes(t);
       if (bytes) memcpy(c->data, t->data, bytes);
@@ -494,8 +554,48 @@ static TfxStatus bind_inputs(TfxGraph *g, const TensorList *in, uint32_t *bind, 
         g->syms[val->dim_sym[d] - 1].value = t->dims[d];
     }
   }
-  free(freeze);
   return TFX_OK;
+}
+
+/* Plan a data set (after match_inputs): which files are frozen.  Arrays are
+ * malloc'd; free with plan_free. */
+static void plan_inputs(const TfxGraph *g, const TensorList *in, const uint32_t *bind, InputPlan *p) {
+  bool *freeze = shape_operand_inputs(g);
+  p->in = in;
+  p->names = calloc((size_t)in->n + 1, sizeof *p->names);
+  p->frozen = calloc((size_t)in->n + 1, sizeof *p->frozen);
+  if (!p->names || !p->frozen) abort();
+  for (int k = 0; k < in->n; k++) {
+    p->names[k] = g->values[bind[k]].name;
+    p->frozen[k] = freeze[bind[k]] || g->values[bind[k]].kind == TFX_VAL_CONST;
+  }
+  free(freeze);
+}
+
+static void plan_free(InputPlan *p) {
+  free(p->names);
+  free(p->frozen);
+  memset(p, 0, sizeof *p);
+}
+
+/* The --dim bindings a data set implies: every symbol of a non-frozen input
+ * with the value its file gives it (names live in g).  Returns the count. */
+static int data_bindings(const TfxGraph *g, const InputPlan *p, const uint32_t *bind,
+                         TfxDimBinding *b) {
+  int n = 0;
+  for (int k = 0; k < p->in->n; k++) {
+    const TfxValue *v = &g->values[bind[k]];
+    const TfxTensor *t = &p->in->t[k];
+    if (p->frozen[k] || v->rank != t->rank) continue;
+    for (int d = 0; d < v->rank; d++) {
+      if (!v->dim_sym[d]) continue;
+      const char *name = g->syms[v->dim_sym[d] - 1].name;
+      bool seen = false;
+      for (int i = 0; i < n && !seen; i++) seen = strcmp(b[i].name, name) == 0;
+      if (!seen && n < TFX_MAX_BINDINGS) b[n++] = (TfxDimBinding){name, t->dims[d]};
+    }
+  }
+  return n;
 }
 
 /* Match the expected outputs to the graph outputs (by name, else position):
@@ -540,116 +640,400 @@ static void print_cmd(char *const *argv) {
   fprintf(stderr, "\n");
 }
 
-/* Emit, compile and run the generated program in work; outputs land in
- * got[] in graph output order. */
-static int run_generated(TfxGraph *g, const CheckOptions *o, const char *work, const TensorList *in,
-                         const uint32_t *bind, TfxTensor *got, TfxDiag *d, char *why, size_t whylen) {
-  int rc = CHECK_FAIL;
-  char *c_path = xasprintf("%s/%s.c", work, o->name);
-  char *bin_path = xasprintf("%s/%s.bin", work, o->name);
-  char *prog = xasprintf("%s/prog", work);
-  char *cc_log = xasprintf("%s/cc.log", work);
-  char *run_log = xasprintf("%s/run.log", work);
-  char *c_file = xasprintf("%s.c", o->name);
-  char *cc_copy = NULL;
-  char **argv = NULL;
-  char **outs = calloc(g->n_outputs + 1, sizeof *outs);
-  if (!outs) abort();
 
-  TfxCOptions copt = {.name = o->name, .out_c = c_path, .weights = TFX_WEIGHTS_AUTO, .emit_main = true};
-  if (tfx_emit_c(g, &copt)) {
-    char first[512];
-    diag_first_line(d, first, sizeof first);
-    snprintf(why, whylen, "C emission failed: %s", first);
-    rc = diag_unsupported(d) ? CHECK_UNSUPPORTED : CHECK_FAIL;
-    goto done;
-  }
+/* ---- building and running generated code ----------------------------------- */
 
+/* Compile with tfx_compile; on failure why gets the first message and the
+ * result tells unsupported (77) from failed (1). */
+static int compile_model(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kind, char *why,
+                         size_t whylen) {
+  if (!tfx_compile(r, d, kind)) return CHECK_PASS;
+  char first[512];
+  diag_first_line(d, first, sizeof first);
+  snprintf(why, whylen, "%s", first);
+  return diag_unsupported(d) ? CHECK_UNSUPPORTED : CHECK_FAIL;
+}
+
+/* cc the sources (names relative to work) into work/prog. */
+static int cc_build(const CheckOptions *o, const char *work, const char *const *srcs, int n_srcs,
+                    char *why, size_t whylen) {
   /* cc: $CC may carry flags ("ccache gcc", "clang -m32"): split on spaces */
   const char *cc = o->cc ? o->cc : getenv("CC");
   if (!cc || !*cc) cc = "cc";
-  cc_copy = xasprintf("%s", cc);
-  size_t cap = 16 + strlen(cc_copy) + 2 * (g->n_inputs + g->n_outputs);
-  argv = calloc(cap, sizeof *argv);
+  char *cc_copy = xasprintf("%s", cc), *cc_log = xasprintf("%s/cc.log", work);
+  char **argv = calloc(16 + strlen(cc_copy) + (size_t)n_srcs, sizeof *argv);
   if (!argv) abort();
   int ac = 0;
   for (char *tok = strtok(cc_copy, " \t"); tok; tok = strtok(NULL, " \t")) argv[ac++] = tok;
   static const char *const flags[] = {"-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", "-o", "prog"};
   for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) argv[ac++] = (char *)flags[i];
-  argv[ac++] = c_file;
+  for (int i = 0; i < n_srcs; i++) argv[ac++] = (char *)srcs[i];
   argv[ac++] = "-lm";
   argv[ac] = NULL;
   if (o->verbose) print_cmd(argv);
-  int st = run_cmd(argv, work, cc_log, 600);
+  int st = run_cmd(argv, work, cc_log, 600), rc = CHECK_PASS;
   if (st != 0) {
     fprintf(stderr, "tfxc check: the generated C failed to compile%s:\n",
             o->keep ? "" : " (rerun with --keep DIR to keep it)");
     dump_log(cc_log);
     snprintf(why, whylen, st == 127 ? "cannot run the C compiler '%s'"
                                     : "the generated C does not compile with '%s'", cc);
-    goto done;
+    rc = CHECK_FAIL;
   }
-
-  /* ./prog [--weights model.bin] IN.. OUT.. */
-  ac = 0;
-  argv[ac++] = prog;
-  if (is_file(bin_path)) {
-    argv[ac++] = "--weights";
-    argv[ac++] = bin_path;
-  }
-  for (uint32_t j = 0; j < g->n_inputs; j++) {
-    int k = 0;
-    while (k < in->n && bind[k] != g->inputs[j]) k++;
-    if (k == in->n) {
-      snprintf(why, whylen, "internal: graph input '%s' has no data", g->values[g->inputs[j]].name);
-      goto done;
-    }
-    argv[ac++] = in->paths[k];
-  }
-  for (uint32_t j = 0; j < g->n_outputs; j++) {
-    outs[j] = xasprintf("%s/out_%u.pb", work, j);
-    argv[ac++] = outs[j];
-  }
-  argv[ac] = NULL;
-  if (o->verbose) print_cmd(argv);
-  st = run_cmd(argv, NULL, run_log, o->timeout);
-  if (st != 0) {
-    fprintf(stderr, "tfxc check: the generated program failed:\n");
-    dump_log(run_log);
-    if (st == 128 + SIGALRM)
-      snprintf(why, whylen, "the generated program ran over %d s", o->timeout);
-    else if (st > 128)
-      snprintf(why, whylen, "the generated program died with signal %d", st - 128);
-    else
-      snprintf(why, whylen, "the generated program exited with status %d", st);
-    goto done;
-  }
-  for (uint32_t j = 0; j < g->n_outputs; j++) {
-    char *name = NULL;
-    if (tfx_tensorproto_read(outs[j], &got[j], &name, d)) {
-      char first[512];
-      diag_first_line(d, first, sizeof first);
-      snprintf(why, whylen, "cannot read the program's output: %s", first);
-      free(name);
-      goto done;
-    }
-    free(name);
-  }
-  rc = CHECK_PASS;
-done:
-  for (uint32_t j = 0; j < g->n_outputs; j++) free(outs[j]);
-  free(outs);
   free(argv);
-  free(cc_copy);
-  free(c_file);
-  free(run_log);
   free(cc_log);
-  free(prog);
-  free(bin_path);
-  free(c_path);
+  free(cc_copy);
   return rc;
 }
 
+/* First line of a log that starts with "error: ", without that prefix. */
+static bool log_error_line(const char *path, char *buf, size_t size) {
+  FILE *f = fopen(path, "r");
+  if (!f) return false;
+  char line[1024];
+  bool found = false;
+  while (!found && fgets(line, sizeof line, f)) {
+    if (strncmp(line, "error: ", 7) != 0) continue;
+    line[strcspn(line, "\n")] = 0;
+    snprintf(buf, size, "%s", line + 7);
+    found = true;
+  }
+  fclose(f);
+  return found;
+}
+
+/* Run a built program with its messages going to log.  Returns its exit
+ * status; on a non-zero one the log is printed and why says what happened. */
+static int run_program(const CheckOptions *o, char *const *argv, const char *log, char *why,
+                       size_t whylen) {
+  if (o->verbose) print_cmd(argv);
+  int st = run_cmd(argv, NULL, log, o->timeout);
+  if (st == 0) return 0;
+  fprintf(stderr, "tfxc check: the generated program failed:\n");
+  dump_log(log);
+  char err[512];
+  if (st == 128 + SIGALRM)
+    snprintf(why, whylen, "the generated program ran over %d s", o->timeout);
+  else if (st > 128)
+    snprintf(why, whylen, "the generated program died with signal %d", st - 128);
+  else if (log_error_line(log, err, sizeof err))
+    snprintf(why, whylen, "the generated program exited with status %d: %s", st, err);
+  else
+    snprintf(why, whylen, "the generated program exited with status %d", st);
+  return st;
+}
+
+/* A tensor's bytes to a file, for the drivers. */
+static bool write_raw(const char *path, const void *data, size_t bytes) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return false;
+  bool ok = !bytes || fwrite(data, 1, bytes, f) == bytes;
+  return fclose(f) == 0 && ok;
+}
+
+/* Read exactly t's bytes (dtype and dims set) from a file into malloc'd data. */
+static bool read_raw(const char *path, TfxTensor *t, char *why, size_t whylen) {
+  size_t bytes = tfx_tensor_bytes(t);
+  t->data = malloc(bytes ? bytes : 1);
+  if (!t->data) abort();
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(why, whylen, "cannot read the program's output %s: %s", path, strerror(errno));
+    return false;
+  }
+  size_t got = bytes ? fread(t->data, 1, bytes, f) : 0;
+  bool extra = fgetc(f) != EOF;
+  fclose(f);
+  if (got != bytes || extra) {
+    snprintf(why, whylen, "the program's output %s has the wrong size (expected %zu bytes)", path, bytes);
+    return false;
+  }
+  return true;
+}
+
+/* The C that drives a generated model for --max and --decode: it includes
+ * <name>.h, reads raw inputs, sets up an aligned workspace and the weights,
+ * and writes raw outputs.  DRV(x) is <name>_x, DRVU(X) <NAME>_X. */
+static const char driver_helpers[] =
+    "/* Read a whole file into 64-byte aligned memory; *raw is what to free. */\n"
+    "static void *drv_slurp(const char *path, size_t *size, void **raw) {\n"
+    "  FILE *f = fopen(path, \"rb\");\n"
+    "  long len = -1;\n"
+    "  unsigned char *buf;\n"
+    "  size_t off;\n"
+    "  *raw = NULL;\n"
+    "  *size = 0;\n"
+    "  if (!f) {\n"
+    "    fprintf(stderr, \"error: %s: cannot open\\n\", path);\n"
+    "    return NULL;\n"
+    "  }\n"
+    "  if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);\n"
+    "  if (len < 0 || fseek(f, 0, SEEK_SET) != 0) {\n"
+    "    fprintf(stderr, \"error: %s: cannot size\\n\", path);\n"
+    "    fclose(f);\n"
+    "    return NULL;\n"
+    "  }\n"
+    "  buf = (unsigned char *)malloc((size_t)len + 64);\n"
+    "  if (!buf) {\n"
+    "    fprintf(stderr, \"error: %s: out of memory\\n\", path);\n"
+    "    fclose(f);\n"
+    "    return NULL;\n"
+    "  }\n"
+    "  off = (size_t)(64 - ((uintptr_t)buf & 63));\n"
+    "  if (fread(buf + off, 1, (size_t)len, f) != (size_t)len) {\n"
+    "    fprintf(stderr, \"error: %s: read error\\n\", path);\n"
+    "    free(buf);\n"
+    "    fclose(f);\n"
+    "    return NULL;\n"
+    "  }\n"
+    "  fclose(f);\n"
+    "  *raw = buf;\n"
+    "  *size = (size_t)len;\n"
+    "  return buf + off;\n"
+    "}\n"
+    "\n"
+    "static int drv_write(const char *path, const void *data, size_t bytes) {\n"
+    "  FILE *f = fopen(path, \"wb\");\n"
+    "  int ok;\n"
+    "  if (!f) {\n"
+    "    fprintf(stderr, \"error: %s: cannot create\\n\", path);\n"
+    "    return 1;\n"
+    "  }\n"
+    "  ok = !bytes || fwrite(data, 1, bytes, f) == bytes;\n"
+    "  if (fclose(f) != 0 || !ok) {\n"
+    "    fprintf(stderr, \"error: %s: write error\\n\", path);\n"
+    "    return 1;\n"
+    "  }\n"
+    "  return 0;\n"
+    "}\n"
+    "\n"
+    "/* The workspace (64-byte aligned) and the weights (\"-\": compiled in), then init. */\n"
+    "static int drv_init(DRV(ctx) *ctx, const char *weights_path, void **ws_raw, void **w_raw) {\n"
+    "  const void *w = NULL;\n"
+    "  size_t wb = 0;\n"
+    "  void *ws;\n"
+    "  int st;\n"
+    "  *w_raw = NULL;\n"
+    "  *ws_raw = malloc((size_t)DRVU(WORKSPACE_BYTES) + 64);\n"
+    "  if (!*ws_raw) {\n"
+    "    fprintf(stderr, \"error: out of memory for the workspace\\n\");\n"
+    "    return 1;\n"
+    "  }\n"
+    "  ws = (unsigned char *)*ws_raw + (64 - ((uintptr_t)*ws_raw & 63));\n"
+    "  if (DRVU(WEIGHTS_BYTES) != 0) {\n"
+    "    if (strcmp(weights_path, \"-\") == 0) {\n"
+    "      fprintf(stderr, \"error: the model keeps its weights in a file and none was given\\n\");\n"
+    "      return 1;\n"
+    "    }\n"
+    "    if (!(w = drv_slurp(weights_path, &wb, w_raw))) return 1;\n"
+    "  }\n"
+    "  st = DRV(init)(ctx, ws, (size_t)DRVU(WORKSPACE_BYTES), w, wb);\n"
+    "  if (st != DRVU(OK)) {\n"
+    "    fprintf(stderr, \"error: init: %s\\n\", DRV(status_str)(st));\n"
+    "    return 1;\n"
+    "  }\n"
+    "  return 0;\n"
+    "}\n";
+
+/* Start a driver file: includes, the name macros, the helpers. */
+static FILE *driver_open(const char *path, const char *name) {
+  FILE *f = fopen(path, "w");
+  if (!f) return NULL;
+  const char *base = strrchr(path, '/');
+  fprintf(f, "/* %s: written by tfxc check to drive the generated %s.c. */\n", base ? base + 1 : path, name);
+  fputs("#include <stdint.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n\n", f);
+  fprintf(f, "#include \"%s.h\"\n\n#define DRV(x) %s_##x\n#define DRVU(x) ", name, name);
+  for (const char *p = name; *p; p++) fputc(toupper((unsigned char)*p), f);
+  fputs("_##x\n\n", f);
+  fputs(driver_helpers, f);
+  return f;
+}
+
+/* --max: ./prog WEIGHTS|- LEN IN.raw.. OUT.raw.. OUT_BYTES..  runs <name>_run at
+ * LEN, writes the outputs, then checks that lengths 0 and N+1 are refused
+ * with ERR_DIM before any buffer is touched (exit DRIVER_BOUNDS if not). */
+static bool write_max_driver(const char *path, const char *name, const TfxGraph *g, const char *sym,
+                             int64_t max_n) {
+  FILE *f = driver_open(path, name);
+  if (!f) return false;
+  char sym_text[128]; /* the symbol inside a C string and a format: only [A-Za-z0-9_] */
+  snprintf(sym_text, sizeof sym_text, "%s", sym);
+  for (char *p = sym_text; *p; p++)
+    if (!isalnum((unsigned char)*p)) *p = '_';
+  sym = sym_text;
+  uint32_t nin = g->n_inputs, nout = g->n_outputs;
+  fprintf(f, "\n#define NIN %u\n#define NOUT %u\n\n", nin, nout);
+  fputs("static int drv_run(DRV(ctx) *ctx, int64_t len, void **bufs) {\n  return DRV(run)(ctx, len", f);
+  for (uint32_t k = 0; k < nin; k++)
+    fprintf(f, ",\n      (const %s *)bufs[%u]", tfx_dtype_ctype(g->values[g->inputs[k]].dtype), k);
+  for (uint32_t k = 0; k < nout; k++)
+    fprintf(f, ",\n      (%s *)bufs[%u]", tfx_dtype_ctype(g->values[g->outputs[k]].dtype), nin + k);
+  fputs(");\n}\n\n", f);
+  fputs("int main(int argc, char **argv) {\n"
+        "  DRV(ctx) ctx;\n"
+        "  void *raw[NIN + NOUT + 1], *bufs[NIN + NOUT + 1], *ws_raw = NULL, *w_raw = NULL;\n"
+        "  size_t bytes[NIN + NOUT + 1];\n"
+        "  int64_t len, bad[2];\n"
+        "  int k, st, rc = 1;\n"
+        "  memset(raw, 0, sizeof raw);\n"
+        "  memset(bufs, 0, sizeof bufs);\n"
+        "  if (argc != 3 + NIN + 2 * NOUT) {\n"
+        "    fprintf(stderr, \"usage: %s WEIGHTS|- LEN IN.raw.. OUT.raw.. OUT_BYTES..\\n\", argv[0]);\n"
+        "    return 2;\n"
+        "  }\n"
+        "  len = (int64_t)strtoll(argv[2], NULL, 10);\n"
+        "  for (k = 0; k < NIN; k++)\n"
+        "    if (!(bufs[k] = drv_slurp(argv[3 + k], &bytes[k], &raw[k]))) goto done;\n"
+        "  for (k = NIN; k < NIN + NOUT; k++) {\n"
+        "    bytes[k] = (size_t)strtoull(argv[3 + NOUT + k], NULL, 10);\n"
+        "    if (!(bufs[k] = raw[k] = calloc(bytes[k] + 1, 1))) {\n"
+        "      fprintf(stderr, \"error: out of memory\\n\");\n"
+        "      goto done;\n"
+        "    }\n"
+        "  }\n"
+        "  if (drv_init(&ctx, argv[1], &ws_raw, &w_raw)) goto done;\n"
+        "  st = drv_run(&ctx, len, bufs);\n"
+        "  if (st != DRVU(OK)) {\n",
+        f);
+  fprintf(f, "    fprintf(stderr, \"error: %s_run(%s=%%lld): %%s\\n\", (long long)len, DRV(status_str)(st));\n",
+          name, sym);
+  fputs("    goto done;\n"
+        "  }\n"
+        "  for (k = NIN; k < NIN + NOUT; k++)\n"
+        "    if (drv_write(argv[3 + k], bufs[k], bytes[k])) goto done;\n"
+        "  rc = 0;\n",
+        f);
+  fprintf(f, "  bad[0] = 0;\n  bad[1] = INT64_C(%lld);\n", (long long)max_n + 1);
+  fputs("  for (k = 0; k < 2; k++) {\n"
+        "    st = drv_run(&ctx, bad[k], bufs);\n"
+        "    if (st != DRVU(ERR_DIM)) {\n",
+        f);
+  fprintf(f,
+          "      fprintf(stderr, \"error: %s_run(%s=%%lld) returned %%d (%%s), expected %%d (ERR_DIM)\\n\",\n"
+          "              (long long)bad[k], st, DRV(status_str)(st), (int)DRVU(ERR_DIM));\n",
+          name, sym);
+  fprintf(f, "      rc = %d;\n    }\n  }\n", DRIVER_BOUNDS);
+  fputs("done:\n"
+        "  for (k = 0; k < NIN + NOUT; k++) free(raw[k]);\n"
+        "  free(ws_raw);\n"
+        "  free(w_raw);\n"
+        "  return rc;\n"
+        "}\n",
+        f);
+  return fclose(f) == 0;
+}
+
+/* --decode: ./prog WEIGHTS|- TOKENS.raw K LOGITS.raw BOUNDS  prefills the
+ * first K tokens, decodes the rest one at a time and writes every row of
+ * logits; with BOUNDS 1 it then checks the refusals: an out-of-vocabulary
+ * token (ERR_INPUT, nothing written), n = 0 and a full cache (ERR_DIM). */
+static bool write_decode_driver(const char *path, const char *name, int64_t max_n, int64_t vocab) {
+  FILE *f = driver_open(path, name);
+  if (!f) return false;
+  fprintf(f, "\n#define N_MAX INT64_C(%lld)\n#define V INT64_C(%lld)\n\n", (long long)max_n, (long long)vocab);
+  fputs("static int drv_expect(int ok, const char *what, int st, int64_t pos) {\n"
+        "  if (!ok)\n"
+        "    fprintf(stderr, \"error: %s: returned %d (%s), position %lld\\n\", what, st, DRV(status_str)(st),\n"
+        "            (long long)pos);\n"
+        "  return ok ? 0 : 1;\n"
+        "}\n\n",
+        f);
+  fputs("int main(int argc, char **argv) {\n"
+        "  DRV(ctx) ctx;\n"
+        "  void *tok_raw = NULL, *ws_raw = NULL, *w_raw = NULL;\n"
+        "  const int64_t *tok;\n"
+        "  int64_t *many = NULL;\n"
+        "  float *logits = NULL, *scratch = NULL;\n"
+        "  unsigned char sentinel[64];\n"
+        "  size_t bytes;\n"
+        "  int64_t T, K, i, pos;\n"
+        "  int st, bad = 0, rc = 1;\n"
+        "  if (argc != 6) {\n"
+        "    fprintf(stderr, \"usage: %s WEIGHTS|- TOKENS.raw K LOGITS.raw BOUNDS\\n\", argv[0]);\n"
+        "    return 2;\n"
+        "  }\n"
+        "  if (!(tok = (const int64_t *)drv_slurp(argv[2], &bytes, &tok_raw))) goto done;\n"
+        "  T = (int64_t)(bytes / sizeof(int64_t));\n"
+        "  K = (int64_t)strtoll(argv[3], NULL, 10);\n"
+        "  if ((int64_t)DRVU(VOCAB) != V) {\n"
+        "    fprintf(stderr, \"error: VOCAB is %lld, the reference logits have %lld columns\\n\",\n"
+        "            (long long)DRVU(VOCAB), (long long)V);\n"
+        "    goto done;\n"
+        "  }\n"
+        "  logits = (float *)calloc((size_t)(T * V + 1), sizeof(float));\n"
+        "  scratch = (float *)calloc((size_t)((N_MAX + 1) * V), sizeof(float));\n"
+        "  many = (int64_t *)malloc((size_t)(N_MAX + 1) * sizeof(int64_t));\n"
+        "  if (!logits || !scratch || !many) {\n"
+        "    fprintf(stderr, \"error: out of memory\\n\");\n"
+        "    goto done;\n"
+        "  }\n"
+        "  if (drv_init(&ctx, argv[1], &ws_raw, &w_raw)) goto done;\n"
+        "  if ((pos = DRV(position)(&ctx)) != 0) {\n"
+        "    fprintf(stderr, \"error: after init the position is %lld, not 0\\n\", (long long)pos);\n"
+        "    goto done;\n"
+        "  }\n"
+        "  st = DRV(prefill)(&ctx, tok, K, logits);\n"
+        "  if (st != DRVU(OK) || (pos = DRV(position)(&ctx)) != K) {\n"
+        "    fprintf(stderr, \"error: prefill of %lld tokens: %s, position %lld\\n\", (long long)K,\n"
+        "            DRV(status_str)(st), (long long)DRV(position)(&ctx));\n"
+        "    goto done;\n"
+        "  }\n"
+        "  for (i = K; i < T; i++) {\n"
+        "    st = DRV(decode)(&ctx, tok[i], logits + i * V);\n"
+        "    if (st != DRVU(OK) || (pos = DRV(position)(&ctx)) != i + 1) {\n"
+        "      fprintf(stderr, \"error: decode of token %lld (id %lld): %s, position %lld\\n\", (long long)i,\n"
+        "              (long long)tok[i], DRV(status_str)(st), (long long)DRV(position)(&ctx));\n"
+        "      goto done;\n"
+        "    }\n"
+        "  }\n"
+        "  if (drv_write(argv[4], logits, (size_t)(T * V) * sizeof(float))) goto done;\n"
+        "  rc = 0;\n"
+        "  if (strcmp(argv[5], \"1\") != 0) goto done;\n"
+        "\n"
+        "  /* refusals: nothing may be written, the position must not move */\n"
+        "  st = DRV(reset)(&ctx);\n"
+        "  bad |= drv_expect(st == DRVU(OK) && DRV(position)(&ctx) == 0, \"reset\", st, DRV(position)(&ctx));\n"
+        "  memset(scratch, 0xA5, sizeof sentinel);\n"
+        "  memcpy(sentinel, scratch, sizeof sentinel);\n"
+        "  st = DRV(decode)(&ctx, (int64_t)DRVU(TOKENS), scratch);\n"
+        "  bad |= drv_expect(st == DRVU(ERR_INPUT) && DRV(position)(&ctx) == 0 &&\n"
+        "                    memcmp(scratch, sentinel, sizeof sentinel) == 0,\n"
+        "                    \"decode of token TOKENS (expected ERR_INPUT, nothing written)\", st,\n"
+        "                    DRV(position)(&ctx));\n"
+        "  st = DRV(decode)(&ctx, -1, scratch);\n"
+        "  bad |= drv_expect(st == DRVU(ERR_INPUT) && DRV(position)(&ctx) == 0,\n"
+        "                    \"decode of token -1 (expected ERR_INPUT)\", st, DRV(position)(&ctx));\n"
+        "  st = DRV(prefill)(&ctx, tok, 0, scratch);\n"
+        "  bad |= drv_expect(st == DRVU(ERR_DIM) && DRV(position)(&ctx) == 0,\n"
+        "                    \"prefill of 0 tokens (expected ERR_DIM)\", st, DRV(position)(&ctx));\n"
+        "  for (i = 0; i <= N_MAX; i++) many[i] = tok[i % T];\n"
+        "  st = DRV(prefill)(&ctx, many, N_MAX, scratch);\n"
+        "  bad |= drv_expect(st == DRVU(OK) && DRV(position)(&ctx) == N_MAX,\n"
+        "                    \"prefill of MAX_SEQ tokens (expected OK)\", st, DRV(position)(&ctx));\n"
+        "  memcpy(sentinel, scratch, sizeof sentinel);\n"
+        "  st = DRV(decode)(&ctx, tok[0], scratch);\n"
+        "  bad |= drv_expect(st == DRVU(ERR_DIM) && DRV(position)(&ctx) == N_MAX &&\n"
+        "                    memcmp(scratch, sentinel, sizeof sentinel) == 0,\n"
+        "                    \"decode into a full cache (expected ERR_DIM, nothing written)\", st,\n"
+        "                    DRV(position)(&ctx));\n"
+        "  st = DRV(reset)(&ctx);\n"
+        "  st = st == DRVU(OK) ? DRV(prefill)(&ctx, many, N_MAX + 1, scratch) : st;\n"
+        "  bad |= drv_expect(st == DRVU(ERR_DIM) && DRV(position)(&ctx) == 0,\n"
+        "                    \"prefill of MAX_SEQ + 1 tokens (expected ERR_DIM)\", st, DRV(position)(&ctx));\n",
+        f);
+  fprintf(f, "  if (bad) rc = %d;\n", DRIVER_BOUNDS);
+  fputs("done:\n"
+        "  free(many);\n"
+        "  free(scratch);\n"
+        "  free(logits);\n"
+        "  free(tok_raw);\n"
+        "  free(ws_raw);\n"
+        "  free(w_raw);\n"
+        "  return rc;\n"
+        "}\n",
+        f);
+  return fclose(f) == 0;
+}
 /* The model of a case folder: model.onnx, or the folder itself when it holds a
  * Hugging Face checkpoint (config.json + model.safetensors or its index).
  * NULL when there is neither. */
@@ -666,88 +1050,736 @@ static char *case_model(const char *case_dir) {
   return hf ? xasprintf("%s", case_dir) : NULL;
 }
 
-static int check_dataset(const CheckOptions *o, const char *case_dir, const char *ds,
-                         const char *work, CheckErr *err, char *why, size_t whylen) {
-  char *model = case_model(case_dir);
-  char *ds_dir = xasprintf("%s/%s", case_dir, ds);
-  TfxDiag d;
-  tfx_diag_init(&d);
-  TensorList in = {0}, exp = {0};
-  TfxGraph *g = NULL;
-  TfxTensor *got = NULL;
-  uint32_t *bind = NULL;
-  int *order = NULL;
-  int rc = CHECK_FAIL;
-  char first[512];
+/* ---- fixed shapes: one compilation per data set -------------------------------- */
 
-  /* the model first: an unsupported op says more than an input it cannot read */
-  if (!(g = tfx_import(model, &d)) || tensors_read(ds_dir, "input", &in, &d) ||
-      tensors_read(ds_dir, "output", &exp, &d)) {
-    diag_first_line(&d, first, sizeof first);
-    snprintf(why, whylen, "%s", first);
-    rc = diag_unsupported(&d) ? CHECK_UNSUPPORTED : CHECK_FAIL;
-    goto done;
+/* Compile for this data set's dims with tfxc's own main() (--emit-main), run
+ * it on the .pb files; outputs land in got[] in graph output order.  g is
+ * check's graph with the plan applied: its inputs are the program's. */
+static int run_fixed(const CheckOptions *o, const char *model, const TfxGraph *g, const InputPlan *plan,
+                     const uint32_t *bind, const char *work, TfxTensor *got, TfxDiag *d, char *why,
+                     size_t whylen) {
+  char *c_path = xasprintf("%s/%s.c", work, o->name);
+  char *bin_path = xasprintf("%s/%s.bin", work, o->name);
+  char *prog = xasprintf("%s/prog", work);
+  char *run_log = xasprintf("%s/run.log", work);
+  char *c_file = xasprintf("%s.c", o->name);
+  char **argv = calloc(8 + (size_t)g->n_inputs + g->n_outputs, sizeof *argv);
+  char **outs = calloc(g->n_outputs + 1, sizeof *outs);
+  if (!argv || !outs) abort();
+
+  TfxCompileRequest r = {.model = model,
+                         .opt_level = 2,
+                         .c = {.name = o->name, .out_c = c_path, .weights = TFX_WEIGHTS_AUTO, .emit_main = true},
+                         .prepare = apply_inputs,
+                         .prepare_arg = (void *)plan};
+  r.n_dims = data_bindings(g, plan, bind, r.dims);
+  int rc = compile_model(&r, d, NULL, why, whylen);
+  const char *srcs[] = {c_file};
+  if (rc != CHECK_PASS || (rc = cc_build(o, work, srcs, 1, why, whylen)) != CHECK_PASS) goto done;
+  rc = CHECK_FAIL;
+
+  /* ./prog [--weights model.bin] IN.. OUT.. */
+  int ac = 0;
+  argv[ac++] = prog;
+  if (is_file(bin_path)) {
+    argv[ac++] = "--weights";
+    argv[ac++] = bin_path;
   }
-  if (o->verbose) fprintf(stderr, "tfxc check: %s: %d inputs, %d outputs\n", ds, in.n, exp.n);
-  bind = calloc((size_t)in.n + 1, sizeof *bind);
-  order = calloc(g->n_outputs + 1, sizeof *order);
-  got = calloc(g->n_outputs + 1, sizeof *got);
-  if (!bind || !order || !got) abort();
-  if (bind_inputs(g, &in, bind, why, whylen)) goto done;
-
-  TfxPipelineOptions popt = {.opt_level = 2};
-  if (tfx_run_pipeline(g, &popt)) {
-    diag_first_line(&d, first, sizeof first);
-    snprintf(why, whylen, "%s", first);
-    rc = diag_unsupported(&d) ? CHECK_UNSUPPORTED : CHECK_FAIL;
-    goto done;
-  }
-  if (match_outputs(g, &exp, order, why, whylen)) goto done;
-
-  if (o->reference) {
-    TfxTensor *args = calloc(g->n_inputs + 1, sizeof *args);
-    if (!args) abort();
-    for (uint32_t j = 0; j < g->n_inputs; j++)
-      for (int k = 0; k < in.n; k++)
-        if (bind[k] == g->inputs[j]) args[j] = in.t[k];
-    TfxStatus st = tfx_eval_graph(g, args, got);
-    free(args);
-    if (st) {
-      diag_first_line(&d, first, sizeof first);
-      snprintf(why, whylen, "reference evaluation failed: %s", first);
-      rc = diag_unsupported(&d) ? CHECK_UNSUPPORTED : CHECK_FAIL;
+  for (uint32_t j = 0; j < g->n_inputs; j++) {
+    int k = 0;
+    while (k < plan->in->n && bind[k] != g->inputs[j]) k++;
+    if (k == plan->in->n) {
+      snprintf(why, whylen, "internal: graph input '%s' has no data", g->values[g->inputs[j]].name);
       goto done;
     }
-  } else {
-    rc = run_generated(g, o, work, &in, bind, got, &d, why, whylen);
-    if (rc != CHECK_PASS) goto done;
-    rc = CHECK_FAIL;
+    argv[ac++] = plan->in->paths[k];
   }
-
-  bool all = true;
-  for (uint32_t j = 0; j < g->n_outputs && all; j++) {
-    char what[512];
-    snprintf(what, sizeof what, "%s: output %u '%s'", ds, j, g->values[g->outputs[j]].name);
-    all = compare(&got[j], &exp.t[order[j]], what, o, err, why, whylen);
+  for (uint32_t j = 0; j < g->n_outputs; j++) {
+    outs[j] = xasprintf("%s/out_%u.pb", work, j);
+    argv[ac++] = outs[j];
   }
-  rc = all ? CHECK_PASS : CHECK_FAIL;
+  argv[ac] = NULL;
+  if (run_program(o, argv, run_log, why, whylen) != 0) goto done;
+  for (uint32_t j = 0; j < g->n_outputs; j++) {
+    char *name = NULL;
+    if (tfx_tensorproto_read(outs[j], &got[j], &name, d)) {
+      char first[512];
+      diag_first_line(d, first, sizeof first);
+      snprintf(why, whylen, "cannot read the program's output: %s", first);
+      free(name);
+      goto done;
+    }
+    free(name);
+  }
+  rc = CHECK_PASS;
 done:
-  if (rc != CHECK_PASS && d.text) /* every message: an unsupported model is reported whole */
-    fprintf(stderr, "%s%s", d.text, d.text[0] && d.text[strlen(d.text) - 1] == '\n' ? "" : "\n");
-  if (got)
-    for (uint32_t j = 0; g && j < g->n_outputs; j++) tfx_tensor_free_data(&got[j]);
-  free(got);
-  free(order);
-  free(bind);
-  if (g) tfx_graph_free(g);
-  tensors_free(&in);
-  tensors_free(&exp);
-  tfx_diag_deinit(&d);
-  free(ds_dir);
-  free(model);
+  for (uint32_t j = 0; j < g->n_outputs; j++) free(outs[j]);
+  free(outs);
+  free(argv);
+  free(c_file);
+  free(run_log);
+  free(prog);
+  free(bin_path);
+  free(c_path);
   return rc;
 }
 
+/* Why the diag says a step failed, and whether that means "unsupported". */
+static int diag_result(const TfxDiag *d, const char *prefix, char *why, size_t whylen) {
+  char first[512];
+  diag_first_line(d, first, sizeof first);
+  snprintf(why, whylen, "%s%s", prefix, first);
+  return diag_unsupported(d) ? CHECK_UNSUPPORTED : CHECK_FAIL;
+}
+
+/* Print every message of a failed data set (an unsupported model is
+ * reported whole). */
+static void print_diag(const TfxDiag *d) {
+  if (d->text)
+    fprintf(stderr, "%s%s", d->text, d->text[0] && d->text[strlen(d->text) - 1] == '\n' ? "" : "\n");
+}
+
+/* A data set's model, inputs and expected outputs, matched to each other and
+ * with its input plan applied to g. */
+typedef struct {
+  char *model, *ds_dir;
+  TfxGraph *g;
+  TensorList in, exp;
+  uint32_t *bind; /* per input file: value id */
+  int *order;     /* per graph output: expected tensor index */
+  TfxTensor *got; /* per graph output */
+  InputPlan plan;
+} DataSet;
+
+/* Import, read, match and plan (not yet applied).  On failure why is set
+ * and the result is the exit status. */
+static int dataset_open(DataSet *s, const char *case_dir, const char *ds, TfxDiag *d, char *why,
+                        size_t whylen) {
+  memset(s, 0, sizeof *s);
+  s->model = case_model(case_dir);
+  s->ds_dir = xasprintf("%s/%s", case_dir, ds);
+  /* the model first: an unsupported op says more than an input it cannot read */
+  if (!(s->g = tfx_import(s->model, d)) || tensors_read(s->ds_dir, "input", &s->in, d) ||
+      tensors_read(s->ds_dir, "output", &s->exp, d))
+    return diag_result(d, "", why, whylen);
+  s->bind = calloc((size_t)s->in.n + 1, sizeof *s->bind);
+  s->order = calloc(s->g->n_outputs + 1, sizeof *s->order);
+  s->got = calloc(s->g->n_outputs + 1, sizeof *s->got);
+  if (!s->bind || !s->order || !s->got) abort();
+  if (match_inputs(s->g, s->ds_dir, &s->in, s->bind, why, whylen)) return CHECK_FAIL;
+  plan_inputs(s->g, &s->in, s->bind, &s->plan);
+  return CHECK_PASS;
+}
+
+static void dataset_close(DataSet *s) {
+  if (s->got)
+    for (uint32_t j = 0; s->g && j < s->g->n_outputs; j++) tfx_tensor_free_data(&s->got[j]);
+  free(s->got);
+  free(s->order);
+  free(s->bind);
+  plan_free(&s->plan);
+  if (s->g) tfx_graph_free(s->g);
+  tensors_free(&s->in);
+  tensors_free(&s->exp);
+  free(s->ds_dir);
+  free(s->model);
+  memset(s, 0, sizeof *s);
+}
+
+/* Apply the plan to check's own graph and infer every shape. */
+static int dataset_infer(DataSet *s, int opt_level, TfxDiag *d, char *why, size_t whylen) {
+  TfxPipelineOptions popt = {.opt_level = opt_level};
+  if (apply_inputs(s->g, &s->plan) || tfx_run_pipeline(s->g, &popt)) return diag_result(d, "", why, whylen);
+  return CHECK_PASS;
+}
+
+/* Compare every output of a data set. */
+static bool dataset_compare(const DataSet *s, const char *ds, const CheckOptions *o, CheckErr *err,
+                            char *why, size_t whylen) {
+  for (uint32_t j = 0; j < s->g->n_outputs; j++) {
+    char what[512];
+    snprintf(what, sizeof what, "%s: output %u '%s'", ds, j, s->g->values[s->g->outputs[j]].name);
+    if (!compare(&s->got[j], &s->exp.t[s->order[j]], what, o, err, why, whylen)) return false;
+  }
+  return true;
+}
+
+static int check_dataset(const CheckOptions *o, const char *case_dir, const char *ds,
+                         const char *work, CheckErr *err, char *why, size_t whylen) {
+  TfxDiag d;
+  tfx_diag_init(&d);
+  DataSet s;
+  int rc = dataset_open(&s, case_dir, ds, &d, why, whylen);
+  if (rc != CHECK_PASS) goto done;
+  if (o->verbose) fprintf(stderr, "tfxc check: %s: %d inputs, %d outputs\n", ds, s.in.n, s.exp.n);
+  rc = CHECK_FAIL;
+
+  if (o->reference) {
+    if ((rc = dataset_infer(&s, 2, &d, why, whylen)) != CHECK_PASS) goto done;
+    rc = CHECK_FAIL;
+    if (match_outputs(s.g, &s.exp, s.order, why, whylen)) goto done;
+    TfxTensor *args = calloc(s.g->n_inputs + 1, sizeof *args);
+    if (!args) abort();
+    for (uint32_t j = 0; j < s.g->n_inputs; j++)
+      for (int k = 0; k < s.in.n; k++)
+        if (s.bind[k] == s.g->inputs[j]) args[j] = s.in.t[k];
+    TfxStatus st = tfx_eval_graph(s.g, args, s.got);
+    free(args);
+    if (st) {
+      rc = diag_result(&d, "reference evaluation failed: ", why, whylen);
+      goto done;
+    }
+  } else {
+    if (apply_inputs(s.g, &s.plan)) {
+      rc = diag_result(&d, "", why, whylen);
+      goto done;
+    }
+    if (match_outputs(s.g, &s.exp, s.order, why, whylen)) goto done;
+    rc = run_fixed(o, s.model, s.g, &s.plan, s.bind, work, s.got, &d, why, whylen);
+    if (rc != CHECK_PASS) goto done;
+  }
+  rc = dataset_compare(&s, ds, o, err, why, whylen) ? CHECK_PASS : CHECK_FAIL;
+done:
+  if (rc != CHECK_PASS) print_diag(&d);
+  dataset_close(&s);
+  tfx_diag_deinit(&d);
+  return rc;
+}
+
+/* ---- --max SYM=N: one variable-length artefact per distinct other dims ------ */
+
+typedef struct {
+  char *key; /* the inputs' dims (SYM masked) and frozen contents it was built for */
+  char *dir; /* <name>.c, the driver and prog */
+} Artefact;
+
+typedef struct {
+  Artefact *a;
+  int n;
+} ArtefactList;
+
+static void artefacts_free(ArtefactList *l) {
+  for (int i = 0; i < l->n; i++) {
+    free(l->a[i].key);
+    free(l->a[i].dir);
+  }
+  free(l->a);
+  memset(l, 0, sizeof *l);
+}
+
+/* What an artefact depends on: each input's name, dtype and dims with the
+ * symbol sym (an id + 1) masked, and a hash of every frozen input's bytes. */
+static char *dataset_key(const TfxGraph *g, const InputPlan *p, const uint32_t *bind, uint32_t sym) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  if (!f) abort();
+  for (int k = 0; k < p->in->n; k++) {
+    const TfxTensor *t = &p->in->t[k];
+    const TfxValue *v = &g->values[bind[k]];
+    fprintf(f, "%s:%s:%d", p->names[k], tfx_dtype_name(t->dtype), p->frozen[k]);
+    for (int d = 0; d < t->rank; d++) {
+      if (!p->frozen[k] && v->rank == t->rank && v->dim_sym[d] == sym) fputs(",*", f);
+      else fprintf(f, ",%lld", (long long)t->dims[d]);
+    }
+    if (p->frozen[k]) {
+      uint64_t h = 1469598103934665603ull; /* FNV-1a */
+      const unsigned char *b = t->data;
+      for (size_t i = 0, n = tfx_tensor_bytes(t); i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+      fprintf(f, "#%016llx", (unsigned long long)h);
+    }
+    fputc(';', f);
+  }
+  if (fclose(f) != 0 || !buf) abort();
+  return buf;
+}
+
+/* Compile s for every length up to --max into dir and build it with the
+ * driver. */
+static int build_max_artefact(const CheckOptions *o, const DataSet *s, const char *dir, TfxDiag *d,
+                              char *why, size_t whylen) {
+  char *c_path = xasprintf("%s/%s.c", dir, o->name), *c_file = xasprintf("%s.c", o->name);
+  char *drv_file = xasprintf("%s_check_driver.c", o->name), *drv_path = xasprintf("%s/%s", dir, drv_file);
+  TfxCompileRequest r = {.model = s->model,
+                         .opt_level = 2,
+                         .max = {o->max_sym, o->max_n},
+                         .no_kv_cache = true,
+                         .c = {.name = o->name, .out_c = c_path, .weights = TFX_WEIGHTS_AUTO},
+                         .prepare = apply_inputs,
+                         .prepare_arg = (void *)&s->plan};
+  r.n_dims = data_bindings(s->g, &s->plan, s->bind, r.dims);
+  TfxGenKind kind = TFX_GEN_FIXED;
+  int rc = compile_model(&r, d, &kind, why, whylen);
+  if (rc != CHECK_PASS) goto done;
+  rc = CHECK_FAIL;
+  if (kind != TFX_GEN_VARIABLE) {
+    snprintf(why, whylen, "internal: --max %s=%lld did not give a variable-length artefact", o->max_sym,
+             (long long)o->max_n);
+    goto done;
+  }
+  if (!write_max_driver(drv_path, o->name, s->g, o->max_sym, o->max_n)) {
+    snprintf(why, whylen, "cannot write %s: %s", drv_path, strerror(errno));
+    goto done;
+  }
+  const char *srcs[] = {c_file, drv_file};
+  rc = cc_build(o, dir, srcs, 2, why, whylen);
+done:
+  free(drv_path);
+  free(drv_file);
+  free(c_file);
+  free(c_path);
+  return rc;
+}
+
+static int check_dataset_max(const CheckOptions *o, const char *case_dir, const char *ds,
+                             const char *work_root, ArtefactList *arts, CheckErr *err, char *why,
+                             size_t whylen) {
+  TfxDiag d;
+  tfx_diag_init(&d);
+  DataSet s;
+  char *key = NULL, *work = NULL, *prog = NULL, *bin = NULL, *run_log = NULL, *len_text = NULL;
+  char **files = NULL, **argv = NULL;
+  int n_files = 0;
+  int rc = dataset_open(&s, case_dir, ds, &d, why, whylen);
+  if (rc != CHECK_PASS) goto done;
+  rc = CHECK_FAIL;
+
+  /* the run-time length: the symbol's value in this set's files */
+  uint32_t sym = 0;
+  for (uint32_t i = 0; i < s.g->n_syms && !sym; i++)
+    if (strcmp(s.g->syms[i].name, o->max_sym) == 0) sym = i + 1;
+  if (!sym) {
+    snprintf(why, whylen, "--max %s=%lld: the model has no dimension named '%s'", o->max_sym,
+             (long long)o->max_n, o->max_sym);
+    goto done;
+  }
+  int64_t len = -1;
+  for (int k = 0; k < s.in.n && len < 0; k++) {
+    const TfxValue *v = &s.g->values[s.bind[k]];
+    for (int a = 0; !s.plan.frozen[k] && v->rank == s.in.t[k].rank && a < v->rank; a++)
+      if (v->dim_sym[a] == sym) len = s.in.t[k].dims[a];
+  }
+  if (len < 0) {
+    snprintf(why, whylen, "--max %s: no input of the model has a dim '%s' that varies at run time",
+             o->max_sym, o->max_sym);
+    goto done;
+  }
+  if (len < 1 || len > o->max_n) {
+    printf("  %s: %s=%lld is outside 1..%lld: skipped\n", ds, o->max_sym, (long long)len,
+           (long long)o->max_n);
+    fflush(stdout);
+    rc = CHECK_SKIPPED;
+    goto done;
+  }
+  key = dataset_key(s.g, &s.plan, s.bind, sym);
+  /* check's graph at this set's dims: the program's inputs, output shapes */
+  if ((rc = dataset_infer(&s, 0, &d, why, whylen)) != CHECK_PASS) goto done;
+  rc = CHECK_FAIL;
+  if (match_outputs(s.g, &s.exp, s.order, why, whylen)) goto done;
+
+  int a = 0;
+  while (a < arts->n && strcmp(arts->a[a].key, key) != 0) a++;
+  if (a == arts->n) {
+    char *dir = xasprintf("%s/artefact_%d", work_root, a);
+    if (mkdir_p(dir) != 0) {
+      snprintf(why, whylen, "cannot create %s: %s", dir, strerror(errno));
+      free(dir);
+      goto done;
+    }
+    if (o->verbose)
+      fprintf(stderr, "tfxc check: %s: compiling for %s=1..%lld in %s\n", ds, o->max_sym,
+              (long long)o->max_n, dir);
+    if ((rc = build_max_artefact(o, &s, dir, &d, why, whylen)) != CHECK_PASS) {
+      free(dir);
+      goto done;
+    }
+    rc = CHECK_FAIL;
+    arts->a = realloc(arts->a, sizeof *arts->a * (size_t)(arts->n + 1));
+    if (!arts->a) abort();
+    arts->a[arts->n++] = (Artefact){key, dir};
+    key = NULL;
+  }
+  const Artefact *art = &arts->a[a];
+
+  /* ./prog WEIGHTS|- LEN IN.raw.. OUT.raw.. OUT_BYTES.. */
+  work = xasprintf("%s/%s", work_root, ds);
+  if (mkdir_p(work) != 0) {
+    snprintf(why, whylen, "cannot create %s: %s", work, strerror(errno));
+    goto done;
+  }
+  uint32_t nin = s.g->n_inputs, nout = s.g->n_outputs;
+  files = calloc(nin + 2 * (size_t)nout + 1, sizeof *files);
+  argv = calloc(nin + 2 * (size_t)nout + 4, sizeof *argv);
+  if (!files || !argv) abort();
+  prog = xasprintf("%s/prog", art->dir);
+  bin = xasprintf("%s/%s.bin", art->dir, o->name);
+  run_log = xasprintf("%s/run.log", work);
+  len_text = xasprintf("%lld", (long long)len);
+  int ac = 0;
+  argv[ac++] = prog;
+  argv[ac++] = is_file(bin) ? bin : "-";
+  argv[ac++] = len_text;
+  for (uint32_t j = 0; j < nin; j++) {
+    int k = 0;
+    while (k < s.in.n && s.bind[k] != s.g->inputs[j]) k++;
+    if (k == s.in.n) {
+      snprintf(why, whylen, "internal: graph input '%s' has no data", s.g->values[s.g->inputs[j]].name);
+      goto done;
+    }
+    files[n_files] = xasprintf("%s/in_%u.raw", work, j);
+    if (!write_raw(files[n_files], s.in.t[k].data, tfx_tensor_bytes(&s.in.t[k]))) {
+      snprintf(why, whylen, "cannot write %s: %s", files[n_files], strerror(errno));
+      n_files++;
+      goto done;
+    }
+    argv[ac++] = files[n_files++];
+  }
+  for (uint32_t j = 0; j < nout; j++) {
+    files[n_files] = xasprintf("%s/out_%u.raw", work, j);
+    argv[ac++] = files[n_files++];
+  }
+  for (uint32_t j = 0; j < nout; j++) {
+    const TfxValue *v = &s.g->values[s.g->outputs[j]];
+    TfxTensor *t = &s.got[j];
+    t->dtype = v->dtype;
+    t->rank = v->rank;
+    memcpy(t->dims, v->dims, sizeof t->dims);
+    files[n_files] = xasprintf("%zu", tfx_tensor_bytes(t));
+    argv[ac++] = files[n_files++];
+  }
+  argv[ac] = NULL;
+  char bounds[1024] = "";
+  int st = run_program(o, argv, run_log, why, whylen);
+  if (st == DRIVER_BOUNDS) snprintf(bounds, sizeof bounds, "%s", why);
+  else if (st != 0) goto done;
+  for (uint32_t j = 0; j < nout; j++)
+    if (!read_raw(argv[3 + nin + j], &s.got[j], why, whylen)) goto done;
+
+  CheckErr e = {0, 0};
+  bool same = dataset_compare(&s, ds, o, &e, why, whylen);
+  printf("  %s: %s=%lld: max abs err %.3g, max rel err %.3g\n", ds, o->max_sym, (long long)len, e.max_abs,
+         e.max_rel);
+  fflush(stdout); /* in order with the programs' messages */
+  if (e.max_abs > err->max_abs) err->max_abs = e.max_abs;
+  if (e.max_rel > err->max_rel) err->max_rel = e.max_rel;
+  if (!same) goto done;
+  if (bounds[0]) {
+    snprintf(why, whylen, "%s: %s", ds, bounds);
+    goto done;
+  }
+  rc = CHECK_PASS;
+done:
+  if (rc != CHECK_PASS && rc != CHECK_SKIPPED) print_diag(&d);
+  for (int i = 0; i < n_files; i++) free(files[i]);
+  free(files);
+  free(argv);
+  free(len_text);
+  free(run_log);
+  free(bin);
+  free(prog);
+  free(work);
+  free(key);
+  dataset_close(&s);
+  tfx_diag_deinit(&d);
+  return rc;
+}
+
+/* ---- --decode: prefill, then one token at a time, over the KV cache ------------ */
+
+typedef struct {
+  const char *ds;
+  TensorList in, exp;
+  int tokens;    /* input file of the token ids */
+  int logits;    /* expected tensor of the logits */
+  int64_t T;     /* tokens */
+} DecodeSet;
+
+/* Row (token) of the largest |got - exp| of a [1,T,V] pair; a non-finite
+ * mismatch counts as infinite. */
+static int64_t worst_row(const TfxTensor *got, const TfxTensor *exp) {
+  int64_t n = tfx_tensor_numel(exp), V = exp->dims[2], row = 0;
+  double worst = -1;
+  for (int64_t i = 0; i < n; i++) {
+    double e = tfx_tensor_get_f64(exp, i), g = tfx_tensor_get_f64(got, i), d;
+    if ((isnan(e) && isnan(g)) || e == g) d = 0;
+    else if (!isfinite(e) || !isfinite(g)) d = INFINITY;
+    else d = fabs(g - e);
+    if (d > worst) {
+      worst = d;
+      row = V ? i / V : 0;
+    }
+  }
+  return row;
+}
+
+static void step_text(char *buf, size_t size, int64_t row, int64_t K) {
+  if (row < K) snprintf(buf, size, "token %lld, prefill", (long long)row);
+  else snprintf(buf, size, "token %lld, decode step %lld", (long long)row, (long long)(row - K + 1));
+}
+
+/* Is data set s one --decode can run?  Else note says why not. */
+static bool decode_usable(const CheckOptions *o, const TfxGraph *g, const uint32_t *bind, DecodeSet *s,
+                          char *note, size_t notelen) {
+  s->tokens = -1;
+  for (int k = 0; k < s->in.n; k++) {
+    if (tfx_tensor_numel(&s->in.t[k]) == 0) continue; /* an empty past */
+    if (s->tokens >= 0) {
+      snprintf(note, notelen, "inputs '%s' and '%s' both hold data (--decode starts from an empty past)",
+               g->values[bind[s->tokens]].name, g->values[bind[k]].name);
+      return false;
+    }
+    s->tokens = k;
+  }
+  if (s->tokens < 0) {
+    snprintf(note, notelen, "no input holds token ids");
+    return false;
+  }
+  const TfxTensor *t = &s->in.t[s->tokens];
+  char shape[256];
+  shape_text(shape, sizeof shape, t->rank, t->dims);
+  if ((t->dtype != TFX_I64 && t->dtype != TFX_I32) || t->rank != 2) {
+    snprintf(note, notelen, "input '%s' holds %s%s, not token ids [batch, seq]",
+             g->values[bind[s->tokens]].name, tfx_dtype_name(t->dtype), shape);
+    return false;
+  }
+  if (t->dims[0] != 1) {
+    snprintf(note, notelen, "batch %lld (--decode runs batch 1)", (long long)t->dims[0]);
+    return false;
+  }
+  s->T = t->dims[1];
+  if (o->max_n >= 0 && s->T > o->max_n) {
+    snprintf(note, notelen, "%lld tokens, over --max %lld", (long long)s->T, (long long)o->max_n);
+    return false;
+  }
+  return true;
+}
+
+/* The logits of set s: the expected tensor named like the first graph output,
+ * else output_0.pb; it must be [1,T,V]. */
+static bool decode_logits(const TfxGraph *g, DecodeSet *s, const char *ds_dir, char *why, size_t whylen) {
+  const char *name = g->values[g->outputs[0]].name;
+  s->logits = -1;
+  for (int k = 0; k < s->exp.n && s->logits < 0; k++)
+    if (strcmp(s->exp.names[k], name) == 0) s->logits = k;
+  if (s->logits < 0 && s->exp.n > 0) s->logits = 0;
+  if (s->logits < 0) {
+    snprintf(why, whylen, "%s: no output_0.pb with the reference logits", ds_dir);
+    return false;
+  }
+  const TfxTensor *e = &s->exp.t[s->logits];
+  if (e->rank != 3 || e->dims[0] != 1 || e->dims[1] != s->T || !tfx_dtype_is_float(e->dtype)) {
+    char shape[256];
+    shape_text(shape, sizeof shape, e->rank, e->dims);
+    snprintf(why, whylen, "%s holds %s%s; --decode compares it with logits [1,%lld,V]", s->exp.paths[s->logits],
+             tfx_dtype_name(e->dtype), shape, (long long)s->T);
+    return false;
+  }
+  return true;
+}
+
+/* Run one set through the decoder program; compares its logits. */
+static int decode_run(const CheckOptions *o, const char *work_root, const char *dir, DecodeSet *s,
+                      bool bounds, CheckErr *err, char *why, size_t whylen) {
+  const TfxTensor *tok = &s->in.t[s->tokens], *exp = &s->exp.t[s->logits];
+  int64_t T = s->T, V = exp->dims[2], K = T / 2 > 1 ? T / 2 : 1;
+  char *work = xasprintf("%s/%s", work_root, s->ds), *prog = xasprintf("%s/prog", dir);
+  char *bin = xasprintf("%s/%s.bin", dir, o->name), *tok_path = xasprintf("%s/tokens.raw", work);
+  char *log_path = xasprintf("%s/logits.raw", work), *run_log = xasprintf("%s/run.log", work);
+  char *k_text = xasprintf("%lld", (long long)K);
+  int64_t *ids = malloc(sizeof *ids * (size_t)T);
+  TfxTensor got = {.dtype = TFX_F32, .rank = 3, .dims = {1, T, V}}, conv = {0};
+  int rc = CHECK_FAIL;
+  if (!ids) abort();
+  for (int64_t i = 0; i < T; i++) ids[i] = tfx_tensor_get_i64(tok, i);
+  if (mkdir_p(work) != 0 || !write_raw(tok_path, ids, sizeof *ids * (size_t)T)) {
+    snprintf(why, whylen, "cannot write %s: %s", tok_path, strerror(errno));
+    goto done;
+  }
+  char *argv[] = {prog, is_file(bin) ? bin : "-", tok_path, k_text, log_path, bounds ? "1" : "0", NULL};
+  char bounds_why[1024] = "";
+  int st = run_program(o, argv, run_log, why, whylen);
+  if (st == DRIVER_BOUNDS) snprintf(bounds_why, sizeof bounds_why, "%s", why);
+  else if (st != 0) goto done;
+  if (!read_raw(log_path, &got, why, whylen)) goto done;
+  const TfxTensor *cmp = &got;
+  if (exp->dtype != TFX_F32) { /* compare in the reference's precision */
+    conv = (TfxTensor){.dtype = exp->dtype, .rank = 3, .dims = {1, T, V}};
+    conv.data = malloc(tfx_tensor_bytes(&conv) + 1);
+    if (!conv.data) abort();
+    for (int64_t i = 0; i < T * V; i++) tfx_tensor_set_f64(&conv, i, tfx_tensor_get_f64(&got, i));
+    cmp = &conv;
+  }
+  CheckErr e = {0, 0};
+  char what[512], step[128];
+  snprintf(what, sizeof what, "%s: logits", s->ds);
+  bool same = compare(cmp, exp, what, o, &e, why, whylen);
+  step_text(step, sizeof step, worst_row(cmp, exp), K);
+  printf("  %s: %lld tokens (prefill %lld, decode %lld): max abs err %.3g (%s), max rel err %.3g\n", s->ds,
+         (long long)T, (long long)K, (long long)(T - K), e.max_abs, step, e.max_rel);
+  fflush(stdout); /* in order with the programs' messages */
+  if (e.max_abs > err->max_abs) err->max_abs = e.max_abs;
+  if (e.max_rel > err->max_rel) err->max_rel = e.max_rel;
+  if (!same) {
+    size_t n = strlen(why);
+    snprintf(why + n, whylen - n, " (%s)", step);
+    goto done;
+  }
+  if (bounds_why[0]) {
+    snprintf(why, whylen, "decoder entry points: %s", bounds_why);
+    goto done;
+  }
+  rc = CHECK_PASS;
+done:
+  tfx_tensor_free_data(&conv);
+  tfx_tensor_free_data(&got);
+  free(ids);
+  free(k_text);
+  free(run_log);
+  free(log_path);
+  free(tok_path);
+  free(bin);
+  free(prog);
+  free(work);
+  return rc;
+}
+
+static int check_decode(const CheckOptions *o, const char *case_dir, char **ds, int n_ds,
+                        const char *work_root, CheckErr *err, char *why, size_t whylen) {
+  TfxDiag d;
+  tfx_diag_init(&d);
+  char *model = case_model(case_dir), *dir = NULL, *c_path = NULL, *c_file = NULL;
+  char *drv_file = xasprintf("%s_check_driver.c", o->name), *drv_path = NULL;
+  DecodeSet *sets = calloc((size_t)n_ds + 1, sizeof *sets);
+  int n_sel = 0, rc = CHECK_FAIL;
+  TfxDimBinding dims[TFX_MAX_BINDINGS];
+  int n_dims = 0;
+  const char *seq_sym = NULL, *tok_name = NULL;
+  int64_t longest = 0;
+  if (!sets) abort();
+  TfxGraph *g = tfx_import(model, &d);
+  if (!g) {
+    rc = diag_result(&d, "", why, whylen);
+    goto done;
+  }
+
+  /* the batch-1 sets with token ids only (and empty pasts) */
+  for (int i = 0; i < n_ds; i++) {
+    DecodeSet *s = &sets[n_sel];
+    char *ds_dir = xasprintf("%s/%s", case_dir, ds[i]), note[512];
+    uint32_t *bind = NULL;
+    s->ds = ds[i];
+    if (tensors_read(ds_dir, "input", &s->in, &d) || tensors_read(ds_dir, "output", &s->exp, &d)) {
+      rc = diag_result(&d, "", why, whylen);
+      free(ds_dir);
+      goto done;
+    }
+    bind = calloc((size_t)s->in.n + 1, sizeof *bind);
+    if (!bind) abort();
+    bool bad = match_inputs(g, ds_dir, &s->in, bind, why, whylen);
+    bool use = !bad && decode_usable(o, g, bind, s, note, sizeof note);
+    if (use) bad = !decode_logits(g, s, ds_dir, why, whylen);
+    if (use && !bad && n_sel > 0 && s->exp.t[s->logits].dims[2] != sets[0].exp.t[sets[0].logits].dims[2]) {
+      snprintf(why, whylen, "%s: the logits have %lld columns, %s's %lld", ds[i],
+               (long long)s->exp.t[s->logits].dims[2], sets[0].ds,
+               (long long)sets[0].exp.t[sets[0].logits].dims[2]);
+      bad = true;
+    }
+    if (use && !bad && n_sel == 0) {
+      /* batch = 1, the past's length = 0, and the length symbol to vary */
+      for (int k = 0; k < s->in.n; k++) {
+        const TfxValue *v = &g->values[bind[k]];
+        for (int a = 0; v->rank == s->in.t[k].rank && a < v->rank; a++) {
+          if (!v->dim_sym[a]) continue;
+          const char *name = g->syms[v->dim_sym[a] - 1].name;
+          int64_t val = s->in.t[k].dims[a];
+          if (k == s->tokens && a == 1) {
+            seq_sym = name;
+            continue;
+          }
+          bool seen = false;
+          for (int j = 0; j < n_dims && !seen; j++) seen = strcmp(dims[j].name, name) == 0;
+          if (!seen && n_dims < TFX_MAX_BINDINGS && (val == 0 || (k == s->tokens && a == 0)))
+            dims[n_dims++] = (TfxDimBinding){name, val};
+        }
+      }
+      tok_name = g->values[bind[s->tokens]].name;
+    }
+    free(bind);
+    free(ds_dir);
+    if (bad) goto done;
+    if (!use) {
+      printf("  %s: skipped: %s\n", ds[i], note);
+      fflush(stdout);
+      tensors_free(&s->in);
+      tensors_free(&s->exp);
+      continue;
+    }
+    if (s->T > longest) longest = s->T;
+    n_sel++;
+  }
+  if (!n_sel) {
+    snprintf(why, whylen, "no batch-1 data set with an empty past");
+    rc = CHECK_UNSUPPORTED;
+    goto done;
+  }
+  const char *sym = o->max_sym ? o->max_sym : seq_sym;
+  if (!sym) {
+    snprintf(why, whylen, "input '%s' has no symbolic length: --decode needs one (or --max SYM=N)", tok_name);
+    goto done;
+  }
+  int64_t N = o->max_n >= 0 ? o->max_n : longest > DECODE_MIN_MAX ? longest : DECODE_MIN_MAX;
+
+  /* one decoder for every set */
+  dir = xasprintf("%s/decoder", work_root);
+  c_path = xasprintf("%s/%s.c", dir, o->name);
+  c_file = xasprintf("%s.c", o->name);
+  drv_path = xasprintf("%s/%s", dir, drv_file);
+  if (mkdir_p(dir) != 0) {
+    snprintf(why, whylen, "cannot create %s: %s", dir, strerror(errno));
+    goto done;
+  }
+  TfxCompileRequest r = {.model = model,
+                         .n_dims = n_dims,
+                         .max = {sym, N},
+                         .opt_level = 2,
+                         .c = {.name = o->name, .out_c = c_path, .weights = TFX_WEIGHTS_AUTO}};
+  memcpy(r.dims, dims, sizeof *dims * (size_t)n_dims);
+  if (o->verbose) fprintf(stderr, "tfxc check: compiling a decoder for %s=1..%lld in %s\n", sym, (long long)N, dir);
+  TfxGenKind kind = TFX_GEN_FIXED;
+  if ((rc = compile_model(&r, &d, &kind, why, whylen)) != CHECK_PASS) goto done;
+  rc = CHECK_FAIL;
+  if (kind != TFX_GEN_DECODER) {
+    char first[512];
+    if (d.text) diag_first_line(&d, first, sizeof first);
+    else snprintf(first, sizeof first, "tfxc did not recognise %s as a causal LM over a KV cache", model);
+    snprintf(why, whylen, "not compiled as a decoder: %s", first);
+    goto done;
+  }
+  if (!write_decode_driver(drv_path, o->name, N, sets[0].exp.t[sets[0].logits].dims[2])) {
+    snprintf(why, whylen, "cannot write %s: %s", drv_path, strerror(errno));
+    goto done;
+  }
+  const char *srcs[] = {c_file, drv_file};
+  if ((rc = cc_build(o, dir, srcs, 2, why, whylen)) != CHECK_PASS) goto done;
+  for (int i = 0; i < n_sel; i++)
+    if ((rc = decode_run(o, work_root, dir, &sets[i], i == 0, err, why, whylen)) != CHECK_PASS) break;
+done:
+  if (rc != CHECK_PASS) print_diag(&d);
+  for (int i = 0; i <= n_sel && i < n_ds; i++) {
+    tensors_free(&sets[i].in);
+    tensors_free(&sets[i].exp);
+  }
+  free(sets);
+  if (g) tfx_graph_free(g);
+  free(drv_path);
+  free(drv_file);
+  free(c_file);
+  free(c_path);
+  free(dir);
+  free(model);
+  tfx_diag_deinit(&d);
+  return rc;
+}
 /* ---- the command --------------------------------------------------------- */
 
 static bool parse_double(const char *s, double *out) {
@@ -766,13 +1798,16 @@ static bool c_identifier(const char *s) {
   return true;
 }
 
+
 int tfx_check_main(int argc, char **argv) {
-  CheckOptions o = {.rtol = 1e-3, .atol = 1e-6, .name = "model", .timeout = 120};
+  CheckOptions o = {.rtol = 1e-3, .atol = 1e-6, .name = "model", .timeout = 120, .max_n = -1};
+  char max_sym[128];
   static const struct option longopts[] = {
       {"rtol", required_argument, NULL, 'r'},    {"atol", required_argument, NULL, 'a'},
       {"reference", no_argument, NULL, 'R'},     {"keep", required_argument, NULL, 'k'},
       {"cc", required_argument, NULL, 'c'},      {"name", required_argument, NULL, 'n'},
       {"timeout", required_argument, NULL, 't'}, {"verbose", no_argument, NULL, 'v'},
+      {"max", required_argument, NULL, 'm'},     {"decode", no_argument, NULL, 'D'},
       {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
   optind = 0; /* the caller may have used getopt already: reinitialise */
   int c;
@@ -792,6 +1827,27 @@ int tfx_check_main(int argc, char **argv) {
     case 'n': o.name = optarg; break;
     case 't': o.timeout = atoi(optarg); break;
     case 'v': o.verbose = true; break;
+    case 'D': o.decode = true; break;
+    case 'm': {
+      const char *eq = strchr(optarg, '='), *num = eq ? eq + 1 : optarg;
+      char *end = NULL;
+      errno = 0;
+      long long v = strtoll(num, &end, 10);
+      size_t sl = eq ? (size_t)(eq - optarg) : 0;
+      if (!*num || *end || errno || v < 1 || (eq && (sl == 0 || sl >= sizeof max_sym))) {
+        fprintf(stderr, "tfxc check: --max expects SYM=N with N >= 1 (or N alone with --decode), got '%s'\n",
+                optarg);
+        return CHECK_USAGE;
+      }
+      o.max_sym = NULL;
+      if (eq) {
+        memcpy(max_sym, optarg, sl);
+        max_sym[sl] = 0;
+        o.max_sym = max_sym;
+      }
+      o.max_n = v;
+      break;
+    }
     case 'h': fputs(usage_text, stdout); return CHECK_PASS;
     default: fputs(usage_text, stderr); return CHECK_USAGE;
     }
@@ -807,6 +1863,19 @@ int tfx_check_main(int argc, char **argv) {
   }
   if (o.timeout <= 0) {
     fprintf(stderr, "tfxc check: --timeout must be a positive number of seconds\n");
+    return CHECK_USAGE;
+  }
+  if (o.max_n >= 0 && !o.max_sym && !o.decode) {
+    fprintf(stderr, "tfxc check: --max expects SYM=N (N alone only with --decode)\n");
+    return CHECK_USAGE;
+  }
+  if ((o.max_n >= 0 || o.decode) && o.reference) {
+    fprintf(stderr, "tfxc check: --max and --decode check generated code: they do not combine with --reference\n");
+    return CHECK_USAGE;
+  }
+  if (o.decode && o.max_n >= 0 && o.max_n < DECODE_MIN_MAX) {
+    fprintf(stderr, "tfxc check: --decode needs --max %d or more (the KV cache is compiled at sample lengths up to %d)\n",
+            DECODE_MIN_MAX, DECODE_MIN_MAX);
     return CHECK_USAGE;
   }
 
@@ -860,21 +1929,40 @@ int tfx_check_main(int argc, char **argv) {
   CheckErr err = {0, 0};
   int rc = CHECK_PASS;
   char why[2048] = "";
-  for (int i = 0; i < n_ds && rc == CHECK_PASS; i++) {
-    char *work = NULL;
-    if (work_root) {
-      /* one folder per data set (frozen inputs may differ between sets) */
-      work = n_ds == 1 ? xasprintf("%s", work_root) : xasprintf("%s/%s", work_root, ds[i]);
-      if (mkdir_p(work) != 0) {
-        snprintf(why, sizeof why, "cannot create %s: %s", work, strerror(errno));
-        rc = CHECK_FAIL;
-        free(work);
-        break;
-      }
+  if (o.decode) {
+    rc = check_decode(&o, case_dir, ds, n_ds, work_root, &err, why, sizeof why);
+  } else if (o.max_sym) {
+    /* one artefact per distinct binding of the other dims, every set through it */
+    ArtefactList arts = {0};
+    int n_run = 0;
+    for (int i = 0; i < n_ds && rc == CHECK_PASS; i++) {
+      rc = check_dataset_max(&o, case_dir, ds[i], work_root, &arts, &err, why, sizeof why);
+      if (rc == CHECK_SKIPPED) rc = CHECK_PASS;
+      else if (rc == CHECK_PASS) n_run++;
     }
-    rc = check_dataset(&o, case_dir, ds[i], work, &err, why, sizeof why);
-    if (o.verbose && rc == CHECK_PASS) fprintf(stderr, "tfxc check: %s matched\n", ds[i]);
-    free(work);
+    if (rc == CHECK_PASS && n_run == 0) {
+      snprintf(why, sizeof why, "no data set has %s within 1..%lld", o.max_sym, (long long)o.max_n);
+      rc = CHECK_UNSUPPORTED;
+    }
+    if (o.verbose) fprintf(stderr, "tfxc check: %d data set(s) through %d artefact(s)\n", n_run, arts.n);
+    artefacts_free(&arts);
+  } else {
+    for (int i = 0; i < n_ds && rc == CHECK_PASS; i++) {
+      char *work = NULL;
+      if (work_root) {
+        /* one folder per data set (frozen inputs may differ between sets) */
+        work = n_ds == 1 ? xasprintf("%s", work_root) : xasprintf("%s/%s", work_root, ds[i]);
+        if (mkdir_p(work) != 0) {
+          snprintf(why, sizeof why, "cannot create %s: %s", work, strerror(errno));
+          rc = CHECK_FAIL;
+          free(work);
+          break;
+        }
+      }
+      rc = check_dataset(&o, case_dir, ds[i], work, &err, why, sizeof why);
+      if (o.verbose && rc == CHECK_PASS) fprintf(stderr, "tfxc check: %s matched\n", ds[i]);
+      free(work);
+    }
   }
   if (rc == CHECK_PASS)
     printf("PASS %s (max abs err %.3g, max rel err %.3g)\n", case_name, err.max_abs, err.max_rel);
