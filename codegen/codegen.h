@@ -24,8 +24,9 @@ const char *tfx_c_tmp(TfxCEmit *e, const char *prefix);
 /* Runtime helpers an emitter may call in generated code; requesting one makes
  * the emitter print its definition once, before the model function.
  *   TFX_HELP_F16:  float tfx_h2f(uint16_t), uint16_t tfx_f2h(float)
- *   TFX_HELP_BF16: float tfx_b2f(uint16_t), uint16_t tfx_f2b(float) */
-typedef enum { TFX_HELP_F16, TFX_HELP_BF16, TFX_HELP_COUNT } TfxCHelper;
+ *   TFX_HELP_BF16: float tfx_b2f(uint16_t), uint16_t tfx_f2b(float)
+ *   TFX_HELP_SGEMM: the f32 GEMM tfx_sgemm (codegen/c/kernels.h) */
+typedef enum { TFX_HELP_F16, TFX_HELP_BF16, TFX_HELP_SGEMM, TFX_HELP_COUNT } TfxCHelper;
 void tfx_c_need(TfxCEmit *e, TfxCHelper h);
 
 /* Arithmetic type used to compute on elements of t: "float" for F16/BF16/F32,
@@ -88,7 +89,7 @@ typedef struct {
   const bool *varies;            /* per value id: a constant that depends on the length and is
                                     no window: an error if the code reads it */
   bool decoder;                  /* emit prefill/decode/reset over a KV cache */
-  int64_t vocab, token_limit, kv_floats;
+  int64_t vocab, token_limit, kv_floats, kv_bytes;
 } TfxCLift;
 
 typedef struct {

@@ -34,6 +34,7 @@ typedef struct {
   int64_t max_seq; /* N: cache rows per layer and head */
   int64_t window;  /* > 0: the sliding window found at a longer sample (a short one
                       cannot show it); 0: detect from the masks */
+  bool kv_int8;    /* store the cache as int8 with a scale per token and head */
 } TfxKvOptions;
 
 typedef struct {
@@ -44,6 +45,7 @@ typedef struct {
   int64_t vocab;       /* logits' last dim */
   int64_t token_limit; /* token ids must be below this (embedding rows, else vocab) */
   int64_t kv_floats;   /* floats of the whole cache (all layers) */
+  int64_t kv_bytes;    /* bytes of the whole cache (set it when the cache is not float32) */
   int n_layers;        /* KvAttention nodes made */
 } TfxKvInfo;
 
@@ -52,6 +54,25 @@ typedef struct {
  * fused causal Attention becomes KvAttention.  When the graph is not such a
  * decoder, info->ok is false with the reason and the graph is unchanged. */
 TfxStatus tfx_pass_kv_cache(TfxGraph *g, const TfxKvOptions *o, TfxKvInfo *info);
+
+/* ---- quantisation --------------------------------------------------------- */
+typedef struct {
+  int weight_bits;  /* 0: float32 weights; 8: int8 per output channel; 4: int4 group-wise */
+  int group;        /* int4 group size along K: 32 (default), 64 or 128 */
+  bool embeddings;  /* also the token embedding table */
+  bool lm_head;     /* also the final projection to the logits */
+  bool kv_int8;     /* decoders: the KV cache in int8, a scale per token and head */
+  double max_error; /* > 0: end-to-end budget (1 - cosine of the outputs); layers that
+                       would break it stay float32 */
+  const char *calib;  /* calibration token file, or NULL for the default */
+  const char *report; /* where the accuracy report goes, or NULL (stderr summary only) */
+} TfxQuantOptions;
+
+/* Replace MatMul/Gemm (and, if asked, Gather) on float32 constant weights by
+ * WeightQMatMul on quantised ones; changed = weights quantised.  The n_keep
+ * weight values named in keep stay float32 (mixed precision). */
+TfxStatus tfx_pass_quantize_weights(TfxGraph *g, const TfxQuantOptions *q, const char *const *keep, int n_keep,
+                                    int *changed);
 
 typedef struct {
   int opt_level;          /* 0..3 */

@@ -69,8 +69,14 @@ static TfxGraph *build(Ctx *c, bool have_s, int64_t S, int64_t P, bool kv, TfxKv
                            .dump_after = dump ? r->dump_after : NULL,
                            .dump_file = r->dump_file};
   if (tfx_run_pipeline(g, &po)) goto fail;
+  if (r->quant.weight_bits) {
+    int changed = 0;
+    if (tfx_pass_quantize_weights(g, &r->quant, r->quant_keep, r->n_quant_keep, &changed) ||
+        tfx_pass_dce(g, &changed) || tfx_graph_verify(g))
+      goto fail;
+  }
   if (kv) {
-    TfxKvOptions ko = {.past = P, .max_seq = r->max.value, .window = window};
+    TfxKvOptions ko = {.past = P, .max_seq = r->max.value, .window = window, .kv_int8 = r->quant.kv_int8};
     if (tfx_pass_kv_cache(g, &ko, kvi)) goto fail;
     int changed = 0;
     if (kvi->ok && (tfx_pass_dce(g, &changed) || tfx_graph_verify(g))) goto fail;
@@ -164,7 +170,26 @@ static int64_t size_at_bound(const TfxLiftSpec *s, const int64_t *coef, int64_t 
   return best;
 }
 
+static TfxStatus compile(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kind);
+
+/* Quantisation first measures itself (and, with a budget, picks the weights
+ * that stay float32), then the model compiles as usual. */
 TfxStatus tfx_compile(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kind) {
+  if (!r->quant.weight_bits && !r->quant.kv_int8) return compile(r, d, kind);
+  if (r->quant.kv_int8 && (!r->max.name || r->no_kv_cache))
+    return tfx_error(d, "--quantize-kv=int8 needs a decoder: compile with --dim batch=1 --max seq=N");
+  char **keep = NULL;
+  int n_keep = 0;
+  if (tfx_quant_report(r, d, &keep, &n_keep)) return TFX_ERR;
+  TfxCompileRequest q = *r;
+  q.quant_keep = (const char *const *)keep;
+  q.n_quant_keep = n_keep;
+  TfxStatus st = compile(&q, d, kind);
+  tfx_quant_keep_free(keep, n_keep);
+  return st;
+}
+
+static TfxStatus compile(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kind) {
   Ctx c = {.r = r, .d = d};
   if (kind) *kind = TFX_GEN_FIXED;
   if (!r->max.name) {
@@ -357,6 +382,7 @@ TfxStatus tfx_compile(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kind) 
       lift.vocab = kvi.vocab;
       lift.token_limit = kvi.token_limit;
       lift.kv_floats = kvi.kv_floats;
+      lift.kv_bytes = kvi.kv_bytes ? kvi.kv_bytes : kvi.kv_floats * 4;
     }
     TfxCOptions co = r->c;
     co.lift = &lift;

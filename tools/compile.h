@@ -13,6 +13,8 @@ enum { TFX_MAX_BINDINGS = 64 };
 
 typedef struct {
   const char *model;                       /* ONNX file or Hugging Face folder */
+  const char *const *quant_keep;           /* weights kept float32 (set by tfx_compile) */
+  int n_quant_keep;
   TfxDimBinding dims[TFX_MAX_BINDINGS];    /* --dim SYM=V */
   int n_dims;
   TfxDimBinding max;                       /* --max SYM=N; max.name NULL: none */
@@ -20,6 +22,7 @@ typedef struct {
   const char *dump_after;                  /* --dump-after, or NULL */
   FILE *dump_file;
   bool no_kv_cache;                        /* --no-kv-cache: plain <name>_run only */
+  TfxQuantOptions quant;                   /* --quantize-weights, --quantize-kv, ... */
   TfxCOptions c;                           /* name, out_c, weights, emit_main */
   /* Called on every freshly imported graph before dims are bound (tfxc check
    * freezes shape operands this way); NULL for none. */
@@ -31,5 +34,16 @@ typedef struct {
  * what was generated (NULL allowed). */
 typedef enum { TFX_GEN_FIXED, TFX_GEN_VARIABLE, TFX_GEN_DECODER } TfxGenKind;
 TfxStatus tfx_compile(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kind);
+
+/* The accuracy of the quantisation r->quant asks for: builds the model at a
+ * calibration length with and without it, runs the reference evaluator on
+ * the calibration inputs and reports per layer and end to end (cosine, max
+ * abs error; for LMs top-1 agreement and KL divergence) into r->quant.report
+ * and a one-line summary on stderr.  With a budget (r->quant.max_error),
+ * *keep gets the names of the weights to keep in float32 (*n_keep of them;
+ * malloc'd array of malloc'd strings, freed by the caller with
+ * tfx_quant_keep_free).  tools/quant_report.c. */
+TfxStatus tfx_quant_report(const TfxCompileRequest *r, TfxDiag *d, char ***keep, int *n_keep);
+void tfx_quant_keep_free(char **keep, int n_keep);
 
 #endif

@@ -33,6 +33,15 @@ static void usage(FILE *f) {
         "                          takes it at run time; causal LMs also get\n"
         "                          <name>_prefill / _decode / _reset over a KV cache\n"
         "      --no-kv-cache       with --max: no KV cache, only <name>_run\n"
+        "      --quantize-weights=int8|int4  weight-only quantisation of MatMul/Gemm weights\n"
+        "                          (int8 per output channel; int4 per group along K)\n"
+        "      --group N           int4 group size: 32 (default), 64 or 128\n"
+        "      --quantize-embeddings, --quantize-lm-head  also those (default: float32)\n"
+        "      --quantize-kv=int8  decoders: the KV cache in int8 (scale per token and head)\n"
+        "      --calib FILE        calibration token ids for the accuracy report\n"
+        "      --report FILE       write the accuracy report (per layer and end to end)\n"
+        "      --max-error E       budget, 1 - cosine of the outputs: layers that would\n"
+        "                          exceed it stay float32\n"
         "      --weights MODE      embed | file | auto (default auto: file above 16 MiB)\n"
         "  -O LEVEL                optimisation level 0..3 (default 2)\n"
         "      --dump-after PASS   print the graph after PASS (toposort, fold, dce, fuse-attention, all)\n"
@@ -79,11 +88,18 @@ static char *default_name(const char *out) {
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "check") == 0) return tfx_check_main(argc - 1, argv + 1);
 
-  enum { OPT_NAME = 256, OPT_DIM, OPT_MAX, OPT_NOKV, OPT_WEIGHTS, OPT_DUMP, OPT_MAIN, OPT_VERSION };
+  enum {
+    OPT_NAME = 256, OPT_DIM, OPT_MAX, OPT_NOKV, OPT_WEIGHTS, OPT_DUMP, OPT_MAIN, OPT_VERSION,
+    OPT_QW, OPT_GROUP, OPT_QEMB, OPT_QHEAD, OPT_QKV, OPT_MAXERR, OPT_CALIB, OPT_REPORT
+  };
   static const struct option longopts[] = {
       {"output", required_argument, 0, 'o'},  {"name", required_argument, 0, OPT_NAME},
       {"dim", required_argument, 0, OPT_DIM}, {"weights", required_argument, 0, OPT_WEIGHTS},
       {"max", required_argument, 0, OPT_MAX}, {"no-kv-cache", no_argument, 0, OPT_NOKV},
+      {"quantize-weights", required_argument, 0, OPT_QW}, {"group", required_argument, 0, OPT_GROUP},
+      {"quantize-embeddings", no_argument, 0, OPT_QEMB}, {"quantize-lm-head", no_argument, 0, OPT_QHEAD},
+      {"quantize-kv", required_argument, 0, OPT_QKV}, {"max-error", required_argument, 0, OPT_MAXERR},
+      {"calib", required_argument, 0, OPT_CALIB}, {"report", required_argument, 0, OPT_REPORT},
       {"dump-after", required_argument, 0, OPT_DUMP}, {"emit-main", no_argument, 0, OPT_MAIN},
       {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, OPT_VERSION},
       {0, 0, 0, 0}};
@@ -122,6 +138,42 @@ int main(int argc, char **argv) {
       break;
     }
     case OPT_NOKV: req.no_kv_cache = true; break;
+    case OPT_QW:
+      if (strcmp(optarg, "int8") == 0) req.quant.weight_bits = 8;
+      else if (strcmp(optarg, "int4") == 0) req.quant.weight_bits = 4;
+      else {
+        fprintf(stderr, "tfxc: --quantize-weights must be int8 or int4, got '%s'\n", optarg);
+        return 2;
+      }
+      break;
+    case OPT_GROUP:
+      if (strcmp(optarg, "32") && strcmp(optarg, "64") && strcmp(optarg, "128")) {
+        fprintf(stderr, "tfxc: --group must be 32, 64 or 128, got '%s'\n", optarg);
+        return 2;
+      }
+      req.quant.group = atoi(optarg);
+      break;
+    case OPT_QEMB: req.quant.embeddings = true; break;
+    case OPT_QHEAD: req.quant.lm_head = true; break;
+    case OPT_QKV:
+      if (strcmp(optarg, "int8") != 0) {
+        fprintf(stderr, "tfxc: --quantize-kv must be int8, got '%s'\n", optarg);
+        return 2;
+      }
+      req.quant.kv_int8 = true;
+      break;
+    case OPT_MAXERR: {
+      char *end = NULL;
+      double e = strtod(optarg, &end);
+      if (!*optarg || *end || !(e > 0 && e < 1)) {
+        fprintf(stderr, "tfxc: --max-error is 1 - cosine, a number in (0, 1); got '%s'\n", optarg);
+        return 2;
+      }
+      req.quant.max_error = e;
+      break;
+    }
+    case OPT_CALIB: req.quant.calib = optarg; break;
+    case OPT_REPORT: req.quant.report = optarg; break;
     case OPT_WEIGHTS:
       if (strcmp(optarg, "embed") == 0) copt->weights = TFX_WEIGHTS_EMBED;
       else if (strcmp(optarg, "file") == 0) copt->weights = TFX_WEIGHTS_FILE;

@@ -210,7 +210,7 @@ static void print_header(Emitter *m, FILE *f) {
     fprintf(f, "#define %s_VOCAB %lld\n", U, (long long)L->vocab);
     fprintf(f, "/* Token ids run from 0 to %s_TOKENS - 1 (the rows of the embedding table). */\n", U);
     fprintf(f, "#define %s_TOKENS %lld\n", U, (long long)L->token_limit);
-    fprintf(f, "#define %s_KV_BYTES ((size_t)%lld)\n", U, (long long)(L->kv_floats * 4));
+    fprintf(f, "#define %s_KV_BYTES ((size_t)%lld)\n", U, (long long)L->kv_bytes);
   }
   fputc('\n', f);
   fprintf(f, "enum {\n  %s_OK = 0,\n  %s_ERR_NULL = 1,      /* a required pointer is NULL */\n"
@@ -682,7 +682,7 @@ TfxStatus tfx_emit_c(TfxGraph *g, const TfxCOptions *opt) {
     m.ws_total += ((int64_t)tfx_tensor_bytes(L->window[v]) + TFX_PLAN_ALIGN - 1) / TFX_PLAN_ALIGN * TFX_PLAN_ALIGN;
   }
   m.kv_off = m.ws_total;
-  if (L && L->decoder) m.ws_total += L->kv_floats * 4;
+  if (L && L->decoder) m.ws_total += (L->kv_bytes + TFX_PLAN_ALIGN - 1) / TFX_PLAN_ALIGN * TFX_PLAN_ALIGN;
   char *lifted = NULL;
   if (!st && L) lifted = print_lifted_inner(&m, &st);
 
