@@ -20,7 +20,8 @@ int tfx_check_main(int argc, char **argv);
 
 static void usage(FILE *f) {
   fputs("usage: tfxc MODEL -o OUT.c [options]\n"
-        "       tfxc check CASE_DIR [--rtol R] [--atol A] [--reference] [--keep DIR] [-v]\n"
+        "       tfxc check CASE_DIR [--rtol R] [--atol A] [--reference] [--max SYM=N] [--decode]\n"
+        "                  [--keep DIR] [-v]\n"
         "\n"
         "Compiles an ONNX model into standalone C99 (OUT.c, OUT.h, and OUT.bin when\n"
         "weights go to a file).\n"
