@@ -67,24 +67,7 @@ REPRO_RTOL = 1e-5
 ORT_RTOL = 1e-4
 
 
-def read_pb(path):
-    t = onnx.TensorProto()
-    with open(path, "rb") as f:
-        t.ParseFromString(f.read())
-    return t.name, numpy_helper.to_array(t)
-
-
-def write_pb(path, name, arr):
-    with open(path, "wb") as f:
-        f.write(numpy_helper.from_array(arr, name).SerializeToString())
-
-
-def dataset(ds, prefix):
-    """[(name, array)] of ds/<prefix>_K.pb in order."""
-    res = []
-    while os.path.exists(os.path.join(ds, f"{prefix}_{len(res)}.pb")):
-        res.append(read_pb(os.path.join(ds, f"{prefix}_{len(res)}.pb")))
-    return res
+from fixture_io import dataset, read_pb, write_pb  # noqa: E402,F401  (tests/models/fixture_io.py)
 
 
 def max_seq(cfg):

@@ -29,6 +29,7 @@ transformers 5.23, onnx 1.23).  Run from anywhere, after ../onnx/make_onnx.py:
 """
 import os
 import shutil
+import sys
 import warnings
 
 import numpy as np
@@ -48,24 +49,8 @@ MAX_BYTES = 2 << 20
 OPTIMIZE = True
 
 
-def read_pb(path):
-    t = onnx.TensorProto()
-    with open(path, "rb") as f:
-        t.ParseFromString(f.read())
-    return t.name, numpy_helper.to_array(t)
-
-
-def write_pb(path, name, arr):
-    with open(path, "wb") as f:
-        f.write(numpy_helper.from_array(arr, name).SerializeToString())
-
-
-def dataset(ds, prefix):
-    """[(name, array)] of ds/<prefix>_K.pb in order."""
-    res = []
-    while os.path.exists(os.path.join(ds, f"{prefix}_{len(res)}.pb")):
-        res.append(read_pb(os.path.join(ds, f"{prefix}_{len(res)}.pb")))
-    return res
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from fixture_io import dataset, read_pb, write_pb  # noqa: E402,F401  (tests/models/fixture_io.py)
 
 
 class Encoder(torch.nn.Module):

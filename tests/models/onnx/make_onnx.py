@@ -56,24 +56,8 @@ HF_CASES = ["bert_tiny", "gpt2_tiny", "gpt2_model_gelu", "llama_gqa", "llama_bia
             "mistral_window", "qwen2_mqa_tied", "llama_bf16"]
 
 
-def read_pb(path):
-    t = onnx.TensorProto()
-    with open(path, "rb") as f:
-        t.ParseFromString(f.read())
-    return t.name, numpy_helper.to_array(t)
-
-
-def write_pb(path, name, arr):
-    with open(path, "wb") as f:
-        f.write(numpy_helper.from_array(arr, name).SerializeToString())
-
-
-def dataset(ds, prefix):
-    """[(name, array)] of ds/<prefix>_K.pb in order."""
-    res = []
-    while os.path.exists(os.path.join(ds, f"{prefix}_{len(res)}.pb")):
-        res.append(read_pb(os.path.join(ds, f"{prefix}_{len(res)}.pb")))
-    return res
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from fixture_io import dataset, read_pb, write_pb  # noqa: E402,F401  (tests/models/fixture_io.py)
 
 
 class Plain(torch.nn.Module):
