@@ -1,0 +1,35 @@
+/* check_priv.h — what the files of `tfxc check` share: small process and
+ * file helpers (check_util.c) and the programs that drive variable-length
+ * and decoder artefacts (check_driver.c). */
+#ifndef TFX_CHECK_PRIV_H
+#define TFX_CHECK_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ir/ir.h"
+
+/* Exit status of the --decode driver when the outputs were written but an
+ * entry point mishandled a bad argument. */
+enum { DRIVER_BOUNDS = 3 };
+
+/* ---- check_util.c ---- */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+bool is_file(const char *path);
+bool is_dir(const char *path);
+bool diag_unsupported(const TfxDiag *d);
+void diag_first_line(const TfxDiag *d, char *buf, size_t size);
+void shape_text(char *buf, size_t size, int rank, const int64_t *dims);
+void declared_shape_text(char *buf, size_t size, const TfxGraph *g, const TfxValue *v);
+void remove_tree(const char *dir);
+int mkdir_p(const char *path);
+void dump_log(const char *path);
+int run_cmd(char *const *argv, const char *dir, const char *log, int timeout_s);
+char **list_datasets(const char *dir, int *count);
+
+/* ---- check_driver.c ---- */
+bool write_max_driver(const char *path, const char *name, const TfxGraph *g, const char *sym, int64_t max_n);
+bool write_decode_driver(const char *path, const char *name, int64_t max_n, int64_t vocab);
+
+#endif
