@@ -1287,11 +1287,15 @@ static int check_decode(const CheckOptions *o, const char *case_dir, char **ds, 
   memcpy(r.dims, dims, sizeof *dims * (size_t)n_dims);
   if (o->verbose) fprintf(stderr, "tfxc check: compiling a decoder for %s=1..%lld in %s\n", sym, (long long)N, dir);
   TfxGenKind kind = TFX_GEN_FIXED;
+  char not_decoder[256] = "";
+  r.why_not_decoder = not_decoder;
+  r.why_size = sizeof not_decoder;
   if ((rc = compile_model(&r, &d, &kind, why, whylen)) != CHECK_PASS) goto done;
   rc = CHECK_FAIL;
   if (kind != TFX_GEN_DECODER) {
     char first[512];
     if (d.text) diag_first_line(&d, first, sizeof first);
+    else if (not_decoder[0]) snprintf(first, sizeof first, "%s", not_decoder);
     else snprintf(first, sizeof first, "tfxc did not recognise %s as a causal LM over a KV cache", model);
     snprintf(why, whylen, "not compiled as a decoder: %s", first);
     goto done;

@@ -234,13 +234,22 @@ static TfxStatus compile(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kin
    * sliding windows show in the masks (short samples cannot tell) */
   TfxGraph *full = NULL;
   int64_t kv_window = 0;
-  if (!r->no_kv_cache && N >= MIN_DECODER_MAX) {
+  if (r->why_not_decoder && r->why_size)
+    snprintf(r->why_not_decoder, r->why_size, "%s", r->no_kv_cache ? "--no-kv-cache was given" : "");
+  if (!r->no_kv_cache) {
     full = build(&c, true, N, 0, true, &kvi, 0, false);
     if (!full) {
       free((char *)c.past_sym);
       return TFX_ERR;
     }
     c.decoder = kvi.ok;
+    if (!kvi.ok && r->why_not_decoder && r->why_size) snprintf(r->why_not_decoder, r->why_size, "%s", kvi.why);
+    if (c.decoder && N < MIN_DECODER_MAX) {
+      tfx_graph_free(full);
+      free((char *)c.past_sym);
+      return tfx_error(d, "%s: --max %s=%lld: a decoder needs a bound of at least %d (or --no-kv-cache)",
+                       r->model, sym, (long long)N, MIN_DECODER_MAX);
+    }
     if (!c.decoder) {
       tfx_graph_free(full);
       full = NULL;

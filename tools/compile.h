@@ -22,6 +22,8 @@ typedef struct {
   const char *dump_after;                  /* --dump-after, or NULL */
   FILE *dump_file;
   bool no_kv_cache;                        /* --no-kv-cache: plain <name>_run only */
+  char *why_not_decoder;                   /* optional out: why --max gave no decoder */
+  size_t why_size;
   TfxQuantOptions quant;                   /* --quantize-weights, --quantize-kv, ... */
   TfxCOptions c;                           /* name, out_c, weights, emit_main */
   /* Called on every freshly imported graph before dims are bound (tfxc check

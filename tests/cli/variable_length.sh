@@ -29,7 +29,8 @@ refuse() { # refuse EXPECTED_EXIT EXPECTED_TEXT ARGS...
 }
 
 gpt2=$models/onnx/gpt2_tiny/model.onnx
-refuse 1 "at least 5" "$gpt2" --dim batch=1 --max seq=4
+refuse 1 "at least 5" "$gpt2" --dim batch=1 --max seq=4 --no-kv-cache
+refuse 1 "a decoder needs a bound of at least 9" "$gpt2" --dim batch=1 --max seq=8
 refuse 1 "no dimension named 'nosuch'" "$gpt2" --dim batch=1 --max nosuch=9
 refuse 2 "--max given twice" "$gpt2" --dim batch=1 --max seq=9 --max batch=2
 refuse 2 "not a positive integer" "$gpt2" --dim batch=1 --max seq=0
