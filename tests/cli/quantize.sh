@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Weight-only quantisation end to end (--quantize-weights):
+#  - int8 and int4 compiles of a GPT-2 fixture report their accuracy (the
+#    summary's logits cosine must be >= 0.999 for int8, >= 0.98 for int4);
+#  - the generated programs build warning-free, run, and their logits are close
+#    to the float32 build's (cosine computed by a small C helper);
+#  - a budget (--max-error) keeps weights in float32 and says which;
+#  - bad flags are refused: --group 48 (exit 2), --quantize-kv=int8 without --max
+#    (exit 1), --quantize-embeddings (not supported yet, exit 1).
+# usage: quantize.sh TFXC SOURCE_DIR
+set -u
+tfxc=$1
+src=$2
+cc=${CC:-cc}
+case_dir=$src/tests/models/onnx/gpt2_tiny
+model=$case_dir/model.onnx
+in=$case_dir/test_data_set_3/input_0.pb # int64[1, 7]
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+fail() { echo "FAIL $*"; fails=$((fails + 1)); }
+
+# cosine and max abs difference of the float32 raw_data of two TensorProto files
+cat >"$tmp/cmp.c" <<'CEOF'
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+static unsigned char buf[2][1 << 24];
+static long raw(int w, const char *path, const unsigned char **out) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return -1;
+  long n = (long)fread(buf[w], 1, sizeof buf[w], f), i = 0;
+  fclose(f);
+  while (i < n) {
+    unsigned long long key = 0, len = 0;
+    int s = 0;
+    do key |= (unsigned long long)(buf[w][i] & 127) << s, s += 7; while (buf[w][i++] & 128);
+    if ((key & 7) == 0) { while (buf[w][i++] & 128) {} continue; }
+    s = 0;
+    do len |= (unsigned long long)(buf[w][i] & 127) << s, s += 7; while (buf[w][i++] & 128);
+    if ((key >> 3) == 9) { *out = buf[w] + i; return (long)len; }
+    i += (long)len;
+  }
+  return -1;
+}
+int main(int argc, char **argv) {
+  const unsigned char *a, *b;
+  long na = argc == 3 ? raw(0, argv[1], &a) : -1, nb = argc == 3 ? raw(1, argv[2], &b) : -2;
+  if (na < 0 || na != nb) { fprintf(stderr, "cmp: bad or different outputs\n"); return 2; }
+  double dot = 0, sa = 0, sb = 0, mx = 0;
+  for (long i = 0; i < na / 4; i++) {
+    float x, y;
+    memcpy(&x, a + 4 * i, 4), memcpy(&y, b + 4 * i, 4);
+    dot += (double)x * y, sa += (double)x * x, sb += (double)y * y;
+    if (fabs((double)x - y) > mx) mx = fabs((double)x - y);
+  }
+  printf("%.6f %.6g\n", dot / sqrt(sa * sb), mx);
+  return 0;
+}
+CEOF
+sed -i '1i #include <string.h>' "$tmp/cmp.c"
+$cc -std=c99 -O1 -o "$tmp/cmp" "$tmp/cmp.c" -lm || { echo "FAIL helper"; exit 1; }
+
+mkdir "$tmp/f32"
+"$tfxc" "$model" -o "$tmp/f32/m.c" --dim batch=1 --dim seq=7 --emit-main || fail "compile float32"
+$cc -std=c99 -O1 -Wall -Wextra -Werror -o "$tmp/f32/prog" "$tmp/f32/m.c" -lm || fail "build float32"
+"$tmp/f32/prog" "$in" "$tmp/f32/out.pb" || fail "run float32"
+
+# variant flags min_report_cosine min_program_cosine
+check() {
+  local v=$1 flags=$2 want_rep=$3 want_prog=$4
+  mkdir "$tmp/$v"
+  if ! "$tfxc" "$model" -o "$tmp/$v/m.c" --dim batch=1 --dim seq=7 --emit-main $flags \
+       --report "$tmp/$v/report.txt" 2>"$tmp/$v/err"; then
+    fail "$v: compile"; cat "$tmp/$v/err"; return
+  fi
+  local line cos
+  line=$(grep '^tfxc: int' "$tmp/$v/err")
+  cos=$(echo "$line" | sed -n 's/.*logits cosine \([0-9.]*\).*/\1/p')
+  [ -n "$cos" ] && awk -v c="$cos" -v w="$want_rep" 'BEGIN { exit !(c >= w) }' \
+    && echo "ok   $v report: $line" || fail "$v report: '$line'"
+  grep -q "per weight" "$tmp/$v/report.txt" && grep -q "c_proj.weight" "$tmp/$v/report.txt" \
+    && echo "ok   $v report file lists the weights" || fail "$v report file"
+  grep -q "WeightQMatMul" "$tmp/$v/m.c" || fail "$v: no quantised product in the code"
+  $cc -std=c99 -O1 -Wall -Wextra -Werror -o "$tmp/$v/prog" "$tmp/$v/m.c" -lm || { fail "$v build"; return; }
+  "$tmp/$v/prog" "$in" "$tmp/$v/out.pb" || { fail "$v run"; return; }
+  local res
+  res=$("$tmp/cmp" "$tmp/f32/out.pb" "$tmp/$v/out.pb")
+  awk -v c="${res%% *}" -v w="$want_prog" 'BEGIN { exit !(c >= w) }' \
+    && echo "ok   $v program vs float32: cosine/max err $res" || fail "$v program vs float32: $res"
+}
+check int8 "--quantize-weights=int8" 0.999 0.999
+check int4 "--quantize-weights=int4" 0.98 0.98
+check int4g64 "--quantize-weights=int4 --group 64" 0.98 0.98
+check int8head "--quantize-weights=int8 --quantize-lm-head" 0.999 0.999
+
+# the weights shrink: int8 constants are 1 byte
+s32=$(wc -c <"$tmp/f32/m.c"); s8=$(wc -c <"$tmp/int8/m.c")
+[ "$s8" -lt "$s32" ] && echo "ok   int8 source smaller ($s8 < $s32 bytes)" || fail "int8 source not smaller"
+
+# a budget tighter than int4 can meet keeps weights float32 and names them
+mkdir "$tmp/budget"
+if "$tfxc" "$model" -o "$tmp/budget/m.c" --dim batch=1 --dim seq=7 --quantize-weights=int4 --max-error 0.001 \
+     2>"$tmp/budget/err"; then
+  grep -q "keeping .* in float32" "$tmp/budget/err" && echo "ok   budget keeps weights in float32" \
+    || fail "budget: nothing kept"
+  cos=$(grep '^tfxc: int' "$tmp/budget/err" | sed -n 's/.*logits cosine \([0-9.]*\).*/\1/p')
+  awk -v c="$cos" 'BEGIN { exit !(c >= 0.999) }' && echo "ok   budget met ($cos)" || fail "budget not met ($cos)"
+else fail "budget compile"; cat "$tmp/budget/err"; fi
+
+# bad flags
+"$tfxc" "$model" -o "$tmp/x.c" --dim batch=1 --dim seq=7 --quantize-weights=int4 --group 48 2>/dev/null
+rc=$?; [ $rc -eq 2 ] && echo "ok   --group 48 refused" || fail "--group 48: exit $rc"
+"$tfxc" "$model" -o "$tmp/x.c" --dim batch=1 --dim seq=7 --quantize-kv=int8 2>/dev/null
+rc=$?; [ $rc -eq 1 ] && echo "ok   --quantize-kv without --max refused" || fail "--quantize-kv without --max: exit $rc"
+"$tfxc" "$model" -o "$tmp/x.c" --dim batch=1 --dim seq=7 --quantize-weights=int8 --quantize-embeddings 2>"$tmp/emb"
+rc=$?; [ $rc -eq 1 ] && grep -q "not supported" "$tmp/emb" && echo "ok   --quantize-embeddings reported" \
+  || fail "--quantize-embeddings: exit $rc"
+exit $((fails != 0))

@@ -1,0 +1,338 @@
+/* test_quantize.c — weight-only quantisation: WeightQMatMul's evaluator against
+ * hand computation (int8; int4 with groups 32 and 64; the nibble layout), the
+ * pass (graph shape after, keep[] honoured, the LM head left float unless
+ * asked, Gemm with transB and bias), and the generated C of a quantised graph
+ * against the reference evaluator of the same graph (compiled with cc). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/codegen.h"
+#include "passes/passes.h"
+
+#include "tests/unit/check.h"
+#include "tests/unit/graph_build.h"
+
+static uint64_t rng = 88172645463325252ull;
+static double urand(void) { /* in [-1, 1) */
+  rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+  return (double)(rng >> 11) / 4503599627370496.0 - 1.0;
+}
+
+static uint32_t konst(TfxGraph *g, const char *name, TfxDtype dt, int rank, const int64_t *dims) {
+  uint32_t v = tfx_graph_add_value(g, name);
+  tfx_value_set_const(g, v, tfx_graph_new_tensor(g, dt, rank, dims));
+  return v;
+}
+
+static float *fdata(TfxGraph *g, uint32_t v) { return g->values[v].konst->data; }
+
+static void set_int_attrs(TfxGraph *g, TfxNode *n, const char *a, int64_t va, const char *b, int64_t vb) {
+  TfxAttr *at = tfx_graph_alloc(g, 2 * sizeof *at);
+  at[0].name = a, at[0].kind = TFX_ATTR_INT, at[0].i = va;
+  at[1].name = b, at[1].kind = TFX_ATTR_INT, at[1].i = vb;
+  n->attrs = at;
+  n->n_attrs = b ? 2 : 1;
+}
+
+static bool infer_all(TfxGraph *g) {
+  for (uint32_t i = 0; i < g->n_nodes; i++)
+    if (!g->nodes[i].dead && tfx_ops[g->nodes[i].op].infer(g, &g->nodes[i])) return false;
+  return true;
+}
+
+static TfxTensor random_input(const TfxGraph *g, uint32_t v) {
+  TfxTensor t = {.dtype = TFX_F32, .rank = g->values[v].rank};
+  memcpy(t.dims, g->values[v].dims, sizeof t.dims);
+  int64_t n = tfx_tensor_numel(&t);
+  t.data = malloc(sizeof(float) * (size_t)n);
+  for (int64_t i = 0; i < n; i++) ((float *)t.data)[i] = (float)urand();
+  return t;
+}
+
+/* ---- the op ---------------------------------------------------------------- */
+
+/* x [M, K] times int8 weights: y = sum_k x q scale + bias, by hand. */
+static void test_eval_int8(void) {
+  TfxDiag d;
+  tfx_diag_init(&d);
+  TfxGraph *g = tfx_graph_new(&d, "int8");
+  enum { M = 3, K = 8, N = 5 };
+  uint32_t x = input(g, "x", TFX_F32, 2, (int64_t[]){M, K});
+  uint32_t w = konst(g, "w", TFX_I8, 2, (int64_t[]){N, K});
+  uint32_t s = konst(g, "s", TFX_F32, 1, (int64_t[]){N});
+  uint32_t b = konst(g, "b", TFX_F32, 1, (int64_t[]){N});
+  int8_t *q = g->values[w].konst->data;
+  for (int i = 0; i < N * K; i++) q[i] = (int8_t)((i * 37) % 255 - 127);
+  for (int j = 0; j < N; j++) fdata(g, s)[j] = 0.01f * (float)(j + 1), fdata(g, b)[j] = (float)j - 2;
+  uint32_t y = node(g, TFX_OP_WeightQMatMul, "qmm", 4, (uint32_t[]){x, w, s, b}, "y");
+  set_int_attrs(g, &g->nodes[0], "bits", 8, NULL, 0);
+  CHECK(infer_all(g));
+  CHECK(g->values[y].rank == 2 && g->values[y].dims[0] == M && g->values[y].dims[1] == N);
+  TfxTensor xt = random_input(g, x), out;
+  const TfxTensor *in[4] = {&xt, g->values[w].konst, g->values[s].konst, g->values[b].konst};
+  CHECK(tfx_eval_node(g, &g->nodes[0], in, &out) == TFX_OK);
+  for (int m = 0; m < M; m++)
+    for (int j = 0; j < N; j++) {
+      double acc = 0;
+      for (int k = 0; k < K; k++) acc += ((float *)xt.data)[m * K + k] * q[j * K + k];
+      double want = acc * fdata(g, s)[j] + fdata(g, b)[j];
+      CHECK(fabs(((float *)out.data)[m * N + j] - want) < 1e-5);
+    }
+  /* a bad layout is a node error, not a crash */
+  set_int_attrs(g, &g->nodes[0], "bits", 4, "group", 32);
+  CHECK(tfx_ops[TFX_OP_WeightQMatMul].infer(g, &g->nodes[0]) == TFX_ERR);
+  CHECK(d.text && strstr(d.text, "uint8"));
+  tfx_tensor_free_data(&out);
+  free(xt.data);
+  tfx_graph_free(g);
+  tfx_diag_deinit(&d);
+}
+
+/* x [M, K] times int4 weights, group G: nibbles low first, q + 8. */
+static void test_eval_int4(int64_t G) {
+  TfxDiag d;
+  tfx_diag_init(&d);
+  TfxGraph *g = tfx_graph_new(&d, "int4");
+  enum { M = 2, K = 128, N = 3 };
+  int64_t ng = K / G;
+  uint32_t x = input(g, "x", TFX_F32, 3, (int64_t[]){1, M, K});
+  uint32_t w = konst(g, "w", TFX_U8, 2, (int64_t[]){N, K / 2});
+  uint32_t s = konst(g, "s", TFX_F32, 2, (int64_t[]){N, ng});
+  int qv[N][K];
+  uint8_t *pk = g->values[w].konst->data;
+  for (int j = 0; j < N; j++)
+    for (int k = 0; k < K; k++) {
+      qv[j][k] = (j * 7 + k * 3) % 16 - 8;
+      pk[j * K / 2 + k / 2] |= (uint8_t)((qv[j][k] + 8) << (k % 2 * 4));
+    }
+  for (int i = 0; i < N * ng; i++) fdata(g, s)[i] = 0.05f * (float)(i % 5 + 1);
+  uint32_t y = node(g, TFX_OP_WeightQMatMul, "qmm", 3, (uint32_t[]){x, w, s}, "y");
+  set_int_attrs(g, &g->nodes[0], "bits", 4, "group", G);
+  CHECK(infer_all(g));
+  CHECK(g->values[y].rank == 3 && g->values[y].dims[2] == N);
+  TfxTensor xt = random_input(g, x), out;
+  const TfxTensor *in[3] = {&xt, g->values[w].konst, g->values[s].konst};
+  CHECK(tfx_eval_node(g, &g->nodes[0], in, &out) == TFX_OK);
+  for (int m = 0; m < M; m++)
+    for (int j = 0; j < N; j++) {
+      double want = 0;
+      for (int k = 0; k < K; k++) want += ((float *)xt.data)[m * K + k] * qv[j][k] * fdata(g, s)[j * ng + k / G];
+      CHECK(fabs(((float *)out.data)[m * N + j] - want) < 1e-4);
+    }
+  tfx_tensor_free_data(&out);
+  free(xt.data);
+  tfx_graph_free(g);
+  tfx_diag_deinit(&d);
+}
+
+/* ---- the pass ---------------------------------------------------------------- */
+
+static int count_op(const TfxGraph *g, TfxOp op) {
+  int n = 0;
+  for (uint32_t i = 0; i < g->n_nodes; i++) n += !g->nodes[i].dead && g->nodes[i].op == op;
+  return n;
+}
+
+/* x [4, 64] -> MatMul(w1 [64, 32]) -> Relu -> Gemm(w2 [16, 32], transB, bias [16]) -> y (the head) */
+static TfxGraph *mlp(TfxDiag *d, uint32_t *xv) {
+  TfxGraph *g = tfx_graph_new(d, "mlp");
+  uint32_t x = input(g, "x", TFX_F32, 2, (int64_t[]){4, 64});
+  uint32_t w1 = konst(g, "w1", TFX_F32, 2, (int64_t[]){64, 32});
+  uint32_t w2 = konst(g, "w2", TFX_F32, 2, (int64_t[]){16, 32});
+  uint32_t b2 = konst(g, "b2", TFX_F32, 1, (int64_t[]){16});
+  for (int i = 0; i < 64 * 32; i++) fdata(g, w1)[i] = (float)urand() * 0.2f;
+  for (int i = 0; i < 16 * 32; i++) fdata(g, w2)[i] = (float)urand() * 0.3f;
+  for (int i = 0; i < 16; i++) fdata(g, b2)[i] = (float)urand();
+  uint32_t h = node(g, TFX_OP_MatMul, "mm1", 2, (uint32_t[]){x, w1}, "h");
+  uint32_t r = node(g, TFX_OP_Relu, "relu", 1, &h, "r");
+  uint32_t y = node(g, TFX_OP_Gemm, "head", 3, (uint32_t[]){r, w2, b2}, "y");
+  set_int_attrs(g, &g->nodes[2], "transB", 1, NULL, 0);
+  output(g, y);
+  if (!infer_all(g)) failures++;
+  *xv = x;
+  return g;
+}
+
+static double cosine(const TfxTensor *a, const TfxTensor *b) {
+  double dot = 0, na = 0, nb = 0;
+  for (int64_t i = 0; i < tfx_tensor_numel(a); i++) {
+    double x = ((float *)a->data)[i], y = ((float *)b->data)[i];
+    dot += x * y, na += x * x, nb += y * y;
+  }
+  return dot / sqrt(na * nb);
+}
+
+static void test_pass(int bits, bool head, const char *const *keep, int n_keep, int want_changed) {
+  TfxDiag d;
+  tfx_diag_init(&d);
+  uint32_t x;
+  uint64_t seed = rng;
+  TfxGraph *gf = mlp(&d, &x);
+  rng = seed;
+  TfxGraph *gq = mlp(&d, &x);
+  TfxQuantOptions q = {.weight_bits = bits, .group = 32, .lm_head = head};
+  int changed = -1;
+  CHECK(tfx_pass_quantize_weights(gq, &q, keep, n_keep, &changed) == TFX_OK);
+  CHECK(changed == want_changed);
+  CHECK(tfx_graph_verify(gq) == TFX_OK);
+  CHECK(count_op(gq, TFX_OP_WeightQMatMul) == want_changed);
+  /* the head: transposed already ([N, K] = [16, 32]), bias kept */
+  const TfxNode *hn = &gq->nodes[2];
+  if (head) {
+    CHECK(hn->op == TFX_OP_WeightQMatMul && hn->n_inputs == 4);
+    const TfxValue *wq = tfx_node_in(gq, hn, 1);
+    CHECK(wq->dims[0] == 16 && wq->dims[1] == (bits == 8 ? 32 : 16));
+    CHECK(strcmp(wq->name, bits == 8 ? "w2.q8" : "w2.q4") == 0);
+  } else {
+    CHECK(hn->op == TFX_OP_Gemm);
+  }
+  /* w1 [K, N] = [64, 32] is stored transposed */
+  bool kept1 = n_keep && strcmp(keep[0], "w1") == 0;
+  CHECK(gq->nodes[0].op == (kept1 ? TFX_OP_MatMul : TFX_OP_WeightQMatMul));
+  if (!kept1) CHECK(tfx_node_in(gq, &gq->nodes[0], 1)->dims[0] == 32);
+  TfxTensor xt = random_input(gf, x), of, oq;
+  CHECK(tfx_eval_graph(gf, &xt, &of) == TFX_OK);
+  CHECK(tfx_eval_graph(gq, &xt, &oq) == TFX_OK);
+  double c = cosine(&of, &oq);
+  CHECK(c > (bits == 8 ? 0.9995 : 0.98));
+  CHECK(c < 1 || !want_changed); /* something did change */
+  tfx_tensor_free_data(&of);
+  tfx_tensor_free_data(&oq);
+  free(xt.data);
+  tfx_graph_free(gf);
+  tfx_graph_free(gq);
+  tfx_diag_deinit(&d);
+}
+
+/* A weight whose values are exact multiples of its scale quantises exactly;
+ * the nibbles go low first. */
+static void test_exact_int4(void) {
+  TfxDiag d;
+  tfx_diag_init(&d);
+  TfxGraph *g = tfx_graph_new(&d, "exact");
+  uint32_t x = input(g, "x", TFX_F32, 2, (int64_t[]){1, 32});
+  uint32_t w = konst(g, "w", TFX_F32, 2, (int64_t[]){32, 2});
+  for (int k = 0; k < 32; k++) fdata(g, w)[k * 2] = 0.5f * (float)(k % 15 - 7), fdata(g, w)[k * 2 + 1] = k == 3 ? -2.0f : 0;
+  uint32_t y = node(g, TFX_OP_MatMul, "mm", 2, (uint32_t[]){x, w}, "y");
+  uint32_t z = node(g, TFX_OP_Relu, "relu", 1, &y, "z");
+  output(g, z);
+  CHECK(infer_all(g));
+  TfxQuantOptions q = {.weight_bits = 4};
+  int changed = 0;
+  CHECK(tfx_pass_quantize_weights(g, &q, NULL, 0, &changed) == TFX_OK && changed == 1);
+  const TfxTensor *wq = tfx_node_const_in(g, &g->nodes[0], 1), *sc = tfx_node_const_in(g, &g->nodes[0], 2);
+  CHECK(wq && sc && wq->dtype == TFX_U8 && sc->dims[0] == 2 && sc->dims[1] == 1);
+  if (wq && sc) {
+    const uint8_t *p = wq->data;
+    CHECK(((float *)sc->data)[0] == 0.5f);
+    CHECK(p[0] == ((-7 + 8) | (-6 + 8) << 4)); /* k = 0, 1 */
+    CHECK(p[7] == ((7 + 8) | (-7 + 8) << 4)); /* k = 14 (q = 7), 15 (q = -7) */
+    /* channel 1: one value -2 at k = 3: scale 2/7, q = -7 */
+    CHECK(fabsf(((float *)sc->data)[1] - 2.0f / 7) < 1e-7f);
+    CHECK(p[16 + 1] == (8 | (-7 + 8) << 4) && p[16] == (8 | 8 << 4));
+  }
+  tfx_graph_free(g);
+  tfx_diag_deinit(&d);
+}
+
+/* Non-constant B (attention), int4 with K not a multiple of the group, and
+ * --quantize-embeddings are left alone / refused. */
+static void test_untouched(void) {
+  TfxDiag d;
+  tfx_diag_init(&d);
+  TfxGraph *g = tfx_graph_new(&d, "untouched");
+  uint32_t a = input(g, "a", TFX_F32, 2, (int64_t[]){4, 48});
+  uint32_t b = input(g, "b", TFX_F32, 2, (int64_t[]){48, 8});
+  uint32_t w = konst(g, "w", TFX_F32, 2, (int64_t[]){48, 8});
+  uint32_t y1 = node(g, TFX_OP_MatMul, "attn", 2, (uint32_t[]){a, b}, "y1");
+  uint32_t y2 = node(g, TFX_OP_MatMul, "k48", 2, (uint32_t[]){a, w}, "y2");
+  uint32_t y = node(g, TFX_OP_Add, "add", 2, (uint32_t[]){y1, y2}, "y");
+  uint32_t z = node(g, TFX_OP_Relu, "relu", 1, &y, "z");
+  output(g, z);
+  CHECK(infer_all(g));
+  TfxQuantOptions q = {.weight_bits = 4, .group = 32};
+  int changed = -1;
+  CHECK(tfx_pass_quantize_weights(g, &q, NULL, 0, &changed) == TFX_OK && changed == 0);
+  q.weight_bits = 8;
+  CHECK(tfx_pass_quantize_weights(g, &q, NULL, 0, &changed) == TFX_OK && changed == 1);
+  CHECK(g->nodes[0].op == TFX_OP_MatMul && g->nodes[1].op == TFX_OP_WeightQMatMul);
+  tfx_graph_free(g);
+  tfx_diag_deinit(&d);
+}
+
+/* ---- generated code against the evaluator --------------------------------------- */
+
+static void test_codegen(int bits) {
+  const char *cc = getenv("CC") ? getenv("CC") : "cc";
+  char dir[] = "/tmp/tfx_quantXXXXXX";
+  if (!mkdtemp(dir)) {
+    failures++;
+    return;
+  }
+  TfxDiag d;
+  tfx_diag_init(&d);
+  uint32_t x;
+  rng = 99;
+  TfxGraph *g = mlp(&d, &x);
+  TfxQuantOptions q = {.weight_bits = bits, .group = 32, .lm_head = true};
+  int changed = 0;
+  CHECK(tfx_pass_quantize_weights(g, &q, NULL, 0, &changed) == TFX_OK && changed == 2);
+  tfx_pass_dce(g, &changed);
+  char path[256], cmd[1024];
+  snprintf(path, sizeof path, "%s/qm.c", dir);
+  TfxCOptions co = {.name = "qm", .out_c = path, .weights = TFX_WEIGHTS_EMBED};
+  CHECK(tfx_emit_c(g, &co) == TFX_OK);
+  TfxTensor xt = random_input(g, x), ref;
+  CHECK(tfx_eval_graph(g, &xt, &ref) == TFX_OK);
+  snprintf(path, sizeof path, "%s/main.c", dir);
+  FILE *f = fopen(path, "w");
+  fprintf(f, "#include <stdio.h>\n#include <stdlib.h>\n#include \"qm.h\"\nstatic const float x[64 * 4] = {");
+  for (int i = 0; i < 4 * 64; i++) fprintf(f, "%a,", ((float *)xt.data)[i]);
+  fprintf(f, "};\nint main(void) {\n  static qm_ctx ctx;\n");
+  fprintf(f, "  static unsigned char ws[QM_WORKSPACE_BYTES + 128];\n");
+  fprintf(f, "  unsigned char *w = ws + (64 - (size_t)ws %% 64);\n  float y[4 * 16];\n");
+  fprintf(f, "  if (qm_init(&ctx, w, QM_WORKSPACE_BYTES, NULL, 0) || qm_run(&ctx, x, y)) return 1;\n");
+  fprintf(f, "  for (int i = 0; i < 4 * 16; i++) printf(\"%%a\\n\", (double)y[i]);\n  return 0;\n}\n");
+  fclose(f);
+  snprintf(cmd, sizeof cmd, "%s -std=c99 -O2 -Wall -Wextra -Werror -o %s/prog %s/main.c %s/qm.c -lm && %s/prog > %s/out.txt",
+           cc, dir, dir, dir, dir, dir);
+  CHECK(system(cmd) == 0);
+  snprintf(path, sizeof path, "%s/out.txt", dir);
+  f = fopen(path, "r");
+  int n = 0;
+  double worst = 0;
+  for (float v; f && fscanf(f, "%a", &v) == 1 && n < 64; n++) {
+    double r = ((float *)ref.data)[n];
+    double err = fabs(v - r) / (1 + fabs(r));
+    if (err > worst) worst = err;
+  }
+  if (f) fclose(f);
+  CHECK(n == 64);
+  CHECK(worst < 1e-5); /* float summation order only */
+  if (worst >= 1e-5) fprintf(stderr, "int%d: generated vs evaluator: %g\n", bits, worst);
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  if (system(cmd)) failures++;
+  tfx_tensor_free_data(&ref);
+  free(xt.data);
+  tfx_graph_free(g);
+  tfx_diag_deinit(&d);
+}
+
+int main(void) {
+  test_eval_int8();
+  test_eval_int4(32);
+  test_eval_int4(64);
+  test_exact_int4();
+  test_pass(8, false, NULL, 0, 1);
+  test_pass(8, true, NULL, 0, 2);
+  test_pass(4, true, NULL, 0, 2);
+  const char *keep[] = {"w1"};
+  test_pass(8, true, keep, 1, 1);
+  test_untouched();
+  test_codegen(8);
+  test_codegen(4);
+  if (failures) fprintf(stderr, "%d failures\n", failures);
+  return failures != 0;
+}
