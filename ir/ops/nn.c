@@ -1,9 +1,12 @@
 /* nn.c — the nn family: matrix products (MatMul, Gemm) here, convolution and
  * pooling in nn_conv.c, normalisations in nn_norm.c; this file dispatches
- * every nn op and holds the helpers the three files share.  Generated matrix
- * products run i-k-j over a bounded row of accumulators (float for f32/f16/
- * bf16, double for f64, 64-bit for integers); the evaluator accumulates in
- * double (floats) or wrapping 64-bit integers. */
+ * every nn op and holds the helpers the three files share.  Generated f32
+ * matrix products call the blocked kernel tfx_sgemm (codegen/c/kernels.h) with
+ * the shape as arguments, so the printed code has one structure at every
+ * sequence length; other dtypes (and Gemm with transA) run i-k-j over a bounded
+ * row of accumulators (float for f16/bf16, double for f64, 64-bit for
+ * integers).  The evaluator accumulates in double (floats) or wrapping 64-bit
+ * integers. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,8 +270,15 @@ static TfxStatus matmul_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   tfx_c_line(e, "const %s *const pa = %s + %s;", ct, va, tfx_nn_idx(ia, "b", mm.br, mm.sa, 0));
   tfx_c_line(e, "const %s *const pb = %s + %s;", ct, vb, tfx_nn_idx(ib, "b", mm.br, mm.sb, 0));
   tfx_c_line(e, "%s *const py = %s + %s;", ct, vy, tfx_nn_idx(iy, "b", mm.br, ys, 0));
-  MmStore st = {a->dtype, "py", mm.N};
-  emit_gemm_core(e, a->dtype, "pa", "pb", mm.M, mm.K, mm.N, false, false, matmul_store, &st);
+  if (a->dtype == TFX_F32) {
+    /* the kernel takes the shape at run time: the printed code has one shape */
+    tfx_c_need(e, TFX_HELP_SGEMM);
+    tfx_c_line(e, "tfx_sgemm(%lld, %lld, %lld, pa, %lld, pb, %lld, 0, py, %lld);", (long long)mm.M,
+               (long long)mm.N, (long long)mm.K, (long long)mm.K, (long long)mm.N, (long long)mm.N);
+  } else {
+    MmStore st = {a->dtype, "py", mm.N};
+    emit_gemm_core(e, a->dtype, "pa", "pb", mm.M, mm.K, mm.N, false, false, matmul_store, &st);
+  }
   tfx_nn_end(e, mm.br);
   tfx_nn_end(e, 1);
   return TFX_OK;
@@ -413,6 +423,30 @@ static void gemm_store(TfxCEmit *e, void *ctx) {
   tfx_c_store(e, s->dt, lv, val);
 }
 
+/* Y = alpha * Y + beta * C in place, after tfx_sgemm wrote Y = A' B'. */
+static void gemm_epilogue_f32(TfxCEmit *e, const NnGemm *gm, const char *py, const char *pc) {
+  char la[64], lb[64], val[512];
+  bool use_c = pc && gm->beta != 0.0f;
+  if (gm->alpha == 1.0f && !use_c) return;
+  size_t len;
+  if (gm->alpha == 1.0f)
+    len = (size_t)snprintf(val, sizeof val, "%s[m * %lld + j]", py, (long long)gm->N);
+  else
+    len = (size_t)snprintf(val, sizeof val, "%s * %s[m * %lld + j]", tfx_c_float(la, gm->alpha), py,
+                           (long long)gm->N);
+  if (use_c) {
+    len += (size_t)snprintf(val + len, sizeof val - len, " + ");
+    if (gm->beta != 1.0f)
+      len += (size_t)snprintf(val + len, sizeof val - len, "%s * ", tfx_c_float(lb, gm->beta));
+    snprintf(val + len, sizeof val - len, "%s[m * %lld + j * %lld]", pc, (long long)gm->sc[0],
+             (long long)gm->sc[1]);
+  }
+  tfx_nn_for(e, "m", gm->M);
+  tfx_nn_for(e, "j", gm->N);
+  tfx_c_line(e, "%s[m * %lld + j] = %s;", py, (long long)gm->N, val);
+  tfx_nn_end(e, 2);
+}
+
 static TfxStatus gemm_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   const TfxValue *a = tfx_node_in(g, n, 0), *b = tfx_node_in(g, n, 1), *c = tfx_node_in(g, n, 2);
   NnGemm gm;
@@ -428,8 +462,16 @@ static TfxStatus gemm_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   if (c && !vc)
     tfx_c_line(e, "(void)%s; /* beta = 0: C is not read */", tfx_c_var(e, n->inputs[2]));
   const char *vy = tfx_nn_alias_out(e, g, n, 0);
-  GemmStore st = {a->dtype, &gm, vy, vc};
-  emit_gemm_core(e, a->dtype, va, vb, gm.M, gm.K, gm.N, gm.ta, gm.tb, gemm_store, &st);
+  if (a->dtype == TFX_F32 && !gm.ta) {
+    tfx_c_need(e, TFX_HELP_SGEMM);
+    tfx_c_line(e, "tfx_sgemm(%lld, %lld, %lld, %s, %lld, %s, %lld, %d, %s, %lld);", (long long)gm.M,
+               (long long)gm.N, (long long)gm.K, va, (long long)gm.K, vb,
+               (long long)(gm.tb ? gm.K : gm.N), gm.tb ? 1 : 0, vy, (long long)gm.N);
+    gemm_epilogue_f32(e, &gm, vy, vc);
+  } else {
+    GemmStore st = {a->dtype, &gm, vy, vc};
+    emit_gemm_core(e, a->dtype, va, vb, gm.M, gm.K, gm.N, gm.ta, gm.tb, gemm_store, &st);
+  }
   tfx_nn_end(e, 1);
   return TFX_OK;
 }
