@@ -278,7 +278,7 @@ static TfxStatus reduce_plan(TfxGraph *g, const TfxNode *n, int rank, const int6
 
 static TfxStatus reduce_infer(TfxGraph *g, TfxNode *n) {
   RKind k = rkind(n->op);
-  TfxValue *x;
+  TfxValue *x = NULL;
   TRY(need_input(g, n, "data", &x));
   TRY(check_dtype(g, n, x->dtype, k == RK_LOGSUM || k == RK_LOGSUMEXP, k == RK_MAX || k == RK_MIN));
   RPlan p;
@@ -615,7 +615,7 @@ static TfxStatus arg_infer(TfxGraph *g, TfxNode *n) {
   TfxValue *x;
   TRY(need_input(g, n, "data", &x));
   TRY(check_dtype(g, n, x->dtype, false, false));
-  Split s;
+  Split s = {0};
   TRY(arg_axis(g, n, x, &s));
   bool keep = tfx_attr_int(n, "keepdims", 1) != 0;
   int64_t od[TFX_MAX_RANK];
@@ -633,7 +633,7 @@ static TfxStatus arg_infer(TfxGraph *g, TfxNode *n) {
 }
 
 static TfxStatus arg_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *x, TfxTensor *y) {
-  Split s;
+  Split s = {0};
   int64_t axis = tfx_attr_int(n, "axis", 0);
   if (axis < -x->rank || axis >= x->rank)
     return tfx_node_error(g, NODE(n), "axis %" PRId64 " is out of range", axis);
@@ -664,7 +664,7 @@ static TfxStatus arg_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *x, Tfx
 
 static TfxStatus arg_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   const TfxValue *xv = tfx_node_in(g, n, 0);
-  Split s;
+  Split s = {0};
   TRY(arg_axis(g, n, xv, &s));
   if (s.outer * s.inner == 0) {
     empty_block(e, n);
@@ -739,14 +739,14 @@ static TfxStatus softmax_infer(TfxGraph *g, TfxNode *n) {
   TfxValue *x;
   TRY(need_input(g, n, "input", &x));
   TRY(check_dtype(g, n, x->dtype, true, false));
-  Split s;
+  Split s = {0};
   TRY(softmax_split(g, n, x->rank, x->dims, &s));
   tfx_node_set_out(g, n, 0, x->dtype, x->rank, x->dims);
   return TFX_OK;
 }
 
 static TfxStatus softmax_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *x, TfxTensor *y) {
-  Split s;
+  Split s = {0};
   TRY(softmax_split(g, n, x->rank, x->dims, &s));
   for (int64_t o = 0; o < s.outer; o++) {
     for (int64_t q = 0; q < s.inner; q++) {
@@ -778,7 +778,7 @@ static TfxStatus softmax_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *x,
 
 static TfxStatus softmax_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   const TfxValue *xv = tfx_node_in(g, n, 0);
-  Split s;
+  Split s = {0};
   TRY(softmax_split(g, n, xv->rank, xv->dims, &s));
   if (s.outer * s.len * s.inner == 0) {
     empty_block(e, n);
@@ -1048,7 +1048,7 @@ static TfxStatus cum_infer(TfxGraph *g, TfxNode *n) {
   TRY(need_input(g, n, "x", &x));
   TRY(check_dtype(g, n, x->dtype, false, false));
   if (!tfx_node_in(g, n, 1)) return tfx_node_error(g, n, "missing input 'axis'");
-  Split s;
+  Split s = {0};
   TRY(cum_split(g, n, x->rank, x->dims, tfx_node_const_in(g, n, 1), &s));
   tfx_node_set_out(g, n, 0, x->dtype, x->rank, x->dims);
   return TFX_OK;
@@ -1056,7 +1056,7 @@ static TfxStatus cum_infer(TfxGraph *g, TfxNode *n) {
 
 static TfxStatus cum_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *x, const TfxTensor *at,
                           TfxTensor *y) {
-  Split s;
+  Split s = {0};
   TRY(cum_split(g, n, x->rank, x->dims, at, &s));
   bool excl = tfx_attr_int(n, "exclusive", 0) != 0, rev = tfx_attr_int(n, "reverse", 0) != 0;
   bool mul = n->op == TFX_OP_CumProd, fl = tfx_dtype_is_float(x->dtype);
@@ -1088,7 +1088,7 @@ static TfxStatus cum_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *x, con
 
 static TfxStatus cum_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   const TfxValue *xv = tfx_node_in(g, n, 0);
-  Split s;
+  Split s = {0};
   TRY(cum_split(g, n, xv->rank, xv->dims, tfx_node_const_in(g, n, 1), &s));
   if (s.outer * s.len * s.inner == 0) {
     empty_block(e, n);
