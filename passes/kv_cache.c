@@ -7,7 +7,15 @@
  * Either may carry a sliding window (key j visible from query q iff q - W < j
  * <= q), detected from the mask.  Invariant: the whole graph is analysed before
  * anything is touched, so a graph that is not such a decoder (info->ok false)
- * is left unchanged. */
+ * is left unchanged.
+ * The cache is laid out layer after layer.  Float32 (default): each layer's
+ * block is K [Hkv][N][Dk] then V [Hkv][N][Dv] floats, kv_offset counts floats,
+ * info->kv_floats is the total and info->kv_bytes = 4 * kv_floats.  With
+ * o->kv_int8 every KvAttention gets kv_int8 = 1 and kv_offset counts bytes:
+ * each block is K int8 [Hkv][N][Dk], K scales float [Hkv][N], V int8, V scales,
+ * every array starting on a 16-byte boundary (the layout of ir/ops/kvcache.c);
+ * info->kv_bytes is the total and info->kv_floats stays the float-equivalent
+ * count (what the same cache would hold in float32), for reports only. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -455,6 +463,13 @@ static bool analyse(Ctx *c, const TfxKvOptions *o) {
   return true;
 }
 
+static int64_t up16(int64_t x) { return (x + 15) / 16 * 16; }
+
+/* Bytes of one layer's int8 block (ir/ops/kvcache.c, kv_int8_layout). */
+static int64_t int8_block_bytes(const Layer *l, int64_t N) {
+  return up16(l->hkv * N * l->dk) + up16(l->hkv * N * 4) + up16(l->hkv * N * l->dv) + up16(l->hkv * N * 4);
+}
+
 static void set_int(TfxAttr *a, const char *name, int64_t v) {
   a->name = name, a->kind = TFX_ATTR_INT, a->i = v;
 }
@@ -475,7 +490,7 @@ static void drop_from(uint32_t *list, uint32_t *count, const uint32_t *drop,
 
 static TfxStatus rewrite(Ctx *c, const TfxKvOptions *o) {
   TfxGraph *g = c->g;
-  int64_t offset = 0;
+  int64_t offset = 0, floats = 0; /* offset: floats, or bytes with kv_int8 */
   uint32_t *gone_in = calloc((size_t)c->n_layers * 2 + 1, sizeof *gone_in);
   uint32_t *gone_out = calloc((size_t)c->n_layers * 2 + 1, sizeof *gone_out);
   if (!gone_in || !gone_out)
@@ -512,7 +527,7 @@ static TfxStatus rewrite(Ctx *c, const TfxKvOptions *o) {
     uint32_t id = tfx_graph_add_node(g, TFX_OP_KvAttention, "KvAttention", name,
                                      ins, 3, &y, 1);
     TfxNode *kn = &g->nodes[id];
-    TfxAttr *at = tfx_graph_alloc(g, 5 * sizeof *at);
+    TfxAttr *at = tfx_graph_alloc(g, 6 * sizeof *at);
     set_int(&at[0], "past", o->past);
     set_int(&at[1], "max_seq", o->max_seq);
     set_int(&at[2], "kv_offset", offset);
@@ -520,14 +535,17 @@ static TfxStatus rewrite(Ctx *c, const TfxKvOptions *o) {
     at[4].name = "scale", at[4].kind = TFX_ATTR_FLOAT, at[4].f = l->scale;
     kn->attrs = at;
     kn->n_attrs = 5;
+    if (o->kv_int8) set_int(&at[kn->n_attrs++], "kv_int8", 1);
     st = tfx_ops[TFX_OP_KvAttention].infer(g, kn);
-    offset += l->hkv * o->max_seq * (l->dk + l->dv);
+    floats += l->hkv * o->max_seq * (l->dk + l->dv);
+    offset = o->kv_int8 ? offset + int8_block_bytes(l, o->max_seq) : floats;
   }
   drop_from(g->inputs, &g->n_inputs, gone_in, n_in);
   drop_from(g->outputs, &g->n_outputs, gone_out, n_out);
   free(gone_in);
   free(gone_out);
-  c->info->kv_floats = offset;
+  c->info->kv_floats = floats;
+  c->info->kv_bytes = o->kv_int8 ? offset : floats * 4;
   c->info->n_layers = c->n_layers;
   if (st)
     return st;

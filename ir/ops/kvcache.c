@@ -2,15 +2,29 @@
  * KV cache of the generated code's context (see passes/kv_cache.c).
  *
  *   Y[1,Hq,S,Dv] = KvAttention(Q[1,Hq,S,Dk], K[1,Hkv,S,Dk], V[1,Hkv,S,Dv])
- *     attrs: past P, max_seq N, kv_offset (floats), window (0 = none), scale
+ *     attrs: past P, max_seq N, kv_offset, window (0 = none), scale,
+ *            kv_int8 (0 = float32 cache, 1 = int8 cache)
  *
  * Query row i sits at absolute position P+i.  The call first stores K/V row i
- * into its layer's cache block at tfx_kv + kv_offset (K block [Hkv][N][Dk], then
- * V block [Hkv][N][Dv]) at row P+i, then attends over cache rows
+ * into its layer's cache block at row P+i, then attends over cache rows
  * lo..P+i (lo = max(0, P+i-window+1) with a window, else 0); query head h reads
- * KV head h / (Hq/Hkv).  The emitted code's structure never depends on S or P:
- * they appear only as decimal integer literals, which the --max driver lifts
- * into run-time expressions (codegen/lift.h). */
+ * KV head h / (Hq/Hkv).  The layer's block starts at kv_offset from tfx_kv:
+ *   kv_int8 = 0: kv_offset counts FLOATS; K float [Hkv][N][Dk], then
+ *                V float [Hkv][N][Dv].
+ *   kv_int8 = 1: kv_offset counts BYTES and is a multiple of 16; four arrays,
+ *                each starting on a 16-byte boundary (sizes rounded up to 16):
+ *                K int8 [Hkv][N][Dk], K scales float [Hkv][N],
+ *                V int8 [Hkv][N][Dv], V scales float [Hkv][N]
+ *                (kv_int8_block_bytes; passes/kv_cache.c repeats the formula).
+ *                A row x of D values (one token, one head) is stored as
+ *                scale = max|x| / 127 and q = round(x / scale) clamped to
+ *                [-127, 127] (scale 0: zeros), all in float; it reads back as
+ *                q * scale.  The reference evaluator applies the same round
+ *                trip, so it and the generated code differ only in summation
+ *                order.
+ * The emitted code's structure never depends on S or P: they appear only as
+ * decimal integer literals, which the --max driver lifts into run-time
+ * expressions (codegen/lift.h). */
 #include <math.h>
 #include <stdlib.h>
 
@@ -21,9 +35,44 @@
 
 typedef struct {
   int64_t Hq, Hkv, S, Dk, Dv; /* shapes */
-  int64_t P, N, off, window;  /* attributes */
+  int64_t P, N, off, window;  /* attributes (off: floats, or bytes with int8) */
   float scale;
+  bool int8;
 } KvP;
+
+static int64_t up16(int64_t x) { return (x + 15) / 16 * 16; }
+
+/* Byte offsets of the four arrays of an int8 layer block, and its size. */
+typedef struct {
+  int64_t k, ks, v, vs, bytes;
+} KvLayout;
+
+static KvLayout kv_int8_layout(int64_t Hkv, int64_t N, int64_t Dk, int64_t Dv) {
+  KvLayout l;
+  l.k = 0;
+  l.ks = l.k + up16(Hkv * N * Dk);
+  l.v = l.ks + up16(Hkv * N * 4);
+  l.vs = l.v + up16(Hkv * N * Dv);
+  l.bytes = l.vs + up16(Hkv * N * 4);
+  return l;
+}
+
+/* The int8 round trip of one row of D floats (the generated code does the same
+ * float operations in the same order, see emit_quantise). */
+static void quantise_row(const float *x, int64_t D, int8_t *q, float *scale) {
+  float amax = 0;
+  for (int64_t d = 0; d < D; d++) {
+    const float a = fabsf(x[d]);
+    if (a > amax) amax = a;
+  }
+  const float sc = amax / 127.0f;
+  *scale = sc;
+  for (int64_t d = 0; d < D; d++) {
+    float t = sc > 0 ? roundf(x[d] / sc) : 0.0f;
+    t = t > 127.0f ? 127.0f : t < -127.0f ? -127.0f : t;
+    q[d] = (int8_t)(t == t ? t : 0.0f);
+  }
+}
 
 /* Read and check the node's shapes and attributes (infer and emit share it). */
 static TfxStatus kv_params(TfxGraph *g, const TfxNode *n, KvP *p) {
@@ -67,6 +116,10 @@ static TfxStatus kv_params(TfxGraph *g, const TfxNode *n, KvP *p) {
   p->off = tfx_attr_int(n, "kv_offset", 0);
   p->window = tfx_attr_int(n, "window", 0);
   p->scale = tfx_attr_float(n, "scale", (float)(1.0 / sqrt((double)p->Dk)));
+  const int64_t i8 = tfx_attr_int(n, "kv_int8", 0);
+  if (i8 != 0 && i8 != 1)
+    return tfx_node_error(g, nn, "KvAttention attribute kv_int8 must be 0 or 1, got %lld", LL(i8));
+  p->int8 = i8 == 1;
   if (p->P < 0) return tfx_node_error(g, nn, "KvAttention attribute past must be >= 0, got %lld", LL(p->P));
   if (p->N < 1)
     return tfx_node_error(g, nn, "KvAttention attribute max_seq must be given and >= 1, got %lld", LL(p->N));
@@ -77,10 +130,17 @@ static TfxStatus kv_params(TfxGraph *g, const TfxNode *n, KvP *p) {
   if (p->window < 0)
     return tfx_node_error(g, nn, "KvAttention attribute window must be >= 0 (0 = none), got %lld", LL(p->window));
   if (!isfinite(p->scale)) return tfx_node_error(g, nn, "KvAttention attribute scale must be finite");
-  /* the cache block must be addressable: N * Hkv * (Dk + Dv) floats past kv_offset */
-  if (p->N > TFX_MAX_TENSOR_BYTES / 4 / p->Hkv / (p->Dk + p->Dv) ||
-      p->off > TFX_MAX_TENSOR_BYTES / 4 - p->N * p->Hkv * (p->Dk + p->Dv))
+  /* the cache block must be addressable: N * Hkv * (Dk + Dv) floats past kv_offset,
+   * or with int8 the block's bytes past kv_offset bytes */
+  if (!p->int8 && (p->N > TFX_MAX_TENSOR_BYTES / 4 / p->Hkv / (p->Dk + p->Dv) ||
+                   p->off > TFX_MAX_TENSOR_BYTES / 4 - p->N * p->Hkv * (p->Dk + p->Dv)))
     return tfx_node_error(g, nn, "KvAttention cache block is too large");
+  if (p->int8 && (p->N > TFX_MAX_TENSOR_BYTES / 2 / p->Hkv / (p->Dk + p->Dv + 8) ||
+                  p->off > TFX_MAX_TENSOR_BYTES - kv_int8_layout(p->Hkv, p->N, p->Dk, p->Dv).bytes))
+    return tfx_node_error(g, nn, "KvAttention cache block is too large");
+  if (p->int8 && p->off % 16 != 0)
+    return tfx_node_error(g, nn, "KvAttention attribute kv_offset (bytes with kv_int8) must be a multiple of 16, got %lld",
+                          LL(p->off));
   return TFX_OK;
 }
 
@@ -92,17 +152,41 @@ TfxStatus tfx_kvcache_infer(TfxGraph *g, TfxNode *n) {
   return TFX_OK;
 }
 
+/* K or V [Hkv][S][D] as floats; with int8, every row after the cache's round
+ * trip (what attention reads back).  malloc'd, NULL when out of memory. */
+static float *cache_view(const TfxTensor *x, int64_t rows, int64_t D, bool int8) {
+  float *f = malloc(sizeof(float) * (size_t)(rows * D > 0 ? rows * D : 1));
+  int8_t *q = malloc((size_t)(D > 0 ? D : 1));
+  if (!f || !q) {
+    free(f), free(q);
+    return NULL;
+  }
+  for (int64_t i = 0; i < rows * D; i++) f[i] = (float)tfx_tensor_get_f64(x, i);
+  for (int64_t r = 0; int8 && r < rows; r++) {
+    float sc;
+    quantise_row(f + r * D, D, q, &sc);
+    for (int64_t d = 0; d < D; d++) f[r * D + d] = (float)q[d] * sc;
+  }
+  free(q);
+  return f;
+}
+
 /* Reference: with no cache, only the first call (past 0) is defined, and it is
- * plain causal (windowed) attention over the S given rows, in double. */
+ * plain causal (windowed) attention over the S given rows, in double, over the
+ * values the cache would hold (float32, or int8 rows read back). */
 TfxStatus tfx_kvcache_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in, TfxTensor *out) {
   KvP p;
   if (kv_params(g, n, &p)) return TFX_ERR;
   if (p.P > 0) return tfx_node_error(g, (TfxNode *)n, "KvAttention with past > 0 needs the generated code's cache");
-  const TfxTensor *Q = in[0], *K = in[1], *V = in[2];
+  const TfxTensor *Q = in[0];
   TfxTensor *Y = &out[0];
   const int64_t R = p.Hq / p.Hkv, S = p.S;
   double *sc = malloc(sizeof(double) * (size_t)(S > 0 ? S : 1));
-  if (!sc) return tfx_node_error(g, (TfxNode *)n, "out of memory");
+  float *K = cache_view(in[1], p.Hkv * S, p.Dk, p.int8), *V = cache_view(in[2], p.Hkv * S, p.Dv, p.int8);
+  if (!sc || !K || !V) {
+    free(sc), free(K), free(V);
+    return tfx_node_error(g, (TfxNode *)n, "out of memory");
+  }
   for (int64_t h = 0; h < p.Hq; h++) {
     const int64_t kh = h / R;
     for (int64_t i = 0; i < S; i++) {
@@ -111,54 +195,101 @@ TfxStatus tfx_kvcache_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const
       for (int64_t j = lo; j <= i; j++) {
         double s = 0;
         for (int64_t d = 0; d < p.Dk; d++)
-          s += tfx_tensor_get_f64(Q, (h * S + i) * p.Dk + d) * tfx_tensor_get_f64(K, (kh * S + j) * p.Dk + d);
+          s += tfx_tensor_get_f64(Q, (h * S + i) * p.Dk + d) * (double)K[(kh * S + j) * p.Dk + d];
         sc[j] = s * (double)p.scale;
         if (sc[j] > mx) mx = sc[j];
       }
       for (int64_t j = lo; j <= i; j++) sum += sc[j] = exp(sc[j] - mx);
       for (int64_t d = 0; d < p.Dv; d++) {
         double y = 0;
-        for (int64_t j = lo; j <= i; j++) y += sc[j] / sum * tfx_tensor_get_f64(V, (kh * S + j) * p.Dv + d);
+        for (int64_t j = lo; j <= i; j++) y += sc[j] / sum * (double)V[(kh * S + j) * p.Dv + d];
         tfx_tensor_set_f64(Y, (h * S + i) * p.Dv + d, y);
       }
     }
   }
-  free(sc);
+  free(sc), free(K), free(V);
   return TFX_OK;
+}
+
+/* Generated code for the int8 store of row i of head kh of X [Hkv][S][D] into
+ * cache row P+i: the float operations of quantise_row, in its order. */
+static void emit_quantise(TfxCEmit *e, const KvP *p, const char *X, int64_t D, const char *qc, const char *qs) {
+  tfx_c_line(e, "{");
+  tfx_c_indent(e, 1);
+  tfx_c_line(e, "const float *x = %s + kh * %lld + i * %lld;", X, LL(p->S * D), LL(D));
+  tfx_c_line(e, "const int64_t row = kh * %lld + %lld + i;", LL(p->N), LL(p->P));
+  tfx_c_line(e, "int8_t *qr = %s + row * %lld;", qc, LL(D));
+  tfx_c_line(e, "float amax = 0;");
+  tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) {", LL(D));
+  tfx_c_line(e, "  const float a = fabsf(x[d]);");
+  tfx_c_line(e, "  if (a > amax) amax = a;");
+  tfx_c_line(e, "}");
+  tfx_c_line(e, "const float sc = amax / 127.0f;");
+  tfx_c_line(e, "%s[row] = sc;", qs);
+  tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) {", LL(D));
+  tfx_c_line(e, "  float t = sc > 0 ? roundf(x[d] / sc) : 0.0f;");
+  tfx_c_line(e, "  t = t > 127.0f ? 127.0f : t < -127.0f ? -127.0f : t;");
+  tfx_c_line(e, "  qr[d] = (int8_t)(t == t ? t : 0.0f);");
+  tfx_c_line(e, "}");
+  tfx_c_indent(e, -1);
+  tfx_c_line(e, "}");
 }
 
 /* Generated code: store the new rows, then for each KV head and query row run an
  * online (one-pass) softmax for the R query heads of the group together, so each
- * cache row is read once per group.  Every literal that depends on S or P is
- * printed as a plain decimal integer (S, P, S*Dk, S*Dv); no branch is decided
- * here from their values. */
+ * cache row is read once per group.  With int8 the rows are quantised as they
+ * are stored and dequantised inside the score and weighted-sum loops (the row's
+ * scale applied once per dot product / per weight), never copied back to float.
+ * Every literal that depends on S or P is printed as a plain decimal integer (S,
+ * P, S*Dk, S*Dv); no branch is decided here from their values. */
 TfxStatus tfx_kvcache_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   KvP p;
   if (kv_params(g, n, &p)) return TFX_ERR;
   const char *Q = tfx_c_var(e, n->inputs[0]), *K = tfx_c_var(e, n->inputs[1]), *V = tfx_c_var(e, n->inputs[2]);
   const char *Y = tfx_c_var(e, n->outputs[0]);
   const int64_t R = p.Hq / p.Hkv, N = p.N, Dk = p.Dk, Dv = p.Dv;
+  const char *ct = p.int8 ? "int8_t" : "float";
   char sbuf[64];
 
   /* S and P are deliberately kept out of the comment: the lifter would see them. */
-  tfx_c_line(e, "{ /* KvAttention %s: Hq=%lld Hkv=%lld Dk=%lld Dv=%lld max_seq=%lld window=%lld */", n->name,
-             LL(p.Hq), LL(p.Hkv), LL(Dk), LL(Dv), LL(N), LL(p.window));
+  tfx_c_line(e, "{ /* KvAttention %s: Hq=%lld Hkv=%lld Dk=%lld Dv=%lld max_seq=%lld window=%lld%s */", n->name,
+             LL(p.Hq), LL(p.Hkv), LL(Dk), LL(Dv), LL(N), LL(p.window), p.int8 ? " int8 cache" : "");
   tfx_c_indent(e, 1);
-  tfx_c_line(e, "float *kc = tfx_kv + %lld; /* K cache [%lld][%lld][%lld] */", LL(p.off), LL(p.Hkv), LL(N), LL(Dk));
-  tfx_c_line(e, "float *vc = tfx_kv + %lld; /* V cache [%lld][%lld][%lld] */", LL(p.off + p.Hkv * N * Dk), LL(p.Hkv),
-             LL(N), LL(Dv));
+  if (p.int8) {
+    const KvLayout l = kv_int8_layout(p.Hkv, N, Dk, Dv);
+    tfx_c_line(e, "int8_t *kc = (int8_t *)(void *)((unsigned char *)tfx_kv + %lld); /* K cache [%lld][%lld][%lld] */",
+               LL(p.off + l.k), LL(p.Hkv), LL(N), LL(Dk));
+    tfx_c_line(e, "float *ks = (float *)(void *)((unsigned char *)tfx_kv + %lld); /* K scales [%lld][%lld] */",
+               LL(p.off + l.ks), LL(p.Hkv), LL(N));
+    tfx_c_line(e, "int8_t *vc = (int8_t *)(void *)((unsigned char *)tfx_kv + %lld); /* V cache [%lld][%lld][%lld] */",
+               LL(p.off + l.v), LL(p.Hkv), LL(N), LL(Dv));
+    tfx_c_line(e, "float *vs = (float *)(void *)((unsigned char *)tfx_kv + %lld); /* V scales [%lld][%lld] */",
+               LL(p.off + l.vs), LL(p.Hkv), LL(N));
+  } else {
+    tfx_c_line(e, "float *kc = tfx_kv + %lld; /* K cache [%lld][%lld][%lld] */", LL(p.off), LL(p.Hkv), LL(N), LL(Dk));
+    tfx_c_line(e, "float *vc = tfx_kv + %lld; /* V cache [%lld][%lld][%lld] */", LL(p.off + p.Hkv * N * Dk),
+               LL(p.Hkv), LL(N), LL(Dv));
+  }
   /* append this call's rows at positions P .. P+S-1 */
   tfx_c_line(e, "for (int64_t kh = 0; kh < %lld; kh++)", LL(p.Hkv));
   tfx_c_line(e, "  for (int64_t i = 0; i < %lld; i++) {", LL(p.S));
-  tfx_c_line(e, "    memcpy(kc + (kh * %lld + %lld + i) * %lld, %s + kh * %lld + i * %lld, sizeof(float) * %lld);", LL(N),
-             LL(p.P), LL(Dk), K, LL(p.S * Dk), LL(Dk), LL(Dk));
-  tfx_c_line(e, "    memcpy(vc + (kh * %lld + %lld + i) * %lld, %s + kh * %lld + i * %lld, sizeof(float) * %lld);", LL(N),
-             LL(p.P), LL(Dv), V, LL(p.S * Dv), LL(Dv), LL(Dv));
+  if (p.int8) {
+    tfx_c_indent(e, 2);
+    emit_quantise(e, &p, K, Dk, "kc", "ks");
+    emit_quantise(e, &p, V, Dv, "vc", "vs");
+    tfx_c_indent(e, -2);
+  } else {
+    tfx_c_line(e, "    memcpy(kc + (kh * %lld + %lld + i) * %lld, %s + kh * %lld + i * %lld, sizeof(float) * %lld);",
+               LL(N), LL(p.P), LL(Dk), K, LL(p.S * Dk), LL(Dk), LL(Dk));
+    tfx_c_line(e, "    memcpy(vc + (kh * %lld + %lld + i) * %lld, %s + kh * %lld + i * %lld, sizeof(float) * %lld);",
+               LL(N), LL(p.P), LL(Dv), V, LL(p.S * Dv), LL(Dv), LL(Dv));
+  }
   tfx_c_line(e, "  }");
   /* attend */
   tfx_c_line(e, "for (int64_t kh = 0; kh < %lld; kh++) {", LL(p.Hkv));
   tfx_c_indent(e, 1);
-  tfx_c_line(e, "const float *kb = kc + kh * %lld, *vb = vc + kh * %lld;", LL(N * Dk), LL(N * Dv));
+  tfx_c_line(e, "const %s *kb = kc + kh * %lld, *vb = vc + kh * %lld;", ct, LL(N * Dk), LL(N * Dv));
+  if (p.int8) tfx_c_line(e, "const float *ksb = ks + kh * %lld, *vsb = vs + kh * %lld;", LL(N), LL(N));
   tfx_c_line(e, "for (int64_t i = 0; i < %lld; i++) {", LL(p.S));
   tfx_c_indent(e, 1);
   tfx_c_line(e, "const int64_t pos = %lld + i;", LL(p.P));
@@ -173,14 +304,28 @@ TfxStatus tfx_kvcache_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) acc[d] = 0;", LL(R * Dv));
   tfx_c_line(e, "for (int64_t j = lo; j <= pos; j++) {");
   tfx_c_indent(e, 1);
-  tfx_c_line(e, "const float *kr = kb + j * %lld, *vr = vb + j * %lld;", LL(Dk), LL(Dv));
+  tfx_c_line(e, "const %s *kr = kb + j * %lld, *vr = vb + j * %lld;", ct, LL(Dk), LL(Dv));
+  if (p.int8) tfx_c_line(e, "const float kq = ksb[j] * %s, vq = vsb[j];", tfx_c_float(sbuf, p.scale));
   tfx_c_line(e, "for (int64_t r = 0; r < %lld; r++) {", LL(R));
   tfx_c_indent(e, 1);
   tfx_c_line(e, "const float *qr = %s + (kh * %lld + r) * %lld + i * %lld;", Q, LL(R), LL(p.S * Dk), LL(Dk));
   tfx_c_line(e, "float *ar = acc + r * %lld;", LL(Dv));
   tfx_c_line(e, "float s = 0;");
-  tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) s += qr[d] * kr[d];", LL(Dk));
-  tfx_c_line(e, "s *= %s;", tfx_c_float(sbuf, p.scale));
+  if (p.int8) {
+    /* eight partial sums: the lanes of a vector, and no chain of Dk dependent adds */
+    const int64_t D8 = Dk / 8 * 8;
+    if (D8) {
+      tfx_c_line(e, "float s8[8] = {0, 0, 0, 0, 0, 0, 0, 0};");
+      tfx_c_line(e, "for (int64_t d = 0; d < %lld; d += 8)", LL(D8));
+      tfx_c_line(e, "  for (int64_t u = 0; u < 8; u++) s8[u] += qr[d + u] * (float)kr[d + u];");
+      tfx_c_line(e, "s = ((s8[0] + s8[4]) + (s8[1] + s8[5])) + ((s8[2] + s8[6]) + (s8[3] + s8[7]));");
+    }
+    if (D8 < Dk) tfx_c_line(e, "for (int64_t d = %lld; d < %lld; d++) s += qr[d] * (float)kr[d];", LL(D8), LL(Dk));
+    tfx_c_line(e, "s *= kq;");
+  } else {
+    tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) s += qr[d] * kr[d];", LL(Dk));
+    tfx_c_line(e, "s *= %s;", tfx_c_float(sbuf, p.scale));
+  }
   tfx_c_line(e, "if (s > mx[r]) {");
   tfx_c_line(e, "  const float c = expf(mx[r] - s);");
   tfx_c_line(e, "  sum[r] *= c;");
@@ -189,7 +334,12 @@ TfxStatus tfx_kvcache_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   tfx_c_line(e, "}");
   tfx_c_line(e, "const float pj = expf(s - mx[r]);");
   tfx_c_line(e, "sum[r] += pj;");
-  tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) ar[d] += pj * vr[d];", LL(Dv));
+  if (p.int8) {
+    tfx_c_line(e, "const float pv = pj * vq;");
+    tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) ar[d] += pv * (float)vr[d];", LL(Dv));
+  } else {
+    tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) ar[d] += pj * vr[d];", LL(Dv));
+  }
   tfx_c_indent(e, -1);
   tfx_c_line(e, "}");
   tfx_c_indent(e, -1);

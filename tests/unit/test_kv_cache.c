@@ -3,7 +3,10 @@
  * checkpoint) become one decoder step (only input_ids in, only logits out,
  * every Attention a KvAttention with the cache laid out layer after layer);
  * graphs that are not decoders (BERT, a bidirectional mask, softcap) are
- * refused and left unchanged. */
+ * refused and left unchanged.  With kv_int8 the cache blocks are laid out in
+ * bytes (int8 rows and float scales, 16-byte aligned) and the step, evaluated
+ * at past 0 with the int8 round trip, stays within cosine 0.9995 of the float
+ * logits. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,10 +42,10 @@ static char *dump(const TfxGraph *g) {
   return s;
 }
 
-/* Import, bind batch=1 seq=S (past_seq=P when past), run the -O2 pipeline. */
-static TfxGraph *prepare(const char *path, bool past, TfxDiag *d) {
+/* Import, bind batch=1 seq=len (past_seq=P when past), run the -O2 pipeline. */
+static TfxGraph *prepare_len(const char *path, bool past, int64_t len, TfxDiag *d) {
   TfxGraph *g = tfx_import(path, d);
-  TfxDimBinding b[3] = {{"batch", 1}, {"seq", S}, {"past_seq", P}};
+  TfxDimBinding b[3] = {{"batch", 1}, {"seq", len}, {"past_seq", P}};
   TfxPipelineOptions po = {.opt_level = 2};
   if (!g || tfx_bind_dims(g, b, past ? 3 : 2) || tfx_run_pipeline(g, &po)) {
     fprintf(stderr, "%s: preparing failed:\n%s", path, d->text ? d->text : "");
@@ -53,19 +56,21 @@ static TfxGraph *prepare(const char *path, bool past, TfxDiag *d) {
   return g;
 }
 
+static TfxGraph *prepare(const char *path, bool past, TfxDiag *d) { return prepare_len(path, past, S, d); }
+
 typedef struct {
   int layers;
   int64_t hkv, dk, dv, window, vocab, token_limit;
 } Expect;
 
 /* Logits of g under the reference evaluator for fixed token ids (graph input 0
- * must be the ids; other inputs are not bound). malloc'd S*vocab floats, or
- * NULL. */
-static float *eval_logits(TfxGraph *g, int64_t vocab) {
+ * must be the ids [1, len]; other inputs are not bound). malloc'd len*vocab
+ * floats, or NULL. */
+static float *eval_logits_len(TfxGraph *g, int64_t len, int64_t vocab) {
   const TfxValue *iv = tfx_val(g, g->inputs[0]);
-  TfxTensor in = {.dtype = iv->dtype, .rank = 2, .dims = {1, S}};
-  in.data = calloc(S, 8);
-  for (int i = 0; i < S; i++)
+  TfxTensor in = {.dtype = iv->dtype, .rank = 2, .dims = {1, len}};
+  in.data = calloc((size_t)len, 8);
+  for (int i = 0; i < len; i++)
     tfx_tensor_set_i64(&in, i, (i * 7 + 3) % vocab);
   TfxTensor *out = calloc(g->n_outputs, sizeof *out);
   float *r = NULL;
@@ -82,6 +87,8 @@ static float *eval_logits(TfxGraph *g, int64_t vocab) {
   free(in.data);
   return r;
 }
+
+static float *eval_logits(TfxGraph *g, int64_t vocab) { return eval_logits_len(g, S, vocab); }
 
 /* Run the pass on a prepared fixture and check the decoder it makes. */
 static void check_decoder(const char *path, bool past, int64_t opast,
@@ -135,6 +142,7 @@ static void check_decoder(const char *path, bool past, int64_t opast,
     failures++;
   }
   CHECK(info.kv_floats == x->layers * x->hkv * N * (x->dk + x->dv));
+  CHECK(info.kv_bytes == info.kv_floats * 4);
   for (uint32_t i = 0; i < g->n_values; i++)
     if (strncmp(g->values[i].name, "present", 7) == 0)
       CHECK(!g->values[i].is_output);
@@ -162,12 +170,77 @@ static void check_decoder(const char *path, bool past, int64_t opast,
       failures++;
     }
     CHECK(tfx_attr(n, "scale") != NULL);
+    CHECK(tfx_attr(n, "kv_int8") == NULL);
     if (l < 8)
       seen_offsets[l] = tfx_attr_int(n, "kv_offset", -1);
     l++;
   }
   for (int i = 0; i < l && i < 8; i++)
     CHECK(seen_offsets[i] == i * x->hkv * N * (x->dk + x->dv));
+  tfx_graph_free(g);
+  tfx_diag_deinit(&d);
+}
+
+/* Bytes of one layer's int8 block: K int8 [Hkv][N][Dk], K scales float
+ * [Hkv][N], V int8, V scales, each rounded up to 16 bytes. */
+static int64_t int8_block(int64_t hkv, int64_t n, int64_t dk, int64_t dv) {
+#define UP16(x) (((x) + 15) / 16 * 16)
+  return UP16(hkv * n * dk) + UP16(hkv * n * 4) + UP16(hkv * n * dv) + UP16(hkv * n * 4);
+#undef UP16
+}
+
+/* --quantize-kv=int8 on a plain decoder export at seq = max_seq = len, past 0:
+ * every KvAttention has kv_int8 = 1 and a 16-byte aligned byte offset after the
+ * previous layer's block, kv_bytes is the sum and kv_floats the float-equivalent
+ * count; the step's logits (reference evaluator, int8 round trip) against the
+ * float graph's: cosine >= 0.9995. */
+static void check_int8(const char *path, int64_t len) {
+  TfxDiag d;
+  tfx_diag_init(&d);
+  TfxGraph *g = prepare_len(path, false, len, &d);
+  if (!g) {
+    tfx_diag_deinit(&d);
+    return;
+  }
+  const int64_t vocab = tfx_val(g, g->outputs[0])->dims[2];
+  float *want = eval_logits_len(g, len, vocab);
+  CHECK(want != NULL);
+  TfxKvOptions o = {.past = 0, .max_seq = len, .kv_int8 = true};
+  TfxKvInfo info;
+  CHECK(tfx_pass_kv_cache(g, &o, &info) == TFX_OK);
+  if (!info.ok) fprintf(stderr, "%s: refused: %s\n%s", path, info.why, d.text ? d.text : "");
+  CHECK(info.ok && info.n_layers > 0);
+  int changed = 0;
+  CHECK(tfx_pass_dce(g, &changed) == TFX_OK && tfx_graph_verify(g) == TFX_OK);
+  int64_t off = 0, floats = 0;
+  for (uint32_t i = 0; i < g->n_nodes; i++) {
+    const TfxNode *n = &g->nodes[i];
+    if (n->dead || n->op != TFX_OP_KvAttention) continue;
+    const TfxValue *k = tfx_node_in(g, n, 1), *v = tfx_node_in(g, n, 2);
+    CHECK(tfx_attr_int(n, "kv_int8", 0) == 1);
+    CHECK(tfx_attr_int(n, "kv_offset", -1) == off && off % 16 == 0);
+    off += int8_block(k->dims[1], len, k->dims[3], v->dims[3]);
+    floats += k->dims[1] * len * (k->dims[3] + v->dims[3]);
+  }
+  CHECK(info.kv_bytes == off && info.kv_floats == floats);
+  /* roughly a quarter of the float cache, plus 8 bytes of scales per row and head */
+  CHECK(info.kv_bytes < info.kv_floats * 4 / 2);
+  float *got = want && info.ok ? eval_logits_len(g, len, vocab) : NULL;
+  CHECK(got != NULL);
+  if (got) {
+    double dot = 0, na = 0, nb = 0, worst = 0;
+    for (int64_t i = 0; i < len * vocab; i++) {
+      dot += (double)got[i] * want[i], na += (double)got[i] * got[i], nb += (double)want[i] * want[i];
+      worst = fmax(worst, fabs((double)got[i] - want[i]));
+    }
+    const double cosine = dot / sqrt(na * nb);
+    printf("%s: int8 KV cache at %lld tokens: logits cosine %.7f, max abs error %.3g; cache %lld bytes (float %lld)\n",
+           path, (long long)len, cosine, worst, (long long)info.kv_bytes, (long long)info.kv_floats * 4);
+    CHECK(cosine >= 0.9995);
+    CHECK(worst > 0); /* the round trip is applied */
+  }
+  free(got);
+  free(want);
   tfx_graph_free(g);
   tfx_diag_deinit(&d);
 }
@@ -362,6 +435,30 @@ static void test_tiny_refused(MaskKind mk, const char *why_part) {
   tfx_diag_deinit(&d);
 }
 
+/* The tiny graph with kv_int8: one layer at byte offset 0, kv_bytes from the
+ * block layout (D = 8, N = 10: 80 bytes of int8 and 40 of scales per array). */
+static void test_tiny_int8(void) {
+  TfxDiag d;
+  tfx_diag_init(&d);
+  TfxGraph *g = tiny(M_BOOL_CAUSAL, &d);
+  TfxKvOptions o = {.past = 2, .max_seq = 10, .kv_int8 = true};
+  TfxKvInfo info;
+  CHECK(tfx_pass_kv_cache(g, &o, &info) == TFX_OK);
+  CHECK(info.ok && info.n_layers == 1);
+  CHECK(info.kv_floats == 1 * 10 * (D + D));
+  /* K int8 80 bytes, K scales 40 -> 48, V int8 80, V scales 48 */
+  CHECK(info.kv_bytes == 80 + 48 + 80 + 48);
+  for (uint32_t i = 0; i < g->n_nodes; i++) {
+    const TfxNode *n = &g->nodes[i];
+    if (n->dead || n->op != TFX_OP_KvAttention) continue;
+    CHECK(tfx_attr_int(n, "kv_int8", -1) == 1 && tfx_attr_int(n, "kv_offset", -1) == 0);
+    CHECK(tfx_attr_int(n, "past", -1) == 2 && tfx_attr_int(n, "max_seq", -1) == 10);
+  }
+  CHECK(tfx_graph_verify(g) == TFX_OK);
+  tfx_graph_free(g);
+  tfx_diag_deinit(&d);
+}
+
 /* A step that does not fit the cache is refused too. */
 static void test_tiny_too_long(void) {
   TfxDiag d;
@@ -431,6 +528,13 @@ int main(void) {
   test_tiny_refused(M_FLOAT_NEAR, "neither 0 nor masked");
   test_tiny_refused(M_SOFTCAP, "softcap");
   test_tiny_too_long();
+  test_tiny_int8();
+  /* int8 KV cache: layouts, sizes and accuracy at the fixtures' full length */
+  check_int8("tests/models/onnx/gpt2_tiny/model.onnx", 16);
+  check_int8("tests/models/onnx/llama_gqa/model.onnx", 16);
+  check_int8("tests/models/onnx/qwen2_mqa_tied/model.onnx", 16);
+  check_int8("tests/models/onnx/mistral_window/model.onnx", 16);
+  check_int8("tests/models/hf/llama_gqa", 16);
   if (failures)
     fprintf(stderr, "%d check(s) failed\n", failures);
   return failures != 0;

@@ -3,7 +3,10 @@
  * refused), and emit_c end to end: the node's printed code is wrapped in a C
  * function over a cache buffer, compiled with cc, run as a prefill of 3 tokens
  * then a decode of 1, and compared with causal attention over all 4 rows.  The
- * code printed at several (S, P) must differ only in integer literals. */
+ * code printed at several (S, P) must differ only in integer literals.  The int8
+ * cache (kv_int8 = 1) is tested the same way against attention over K/V rows
+ * put through this file's own int8 round trip, and the round trip itself
+ * against hand-computed values. */
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -22,17 +25,19 @@ typedef struct {
   int64_t hq, hkv, s, dk, dv; /* Q [1,hq,s,dk], K [1,hkv,s,dk], V [1,hkv,s,dv] */
   int64_t past, max_seq, kv_offset, window;
   float scale;
-  int qrank; /* rank of Q (4 unless testing the error) */
+  int qrank;      /* rank of Q (4 unless testing the error) */
+  int64_t kv_int8; /* the attribute (then kv_offset is in bytes) */
 } Cfg;
 
 static void set_attrs(TfxGraph *g, const Cfg *c) {
-  TfxAttr *a = tfx_graph_alloc(g, sizeof *a * 5);
-  const char *names[4] = {"past", "max_seq", "kv_offset", "window"};
-  const int64_t vals[4] = {c->past, c->max_seq, c->kv_offset, c->window};
-  for (int k = 0; k < 4; k++) a[k].name = names[k], a[k].kind = TFX_ATTR_INT, a[k].i = vals[k];
-  a[4].name = "scale", a[4].kind = TFX_ATTR_FLOAT, a[4].f = c->scale;
+  TfxAttr *a = tfx_graph_alloc(g, sizeof *a * 6);
+  const char *names[5] = {"past", "max_seq", "kv_offset", "window", "kv_int8"};
+  const int64_t vals[5] = {c->past, c->max_seq, c->kv_offset, c->window, c->kv_int8};
+  for (int k = 0; k < 5; k++) a[k].name = names[k], a[k].kind = TFX_ATTR_INT, a[k].i = vals[k];
+  a[5].name = "scale", a[5].kind = TFX_ATTR_FLOAT, a[5].f = c->scale;
   g->nodes[g->n_nodes - 1].attrs = a;
-  g->nodes[g->n_nodes - 1].n_attrs = 5;
+  g->nodes[g->n_nodes - 1].n_attrs = c->kv_int8 ? 6 : 5;
+  if (!c->kv_int8) a[4] = a[5]; /* float caches carry no kv_int8 attribute, as the pass makes them */
 }
 
 static TfxGraph *build(TfxDiag *d, const Cfg *c) {
@@ -68,7 +73,7 @@ static TfxStatus infer(const Cfg *c, char *msg, size_t size) {
   return st;
 }
 
-static const Cfg BASE = {4, 2, 3, 3, 2, 0, 6, 5, 0, 0.5f, 4};
+static const Cfg BASE = {4, 2, 3, 3, 2, 0, 6, 5, 0, 0.5f, 4, 0};
 
 static void test_infer(void) {
   char msg[1024];
@@ -88,6 +93,12 @@ static void test_infer(void) {
   CHECK(infer(&c, msg, sizeof msg) != TFX_OK && strstr(msg, "kv_offset"));
   c = BASE, c.window = -1;
   CHECK(infer(&c, msg, sizeof msg) != TFX_OK && strstr(msg, "window"));
+  c = BASE, c.kv_int8 = 2;
+  CHECK(infer(&c, msg, sizeof msg) != TFX_OK && strstr(msg, "kv_int8") && strstr(msg, "attn0"));
+  c = BASE, c.kv_int8 = 1; /* kv_offset 5 is not a multiple of 16 bytes */
+  CHECK(infer(&c, msg, sizeof msg) != TFX_OK && strstr(msg, "multiple of 16") && strstr(msg, "kv_offset"));
+  c = BASE, c.kv_int8 = 1, c.kv_offset = 48;
+  CHECK(infer(&c, msg, sizeof msg) == TFX_OK);
 }
 
 /* ---- data and the hand-computed reference ------------------------------- */
@@ -121,6 +132,29 @@ static void reference(const Cfg *c, int64_t T, const float *q, const float *k, c
     }
 }
 
+/* The int8 cache's round trip of rows rows of D values, in place: scale =
+ * max|x| / 127, q = round(x / scale) in [-127, 127], x = q * scale. */
+static void round_trip(float *x, int64_t rows, int64_t D) {
+  for (int64_t r = 0; r < rows; r++) {
+    float *row = x + r * D, amax = 0;
+    for (int64_t d = 0; d < D; d++) amax = fmaxf(amax, fabsf(row[d]));
+    const float sc = amax / 127.0f;
+    for (int64_t d = 0; d < D; d++) {
+      float q = sc > 0 ? roundf(row[d] / sc) : 0.0f;
+      row[d] = fminf(fmaxf(q, -127.0f), 127.0f) * sc;
+    }
+  }
+}
+
+/* Bytes of one layer's int8 cache block: K int8, K scales, V int8, V scales,
+ * each rounded up to 16 bytes. */
+static int64_t int8_block(const Cfg *c) {
+#define UP16(x) (((x) + 15) / 16 * 16)
+  const int64_t rows = c->hkv * c->max_seq;
+  return UP16(rows * c->dk) + UP16(rows * 4) + UP16(rows * c->dv) + UP16(rows * 4);
+#undef UP16
+}
+
 /* Rows [r0, r0+n) of x [H][T][D] into out [H][n][D]. */
 static void rows(const float *x, int64_t H, int64_t T, int64_t D, int64_t r0, int64_t n, float *out) {
   for (int64_t h = 0; h < H; h++) memcpy(out + h * n * D, x + (h * T + r0) * D, sizeof(float) * (size_t)(n * D));
@@ -135,13 +169,17 @@ static void make_data(const Cfg *c, float *q, float *k, float *v) {
   for (int64_t i = 0; i < c->hkv * T4 * c->dv; i++) v[i] = frand(&st);
 }
 
-static void test_eval(int64_t window) {
+static void test_eval(int64_t window, bool int8) {
   Cfg c = BASE;
   c.s = T4, c.window = window;
-  float q[BIG], k[BIG], v[BIG];
-  double ref[BIG];
+  if (int8) c.kv_int8 = 1, c.kv_offset = 0;
+  float q[BIG], k[BIG], v[BIG], kq[BIG], vq[BIG];
+  double ref[BIG], ref_float[BIG];
   make_data(&c, q, k, v);
-  reference(&c, T4, q, k, v, ref);
+  memcpy(kq, k, sizeof k), memcpy(vq, v, sizeof v);
+  if (int8) round_trip(kq, c.hkv * T4, c.dk), round_trip(vq, c.hkv * T4, c.dv);
+  reference(&c, T4, q, kq, vq, ref);
+  reference(&c, T4, q, k, v, ref_float);
   TfxDiag d;
   tfx_diag_init(&d);
   TfxGraph *g = build(&d, &c);
@@ -153,9 +191,14 @@ static void test_eval(int64_t window) {
   memset(out, 0, sizeof out);
   CHECK(tfx_eval_node(g, the_node(g), in, out) == TFX_OK);
   if (out[0].data) {
-    double worst = 0;
-    for (int64_t i = 0; i < c.hq * T4 * c.dv; i++) worst = fmax(worst, fabs(((float *)out[0].data)[i] - ref[i]));
+    double worst = 0, off_float = 0;
+    for (int64_t i = 0; i < c.hq * T4 * c.dv; i++) {
+      worst = fmax(worst, fabs(((float *)out[0].data)[i] - ref[i]));
+      off_float = fmax(off_float, fabs(((float *)out[0].data)[i] - ref_float[i]));
+    }
     CHECK(worst < 1e-5);
+    /* the int8 round trip is visible (a step is max|x|/127), and small */
+    if (int8) CHECK(off_float > 1e-4 && off_float < 0.05);
     tfx_tensor_free_data(&out[0]);
   }
   /* past > 0 has no reference semantics */
@@ -166,6 +209,43 @@ static void test_eval(int64_t window) {
   tfx_tensor_free_data(&out[0]);
   tfx_graph_free(g);
   tfx_diag_deinit(&d);
+}
+
+/* One query, one key and value row: the output is the value row as the int8
+ * cache reads it back.  Scales that are powers of two make every expected
+ * value exact: max|x| = 127/64 gives the scale 1/64. */
+static void test_eval_round_trip(void) {
+  Cfg c = {1, 1, 1, 4, 4, 0, 4, 0, 0, 0.5f, 4, 1};
+  static const float rows[3][4] = {
+      {1.984375f, -0.5078125f, 0.00390625f, 0.0234375f}, /* x*64 = 127, -32.5, 0.25, 1.5 */
+      {0, 0, 0, 0},                                      /* scale 0: zeros */
+      {-0.5f, 0.25f, 0.001f, 0.125f}};                   /* scale 0.5/127 */
+  const float want[3][4] = {{127 / 64.0f, -33 / 64.0f, 0, 2 / 64.0f},
+                            {0, 0, 0, 0},
+                            {-127 * (0.5f / 127), 64 * (0.5f / 127), 0, 32 * (0.5f / 127)}};
+  for (int t = 0; t < 3; t++) {
+    TfxDiag d;
+    tfx_diag_init(&d);
+    TfxGraph *g = build(&d, &c);
+    CHECK(tfx_ops[TFX_OP_KvAttention].infer(g, the_node(g)) == TFX_OK);
+    float q[4] = {1, 2, 3, 4}, k[4] = {0.5f, -1, 0.25f, 2};
+    TfxTensor ti[3] = {{TFX_F32, 4, {1, 1, 1, 4}, q}, {TFX_F32, 4, {1, 1, 1, 4}, k},
+                       {TFX_F32, 4, {1, 1, 1, 4}, (void *)rows[t]}};
+    const TfxTensor *in[3] = {&ti[0], &ti[1], &ti[2]};
+    TfxTensor out[1];
+    memset(out, 0, sizeof out);
+    CHECK(tfx_eval_node(g, the_node(g), in, out) == TFX_OK);
+    for (int i = 0; out[0].data && i < 4; i++) {
+      const float y = ((float *)out[0].data)[i];
+      if (fabsf(y - want[t][i]) > (t == 2 ? 1e-7f : 0.0f)) {
+        fprintf(stderr, "round trip %d[%d]: %.9g, want %.9g\n", t, i, (double)y, (double)want[t][i]);
+        failures++;
+      }
+    }
+    tfx_tensor_free_data(&out[0]);
+    tfx_graph_free(g);
+    tfx_diag_deinit(&d);
+  }
 }
 
 /* ---- emit_c --------------------------------------------------------------- */
@@ -244,10 +324,12 @@ static void test_emit(const Cfg *base) {
     return;
   }
   Cfg c = *base;
-  float q[BIG], k[BIG], v[BIG];
+  float q[BIG], k[BIG], v[BIG], kq[BIG], vq[BIG];
   double ref[BIG];
   make_data(&c, q, k, v);
-  reference(&c, T4, q, k, v, ref);
+  memcpy(kq, k, sizeof k), memcpy(vq, v, sizeof v);
+  if (c.kv_int8) round_trip(kq, c.hkv * T4, c.dk), round_trip(vq, c.hkv * T4, c.dv);
+  reference(&c, T4, q, kq, vq, ref);
   char *b0 = emit_body(&c, 3, 0), *b1 = emit_body(&c, 1, 3);
   CHECK(b0 && b1);
   char dir[] = "/tmp/tfx_kvcache_XXXXXX";
@@ -262,7 +344,10 @@ static void test_emit(const Cfg *base) {
   FILE *f = fopen(src, "w");
   CHECK(f != NULL);
   if (!f) return;
-  const int64_t block = c.hkv * c.max_seq * (c.dk + c.dv), total = c.kv_offset + block + 7;
+  /* the layer's block in floats of the buffer: [lo, hi) */
+  const int64_t lo = c.kv_int8 ? c.kv_offset / 4 : c.kv_offset,
+                hi = c.kv_int8 ? (c.kv_offset + int8_block(&c)) / 4 : c.kv_offset + c.hkv * c.max_seq * (c.dk + c.dv),
+                total = hi + 7;
   fprintf(f, "#include <stdint.h>\n#include <string.h>\n#include <math.h>\n#include <float.h>\n#include <stdio.h>\n\n");
   fprintf(f, "static void step0(float *tfx_kv, const float *q, const float *k, const float *v, float *y) {\n%s}\n\n", b0);
   fprintf(f, "static void step1(float *tfx_kv, const float *q, const float *k, const float *v, float *y) {\n%s}\n\n", b1);
@@ -286,8 +371,7 @@ static void test_emit(const Cfg *base) {
           "  printf(\"guard %%d\\n\", bad);\n"
           "  return 0;\n}\n",
           (long long)total, (long long)(c.hq * 3 * c.dv), (long long)(c.hq * c.dv), (long long)total,
-          (long long)(c.hq * 3 * c.dv), (long long)(c.hq * c.dv), (long long)c.kv_offset,
-          (long long)(c.kv_offset + block), (long long)total);
+          (long long)(c.hq * 3 * c.dv), (long long)(c.hq * c.dv), (long long)lo, (long long)hi, (long long)total);
   fclose(f);
   snprintf(cmd, sizeof cmd, "cc -std=c99 -O1 -Wall -Wextra -Werror -o %s %s -lm", exe, src);
   int rc = system(cmd);
@@ -311,7 +395,9 @@ static void test_emit(const Cfg *base) {
       CHECK(got == c.hq * T4 * c.dv);
       CHECK(worst < 1e-5);
       CHECK(guard == 0);
-      if (worst >= 1e-5) fprintf(stderr, "emit_c (window %lld): worst error %g\n", (long long)c.window, worst);
+      if (worst >= 1e-5)
+        fprintf(stderr, "emit_c (window %lld, int8 %lld): worst error %g\n", (long long)c.window,
+                (long long)c.kv_int8, worst);
     }
   }
   if (failures == 0 && !getenv("KEEP")) {
@@ -324,8 +410,11 @@ static void test_emit(const Cfg *base) {
 
 int main(void) {
   test_infer();
-  test_eval(0);
-  test_eval(2);
+  test_eval(0, false);
+  test_eval(2, false);
+  test_eval(0, true);
+  test_eval(2, true);
+  test_eval_round_trip();
   Cfg c = BASE;
   test_structure(&c);
   test_emit(&c); /* GQA (4 query heads over 2 KV heads), no window */
@@ -333,6 +422,18 @@ int main(void) {
   test_structure(&c);
   test_emit(&c);
   c = BASE, c.hq = 2, c.hkv = 2, c.kv_offset = 0, c.max_seq = 4; /* MHA, block at the cache start, full */
+  test_emit(&c);
+  /* the int8 cache: K int8 [2][6][3] (36 bytes, padded to 48), odd sizes everywhere */
+  c = BASE, c.kv_int8 = 1, c.kv_offset = 32;
+  test_structure(&c);
+  test_emit(&c);
+  c.window = 2;
+  test_structure(&c);
+  test_emit(&c);
+  c = BASE, c.hq = 2, c.hkv = 2, c.kv_offset = 0, c.max_seq = 4, c.kv_int8 = 1;
+  test_emit(&c);
+  c = BASE, c.dk = 10, c.kv_int8 = 1, c.kv_offset = 16; /* the 8-lane score loop plus a remainder of 2 */
+  test_structure(&c);
   test_emit(&c);
   if (failures) fprintf(stderr, "test_kvcache: %d failure(s)\n", failures);
   else printf("test_kvcache: ok\n");
