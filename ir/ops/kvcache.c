@@ -311,21 +311,18 @@ TfxStatus tfx_kvcache_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   tfx_c_line(e, "const float *qr = %s + (kh * %lld + r) * %lld + i * %lld;", Q, LL(R), LL(p.S * Dk), LL(Dk));
   tfx_c_line(e, "float *ar = acc + r * %lld;", LL(Dv));
   tfx_c_line(e, "float s = 0;");
-  if (p.int8) {
-    /* eight partial sums: the lanes of a vector, and no chain of Dk dependent adds */
-    const int64_t D8 = Dk / 8 * 8;
-    if (D8) {
-      tfx_c_line(e, "float s8[8] = {0, 0, 0, 0, 0, 0, 0, 0};");
-      tfx_c_line(e, "for (int64_t d = 0; d < %lld; d += 8)", LL(D8));
-      tfx_c_line(e, "  for (int64_t u = 0; u < 8; u++) s8[u] += qr[d + u] * (float)kr[d + u];");
-      tfx_c_line(e, "s = ((s8[0] + s8[4]) + (s8[1] + s8[5])) + ((s8[2] + s8[6]) + (s8[3] + s8[7]));");
-    }
-    if (D8 < Dk) tfx_c_line(e, "for (int64_t d = %lld; d < %lld; d++) s += qr[d] * (float)kr[d];", LL(D8), LL(Dk));
-    tfx_c_line(e, "s *= kq;");
-  } else {
-    tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) s += qr[d] * kr[d];", LL(Dk));
-    tfx_c_line(e, "s *= %s;", tfx_c_float(sbuf, p.scale));
+  /* eight partial sums: the lanes of a vector, and no chain of Dk dependent adds */
+  const int64_t D8 = Dk / 8 * 8;
+  const char *cv = p.int8 ? "(float)" : "";
+  if (D8) {
+    tfx_c_line(e, "float s8[8] = {0, 0, 0, 0, 0, 0, 0, 0};");
+    tfx_c_line(e, "for (int64_t d = 0; d < %lld; d += 8)", LL(D8));
+    tfx_c_line(e, "  for (int64_t u = 0; u < 8; u++) s8[u] += qr[d + u] * %skr[d + u];", cv);
+    tfx_c_line(e, "s = ((s8[0] + s8[4]) + (s8[1] + s8[5])) + ((s8[2] + s8[6]) + (s8[3] + s8[7]));");
   }
+  if (D8 < Dk) tfx_c_line(e, "for (int64_t d = %lld; d < %lld; d++) s += qr[d] * %skr[d];", LL(D8), LL(Dk), cv);
+  if (p.int8) tfx_c_line(e, "s *= kq;");
+  else tfx_c_line(e, "s *= %s;", tfx_c_float(sbuf, p.scale));
   tfx_c_line(e, "if (s > mx[r]) {");
   tfx_c_line(e, "  const float c = expf(mx[r] - s);");
   tfx_c_line(e, "  sum[r] *= c;");
