@@ -98,13 +98,49 @@ int64_t hf_cfg_int(HfCtx *c, const char *key, int64_t dflt) {
   return dflt;
 }
 
+/* A size the config gives cannot exceed what the checkpoint holds: a layer
+ * count its number of tensors (each layer has weights), any other size
+ * (vocabulary, widths, heads, positions) its number of elements (each is a
+ * dim of some weight), except a sliding window, which is no weight's dim.
+ * Checked before a builder loops over layers or sizes a table, so that
+ * "n_layer": 2000000000 is refused at once instead of attempted.  0 when v
+ * fits (or no checkpoint is open). */
+static int64_t cfg_exceeds_checkpoint(HfCtx *c, const char *key, int64_t v, const char **what) {
+  if (!c->ck || strcmp(key, "sliding_window") == 0)
+    return 0;
+  int n = tfx_checkpoint_count(c->ck);
+  if (strcmp(key, "n_layer") == 0 || strcmp(key, "num_hidden_layers") == 0) {
+    *what = "tensors";
+    return v > n ? (n ? n : -1) : 0;
+  }
+  int64_t elems = 0;
+  for (int i = 0; i < n && elems < v; i++) {
+    const TfxTensor *t = tfx_checkpoint_get(c->ck, tfx_checkpoint_name(c->ck, i));
+    int64_t e = t ? tfx_tensor_numel(t) : 0;
+    elems = e > INT64_MAX - elems ? INT64_MAX : elems + e;
+  }
+  *what = "elements";
+  return v > elems ? (elems ? elems : -1) : 0;
+}
+
 int64_t hf_cfg_pos(HfCtx *c, const char *key, int64_t dflt) {
+  int errors = c->errors;
   int64_t v = hf_cfg_int(c, key, dflt);
-  if (v >= 1 && v <= INT32_MAX)
-    return v;
-  hf_error(c, "%s: field '%s' is %lld; it must be between 1 and %d", c->cfg_path, key, (long long)v,
-           INT32_MAX);
-  return dflt;
+  if (c->errors != errors)
+    return v; /* the wrong type, reported; v is the default */
+  if (v < 1 || v > INT32_MAX) {
+    hf_error(c, "%s: field '%s' is %lld; it must be between 1 and %d", c->cfg_path, key,
+             (long long)v, INT32_MAX);
+    return dflt;
+  }
+  const char *what = "";
+  int64_t have = hf_cfg_set(c, key) ? cfg_exceeds_checkpoint(c, key, v, &what) : 0;
+  if (have) {
+    hf_error(c, "%s: field '%s' is %lld, but the checkpoint %s holds only %lld %s", c->cfg_path,
+             key, (long long)v, c->ck_path, (long long)(have < 0 ? 0 : have), what);
+    return dflt;
+  }
+  return v;
 }
 
 double hf_cfg_num(HfCtx *c, const char *key, double dflt) {
@@ -625,9 +661,14 @@ TfxGraph *tfx_hf_import(const char *path, TfxDiag *d) {
       build(&c);
     }
   }
-  if (c.unsup) {
+  /* After a field of the wrong type or range, the builder went on with that
+   * field's default, and a check derived from it ("n_embd 4 is not a multiple
+   * of n_head 12") would name a value the file does not hold: the errors are
+   * reported alone. */
+  if (c.unsup && !c.errors)
     tfx_error(d, "%s: %s: tfxc cannot honour these config fields: %s", cfg_path,
               c.arch ? c.arch : "model", c.unsup);
+  if (c.unsup) {
     c.errors++;
     free(c.unsup);
   }

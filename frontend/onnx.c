@@ -14,6 +14,12 @@
 
 #define ONNX_MAX_OPSET 28 /* newest default-domain opset of the onnx package we build against */
 #define MAX_FUNC_DEPTH 32
+/* Limits on inlining functions: a few kilobytes of functions calling each
+ * other twice per level would otherwise expand to billions of nodes, or to
+ * gigabytes of names (each inlined name carries its callers' as a prefix).
+ * The largest real exports have tens of thousands of nodes. */
+#define ONNX_MAX_NODES (1 << 18)
+#define ONNX_MAX_INLINE_BYTES ((size_t)128 << 20)
 
 /* An attribute of a node after function inlining: the message it comes from
  * and the name it has at the node (a reference may rename it). */
@@ -40,8 +46,18 @@ typedef struct {
   TfxOnnxLoad *load; /* the graph's Keep owns it */
   FlatNode *nodes;
   int n_nodes, cap_nodes;
+  struct FnCost *fn_cost; /* per model function, see function_cost */
   int errors;
 } Ctx;
+
+/* What inlining a model function costs: its nodes once inlined, and the
+ * memory it takes as alpha + beta * (length of the calling node's name),
+ * since every inlined name carries its caller's as a prefix. */
+typedef struct FnCost {
+  enum { FN_UNSEEN, FN_OPEN, FN_DONE, FN_BAD } state;
+  int64_t nodes;
+  double alpha, beta;
+} FnCost;
 
 /* What the graph keeps alive and releases in tfx_graph_free. */
 typedef struct {
@@ -82,17 +98,97 @@ static bool is_default_domain(const char *dom) {
 
 /* ---- model-local functions ---------------------------------------------- */
 
-static const Onnx__FunctionProto *find_function(const Ctx *c, const FlatNode *n) {
-  for (size_t i = 0; i < c->model->n_functions; i++) {
+/* Index of the model function a node (domain, op_type, overload) calls, or -1. */
+static int function_index(const Ctx *c, const char *domain, const char *op_type,
+                          const char *overload) {
+  domain = tfx_onnx_str(domain);
+  op_type = tfx_onnx_str(op_type);
+  overload = tfx_onnx_str(overload);
+  for (size_t i = 0; i < c->model->n_functions && i < INT_MAX; i++) {
     const Onnx__FunctionProto *f = c->model->functions[i];
     const char *fd = tfx_onnx_str(f->domain);
     bool same_domain =
-        strcmp(fd, n->domain) == 0 || (is_default_domain(fd) && is_default_domain(n->domain));
-    if (same_domain && strcmp(tfx_onnx_str(f->name), n->op_type) == 0 &&
-        strcmp(tfx_onnx_str(f->overload), n->overload) == 0)
-      return f;
+        strcmp(fd, domain) == 0 || (is_default_domain(fd) && is_default_domain(domain));
+    if (same_domain && strcmp(tfx_onnx_str(f->name), op_type) == 0 &&
+        strcmp(tfx_onnx_str(f->overload), overload) == 0)
+      return (int)i;
   }
-  return NULL;
+  return -1;
+}
+
+static const Onnx__FunctionProto *find_function(const Ctx *c, const FlatNode *n) {
+  int i = function_index(c, n->domain, n->op_type, n->overload);
+  return i < 0 ? NULL : c->model->functions[i];
+}
+
+/* Memory an inlined node takes beyond its caller's name (arena strings and
+ * arrays, FlatNode), and how many strings carry that name as a prefix. */
+static double node_cost(const Onnx__NodeProto *p, double *prefixed) {
+  double cost = (double)sizeof(FlatNode) + 24 + (double)strlen(tfx_onnx_str(p->name)) +
+                (double)strlen(tfx_onnx_str(p->op_type)) + (double)strlen(tfx_onnx_str(p->domain)) +
+                (double)strlen(tfx_onnx_str(p->overload));
+  for (size_t i = 0; i < p->n_input; i++)
+    cost += sizeof(char *) + (double)strlen(tfx_onnx_str(p->input[i]));
+  for (size_t i = 0; i < p->n_output; i++)
+    cost += sizeof(char *) + (double)strlen(tfx_onnx_str(p->output[i]));
+  for (size_t i = 0; i < p->n_attribute; i++)
+    cost += sizeof(FlatAttr) + (double)strlen(tfx_onnx_str(p->attribute[i]->name)) + 1;
+  *prefixed = 1 + (double)p->n_input + (double)p->n_output; /* its name, values it renames */
+  return cost;
+}
+
+/* The cost of inlining function fi (see FnCost), or NULL when it is recursive
+ * or nests too deeply, which is reported once, naming the top-level node that
+ * led to it.  Counts saturate (doubles), so that nothing is attempted that
+ * would overflow. */
+static const FnCost *function_cost(Ctx *c, int fi, const char *root_name, const char *root_op,
+                                   int depth) {
+  FnCost *fc = &c->fn_cost[fi];
+  if (fc->state == FN_DONE) return fc;
+  if (fc->state == FN_BAD) return NULL;
+  const Onnx__FunctionProto *f = c->model->functions[fi];
+  if (fc->state == FN_OPEN || depth >= MAX_FUNC_DEPTH) {
+    if (fc->state == FN_OPEN)
+      tfx_error(c->d,
+                "%s: node '%s' (%s): function '%s' calls itself; ONNX functions may not recurse",
+                c->path, root_name, root_op, tfx_onnx_str(f->name));
+    else
+      tfx_error(c->d,
+                "%s: node '%s' (%s): function '%s' is reached through more than %d nested calls",
+                c->path, root_name, root_op, tfx_onnx_str(f->name), MAX_FUNC_DEPTH);
+    c->errors++;
+    fc->state = FN_BAD;
+    return NULL;
+  }
+  fc->state = FN_OPEN;
+  double nodes = 0, alpha = 0, beta = 0;
+  for (size_t k = 0; k < f->n_node; k++) {
+    const Onnx__NodeProto *p = f->node[k];
+    double prefixed, own = node_cost(p, &prefixed);
+    /* the node's own name: caller + "/" + its name, or op_type + "_" + k */
+    double seg = (double)strlen(tfx_onnx_str(p->name));
+    if (seg == 0) seg = (double)strlen(tfx_onnx_str(p->op_type)) + 1 + snprintf(NULL, 0, "%zu", k);
+    alpha += own + 2 * prefixed;
+    beta += prefixed;
+    int callee = function_index(c, p->domain, p->op_type, p->overload);
+    if (callee < 0) {
+      nodes += 1;
+      continue;
+    }
+    const FnCost *g = function_cost(c, callee, root_name, root_op, depth + 1);
+    if (!g) { /* reported where it was found */
+      fc->state = FN_BAD;
+      return NULL;
+    }
+    nodes += (double)g->nodes;
+    alpha += g->alpha + g->beta * (1 + seg);
+    beta += g->beta;
+  }
+  fc->state = FN_DONE;
+  fc->nodes = nodes > ONNX_MAX_NODES ? ONNX_MAX_NODES + 1 : (int64_t)nodes;
+  fc->alpha = alpha;
+  fc->beta = beta;
+  return fc;
 }
 
 /* Name of an inner function value at the call site: formal parameters become
@@ -442,6 +538,9 @@ static void add_inputs(Ctx *c, const Onnx__GraphProto *gp) {
 }
 
 static void flatten_nodes(Ctx *c, const Onnx__GraphProto *gp) {
+  c->fn_cost = calloc(c->model->n_functions + 1, sizeof *c->fn_cost); /* FN_UNSEEN */
+  if (!c->fn_cost) abort();
+  double nodes = 0, bytes = 0; /* what inlining will take, summed before it starts */
   for (size_t k = 0; k < gp->n_node; k++) {
     const Onnx__NodeProto *p = gp->node[k];
     FlatNode n = {0};
@@ -494,6 +593,34 @@ static void flatten_nodes(Ctx *c, const Onnx__GraphProto *gp) {
     if (bad) {
       c->errors++;
       continue;
+    }
+    /* Count what the node becomes before inlining anything: recursion and
+     * exponential nesting are refused instead of attempted. */
+    int fi = function_index(c, p->domain, p->op_type, p->overload);
+    if (fi >= 0) {
+      const FnCost *fc = function_cost(c, fi, n.name, n.op_type, 0);
+      if (!fc) {
+        c->errors++;
+        continue;
+      }
+      nodes += (double)fc->nodes;
+      bytes += fc->alpha + fc->beta * (double)strlen(n.name);
+    } else {
+      nodes += 1;
+    }
+    if (nodes > ONNX_MAX_NODES || bytes > (double)ONNX_MAX_INLINE_BYTES) {
+      if (nodes > ONNX_MAX_NODES)
+        tfx_error(c->d,
+                  "%s: node '%s' (%s): the model has more than %d nodes once its functions are "
+                  "inlined; refused",
+                  c->path, n.name, n.op_type, ONNX_MAX_NODES);
+      else
+        tfx_error(c->d,
+                  "%s: node '%s' (%s): inlining its functions would take more than %zu MiB (names "
+                  "and nodes); refused",
+                  c->path, n.name, n.op_type, ONNX_MAX_INLINE_BYTES >> 20);
+      c->errors++;
+      return;
     }
     expand(c, &n, 0);
   }
@@ -715,6 +842,7 @@ TfxGraph *tfx_onnx_import(const char *path, TfxDiag *d) {
     c.errors++;
   }
   free(c.nodes);
+  free(c.fn_cost);
   if (c.errors) {
     tfx_graph_free(g);
     return NULL;

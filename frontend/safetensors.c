@@ -481,8 +481,9 @@ static TfxStatus load_index(TfxCheckpoint *c, const char *path, TfxDiag *d) {
 
   /* Validate every shard name; collect the distinct ones, sorted. */
   const char **shards = calloc(json_object_size(wm), sizeof *shards);
-  if (!shards) abort();
-  int n_shards = 0;
+  const char **refused = calloc(json_object_size(wm), sizeof *refused); /* reported once each */
+  if (!shards || !refused) abort();
+  int n_shards = 0, n_refused = 0;
   const char *key;
   json_t *v;
   json_object_foreach(wm, key, v) {
@@ -493,14 +494,22 @@ static TfxStatus load_index(TfxCheckpoint *c, const char *path, TfxDiag *d) {
     }
     const char *s = json_string_value(v);
     if (!*s || strchr(s, '/') || strcmp(s, ".") == 0 || strcmp(s, "..") == 0) {
-      st = tfx_error(d, "%s: tensor '%s': shard '%s' is not a plain file name in the index's folder",
-                     path, show(key, b1), show(s, b2));
+      int k = 0;
+      while (k < n_refused && strcmp(refused[k], s) != 0) k++;
+      if (k == n_refused && n_refused < 16) {
+        refused[n_refused++] = s;
+        st = tfx_error(d,
+                       "%s: tensor '%s': shard '%s' is not a plain file name in the index's folder",
+                       path, show(key, b1), show(s, b2));
+      }
+      st = TFX_ERR;
       continue;
     }
     int k = 0;
     while (k < n_shards && strcmp(shards[k], s) != 0) k++;
     if (k == n_shards) shards[n_shards++] = s;
   }
+  free(refused);
   if (st) {
     free(shards);
     json_decref(idx);

@@ -322,6 +322,12 @@ TfxStatus tfx_onnx_tensor(TfxOnnxLoad *L, const Onnx__TensorProto *tp, const cha
   t->dtype = dt;
   t->rank = (int)tp->n_dims;
   for (int i = 0; i < t->rank; i++) t->dims[i] = tp->dims[i];
+  /* A bool is a byte 0 or 1 everywhere in tfxc; raw bytes 2..255 mean true
+   * (as in numpy) and are copied as 1, never viewed. */
+  bool bool_fix = false;
+  if (dt == TFX_BOOL && src)
+    for (size_t i = 0; i < bytes && !bool_fix; i++) bool_fix = ((const uint8_t *)src)[i] > 1;
+  if (bool_fix) can_view = false;
   if (L->view && can_view && src && ((uintptr_t)src % esize) == 0) {
     t->data = (void *)src; /* a view: the caller keeps the message/map alive */
     return TFX_OK;
@@ -330,6 +336,8 @@ TfxStatus tfx_onnx_tensor(TfxOnnxLoad *L, const Onnx__TensorProto *tp, const cha
   if (!dst) return tfx_error(L->d, "%s: %s: out of memory (%zu bytes)", L->path, what, bytes);
   if (field)
     fill_typed(tp, dt, numel, dst);
+  else if (bool_fix)
+    for (size_t i = 0; i < bytes; i++) ((uint8_t *)dst)[i] = ((const uint8_t *)src)[i] != 0;
   else if (bytes)
     memcpy(dst, src, bytes);
   t->data = dst;

@@ -25,4 +25,20 @@ cmake --build build-asan -j"$jobs"
 # everything but the generated-code conformance run: unit, cli, examples,
 # models, the checker's self-test, and every case through the reference evaluator
 ctest --test-dir build-asan -j"$jobs" --output-on-failure -LE '^conformance$' || status=1
+
+# Fuzzing: every libFuzzer target for TFX_FUZZ_SECONDS each (default 60 when
+# CI=true, else off), in build-fuzz/ with clang.  A finding (crash, sanitizer
+# report, leak, timeout) fails the run; its input is in
+# build-fuzz/artifacts/<target>/.  In CI a clang without libFuzzer is an error
+# (.ci/install-deps installs it); TFX_FUZZ_SECONDS=0 turns the step off.
+fuzz_secs=${TFX_FUZZ_SECONDS:-}
+if [ -z "$fuzz_secs" ] && [ "${CI:-}" = true ]; then fuzz_secs=60; fi
+if [ -n "$fuzz_secs" ] && [ "$fuzz_secs" != 0 ]; then
+  if tests/fuzz/run_fuzzers.sh --check; then
+    JOBS=$jobs tests/fuzz/run_fuzzers.sh "$fuzz_secs" || status=1
+  else
+    echo "fuzz: clang cannot build libFuzzer programs (-fsanitize=fuzzer): step skipped"
+    if [ "${CI:-}" = true ]; then status=1; fi
+  fi
+fi
 exit $status

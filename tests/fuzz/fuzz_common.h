@@ -19,7 +19,8 @@ static char tfx_fuzz_path_buf[512];
 
 static void tfx_fuzz_cleanup_dir(void) {
   /* Remove the files our targets write, then the folder. */
-  static const char *names[] = {"model.onnx", "model.safetensors", "config.json", "tensor.pb"};
+  static const char *names[] = {"model.onnx", "model.safetensors", "config.json", "tensor.pb",
+                                "out.pb"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     snprintf(tfx_fuzz_path_buf, sizeof tfx_fuzz_path_buf, "%s/%s", tfx_fuzz_dir_buf, names[i]);
     unlink(tfx_fuzz_path_buf);
