@@ -10,6 +10,10 @@
 
 #include "ir/ops/nn_internal.h"
 
+/* Windows, strides, dilations and pads beyond this are refused: their sums
+ * and products must stay far from int64 overflow. */
+#define NN_MAX_WINDOW (INT64_C(1) << 40)
+
 /* ---- geometry --------------------------------------------------------------- */
 
 static TfxStatus ints_attr(TfxGraph *g, const TfxNode *n, const char *name, int want, int64_t dflt,
@@ -60,9 +64,12 @@ static TfxStatus window_attrs(TfxGraph *g, const TfxNode *n, int nsp, const int6
   if (ints_attr(g, n, "strides", nsp, 1, geo->stride) ||
       ints_attr(g, n, "dilations", nsp, 1, geo->dil))
     return TFX_ERR;
-  for (int i = 0; i < nsp; i++)
+  for (int i = 0; i < nsp; i++) {
     if (geo->kernel[i] < 1 || geo->stride[i] < 1 || geo->dil[i] < 1)
       return tfx_node_error(g, n, "kernel, strides and dilations must be positive (dim %d)", i);
+    if (geo->kernel[i] > NN_MAX_WINDOW || geo->stride[i] > NN_MAX_WINDOW || geo->dil[i] > NN_MAX_WINDOW)
+      return tfx_node_error(g, n, "kernel, strides or dilations above 2^40 (dim %d): refused", i);
+  }
   return TFX_OK;
 }
 
@@ -79,6 +86,8 @@ TfxStatus tfx_nn_geom(TfxGraph *g, const TfxNode *n, int x_rank, const int64_t *
   if (auto_pad(g, n, &ap)) return TFX_ERR;
   int64_t pads[2 * NN_MAX_SP];
   if (ints_attr(g, n, "pads", 2 * nsp, 0, pads)) return TFX_ERR;
+  for (int i = 0; i < 2 * nsp; i++)
+    if (pads[i] > NN_MAX_WINDOW) return tfx_node_error(g, n, "pads above 2^40: refused");
   bool ceil_mode = is_pool && tfx_attr_int(n, "ceil_mode", 0) != 0;
   for (int i = 0; i < nsp; i++) {
     int64_t in = geo->in[i], s = geo->stride[i];

@@ -123,10 +123,12 @@ static TfxStatus range_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, R
     if (d == 0) return tfx_node_error(g, n, "delta is 0");
     double approx = ((double)l - (double)b) / (double)d;
     if (approx > 1e9) return tfx_node_error(g, n, "range has too many elements");
-    int64_t c = 0;
-    if (d > 0 && l > b) c = (l - b - 1) / d + 1;
-    if (d < 0 && l < b) c = (b - l - 1) / -d + 1;
-    p->count = c;
+    /* in uint64: l - b and -d may not fit int64 */
+    uint64_t c = 0;
+    if (d > 0 && l > b) c = ((uint64_t)l - (uint64_t)b - 1) / (uint64_t)d + 1;
+    if (d < 0 && l < b) c = ((uint64_t)b - (uint64_t)l - 1) / (0 - (uint64_t)d) + 1;
+    if (c > 1000000000u) return tfx_node_error(g, n, "range has too many elements");
+    p->count = (int64_t)c;
     p->istart = b, p->idelta = d;
   } else {
     return tfx_node_error(g, n, "unsupported dtype %s", tfx_dtype_name(p->dt));
@@ -137,7 +139,8 @@ static TfxStatus range_plan(TfxGraph *g, const TfxNode *n, const TfxShpIns *s, R
 static void range_fill(const RangePlan *p, TfxTensor *out) {
   for (int64_t i = 0; i < p->count; i++) {
     if (!tfx_dtype_is_float(p->dt)) {
-      tfx_tensor_set_i64(out, i, p->istart + i * p->idelta);
+      /* wraps like the ONNX reference's int64 arithmetic, without signed overflow */
+      tfx_tensor_set_i64(out, i, (int64_t)((uint64_t)p->istart + (uint64_t)i * (uint64_t)p->idelta));
     } else if (p->stash_float) {
       float b = (float)p->fstart, d = (float)((float)(b + (float)p->fdelta) - b);
       tfx_tensor_set_f64(out, i, (float)(b + (float)i * d));
