@@ -15,6 +15,8 @@
 /* Append one line at the current indentation ("\n" added). */
 void tfx_c_line(TfxCEmit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tfx_c_indent(TfxCEmit *e, int delta); /* +1 / -1 */
+/* Close n blocks: dedent and print "}", n times. */
+void tfx_c_close(TfxCEmit *e, int n);
 /* Name of the pointer variable for value v: its type is `ctype *` (const for
  * inputs and constants), pointing at numel elements in row-major order. */
 const char *tfx_c_var(TfxCEmit *e, uint32_t v);

@@ -53,6 +53,13 @@ void tfx_c_indent(TfxCEmit *e, int delta) {
   if (e->indent < 0) e->indent = 0;
 }
 
+void tfx_c_close(TfxCEmit *e, int n) {
+  for (int i = 0; i < n; i++) {
+    tfx_c_indent(e, -1);
+    tfx_c_line(e, "}");
+  }
+}
+
 const char *tfx_c_var(TfxCEmit *e, uint32_t v) {
   if (v >= e->g->n_values || !e->vars[v]) {
     fprintf(stderr, "tfxc: internal error: value %u has no C variable\n", v);

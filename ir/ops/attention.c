@@ -714,10 +714,7 @@ static TfxStatus swiglu_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   tfx_c_line(e, "const %s b = %s;", A, c_ld(e, g, t, fmt(g, "%s[i]", vb)));
   /* the swish term is rounded to T before the product, as in the reference */
   tfx_c_store(e, t, fmt(g, "%s[i]", vy), fmt(g, "%s * b", c_rnd(e, g, t, "a * sg")));
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
+  tfx_c_close(e, 2);
   return TFX_OK;
 }
 
@@ -1256,10 +1253,7 @@ static TfxStatus mm_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
     tfx_c_line(e, "if (y > %d) y = %d;", hi, hi);
     tfx_c_line(e, "%s[yo + r * %lld + c] = (%s)y;", Y, LL(m->N), ct(p.yt));
   }
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
+  tfx_c_close(e, 2);
   tfx_c_loops_end(e, m->br);
 done:
   tfx_c_indent(e, -1);

@@ -337,20 +337,12 @@ TfxStatus tfx_kvcache_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   } else {
     tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) ar[d] += pj * vr[d];", LL(Dv));
   }
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
+  tfx_c_close(e, 2);
   tfx_c_line(e, "for (int64_t r = 0; r < %lld; r++) {", LL(R));
   tfx_c_line(e, "  float *yr = %s + (kh * %lld + r) * %lld + i * %lld;", Y, LL(R), LL(p.S * Dv), LL(Dv));
   tfx_c_line(e, "  const float inv = sum[r] > 0 ? 1.0f / sum[r] : 0.0f;");
   tfx_c_line(e, "  for (int64_t d = 0; d < %lld; d++) yr[d] = acc[r * %lld + d] * inv;", LL(Dv), LL(Dv));
   tfx_c_line(e, "}");
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
+  tfx_c_close(e, 3);
   return TFX_OK;
 }

@@ -191,9 +191,6 @@ TfxStatus tfx_quant_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
     tfx_c_indent(e, -1);
     tfx_c_line(e, "}");
   }
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
+  tfx_c_close(e, 2);
   return TFX_OK;
 }

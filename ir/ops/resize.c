@@ -959,10 +959,7 @@ static TfxStatus gs_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
     tfx_c_indent(e, -1);
     tfx_c_line(e, "}");
     tfx_c_line(e, "ix[%d][q] = j * %lld;", i, (long long)xs[i]);
-    tfx_c_indent(e, -1);
-    tfx_c_line(e, "}");
-    tfx_c_indent(e, -1);
-    tfx_c_line(e, "}");
+    tfx_c_close(e, 2);
   }
   tfx_c_line(e, "for (int64_t c = 0; c < %lld; c++) {", (long long)s.C);
   tfx_c_indent(e, 1);
@@ -1003,14 +1000,7 @@ static TfxStatus gs_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
     snprintf(ex, sizeof ex, "(%s)acc", tfx_c_calctype(xv->dtype));
     tfx_c_store(e, xv->dtype, yl, ex);
   }
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
+  tfx_c_close(e, 4);
   return TFX_OK;
 }
 
@@ -1132,10 +1122,7 @@ static TfxStatus ag_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
     tfx_c_indent(e, -1);
     tfx_c_line(e, "}");
   }
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
+  tfx_c_close(e, 2);
   return TFX_OK;
 }
 

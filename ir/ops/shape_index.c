@@ -171,10 +171,7 @@ static TfxStatus gather_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
     tfx_c_line(e, "memcpy(%s + (o * %lld + j) * %lld, %s + (o * %lld + k) * %lld, %lld);", y, (long long)ni,
                (long long)inner, xv, (long long)ax, (long long)inner,
                (long long)(inner * (int64_t)tfx_dtype_bytes(x->dtype)));
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
+  tfx_c_close(e, 2);
   return TFX_OK;
 }
 
@@ -424,10 +421,7 @@ static TfxStatus nd_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n, bool scatte
       tfx_c_line(e, "}");
     }
   }
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
+  tfx_c_close(e, 2);
   return TFX_OK;
 }
 
@@ -533,10 +527,7 @@ static TfxStatus ts_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   tfx_c_line(e, "memcpy(%s + (pre * %lld + pos) * %lld, %s + (pre * %lld + s) * %lld, %lld);", y,
              (long long)p.cap, (long long)p.suffix, tfx_c_var(e, n->inputs[1]), (long long)p.len,
              (long long)p.suffix, (long long)(p.suffix * (int64_t)es));
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
+  tfx_c_close(e, 2);
   return TFX_OK;
 }
 
@@ -623,10 +614,7 @@ static TfxStatus onehot_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   }
   tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) %s[(o * %lld + d) * %lld + i] = d == k ? on : off;",
              (long long)depth, y, (long long)depth, (long long)inner);
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
+  tfx_c_close(e, 2);
   return TFX_OK;
 }
 
