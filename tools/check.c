@@ -251,7 +251,6 @@ static bool *shape_operand_inputs(const TfxGraph *g) {
   return freeze;
 }
 
-
 /* Match the case's input files to the graph: by name where the .pb has one,
  * else by position.  bind[k] receives the value id of input file k.  Each
  * file must agree with the model's declaration (dtype, rank, fixed dims) and
@@ -457,14 +456,6 @@ static TfxStatus match_outputs(const TfxGraph *g, const TensorList *exp, int *or
   return TFX_OK;
 }
 
-/* Print a command line (for -v). */
-static void print_cmd(char *const *argv) {
-  fprintf(stderr, "  $");
-  for (int i = 0; argv[i]; i++) fprintf(stderr, " %s", argv[i]);
-  fprintf(stderr, "\n");
-}
-
-
 /* ---- building and running generated code ----------------------------------- */
 
 /* Compile with tfx_compile; on failure why gets the first message and the
@@ -510,22 +501,6 @@ static int cc_build(const CheckOptions *o, const char *work, const char *const *
   return rc;
 }
 
-/* First line of a log that starts with "error: ", without that prefix. */
-static bool log_error_line(const char *path, char *buf, size_t size) {
-  FILE *f = fopen(path, "r");
-  if (!f) return false;
-  char line[1024];
-  bool found = false;
-  while (!found && fgets(line, sizeof line, f)) {
-    if (strncmp(line, "error: ", 7) != 0) continue;
-    line[strcspn(line, "\n")] = 0;
-    snprintf(buf, size, "%s", line + 7);
-    found = true;
-  }
-  fclose(f);
-  return found;
-}
-
 /* Run a built program with its messages going to log.  Returns its exit
  * status; on a non-zero one the log is printed and why says what happened. */
 static int run_program(const CheckOptions *o, char *const *argv, const char *log, char *why,
@@ -545,34 +520,6 @@ static int run_program(const CheckOptions *o, char *const *argv, const char *log
   else
     snprintf(why, whylen, "the generated program exited with status %d", st);
   return st;
-}
-
-/* A tensor's bytes to a file, for the drivers. */
-static bool write_raw(const char *path, const void *data, size_t bytes) {
-  FILE *f = fopen(path, "wb");
-  if (!f) return false;
-  bool ok = !bytes || fwrite(data, 1, bytes, f) == bytes;
-  return fclose(f) == 0 && ok;
-}
-
-/* Read exactly t's bytes (dtype and dims set) from a file into malloc'd data. */
-static bool read_raw(const char *path, TfxTensor *t, char *why, size_t whylen) {
-  size_t bytes = tfx_tensor_bytes(t);
-  t->data = malloc(bytes ? bytes : 1);
-  if (!t->data) abort();
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    snprintf(why, whylen, "cannot read the program's output %s: %s", path, strerror(errno));
-    return false;
-  }
-  size_t got = bytes ? fread(t->data, 1, bytes, f) : 0;
-  bool extra = fgetc(f) != EOF;
-  fclose(f);
-  if (got != bytes || extra) {
-    snprintf(why, whylen, "the program's output %s has the wrong size (expected %zu bytes)", path, bytes);
-    return false;
-  }
-  return true;
 }
 
 /* The model of a case folder: model.onnx, or the folder itself when it holds a
@@ -1342,7 +1289,6 @@ static bool c_identifier(const char *s) {
     if (!(isalnum((unsigned char)*s) || *s == '_')) return false;
   return true;
 }
-
 
 int tfx_check_main(int argc, char **argv) {
   CheckOptions o = {.rtol = 1e-3, .atol = 1e-6, .name = "model", .timeout = 120, .max_n = -1};

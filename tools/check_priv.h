@@ -27,6 +27,14 @@ int mkdir_p(const char *path);
 void dump_log(const char *path);
 int run_cmd(char *const *argv, const char *dir, const char *log, int timeout_s);
 char **list_datasets(const char *dir, int *count);
+/* Print a command line (for -v). */
+void print_cmd(char *const *argv);
+/* First line of a log that starts with "error: ", without that prefix. */
+bool log_error_line(const char *path, char *buf, size_t size);
+/* A tensor's bytes to a file, for the drivers. */
+bool write_raw(const char *path, const void *data, size_t bytes);
+/* Read exactly t's bytes (dtype and dims set) from a file into malloc'd data. */
+bool read_raw(const char *path, TfxTensor *t, char *why, size_t whylen);
 
 /* ---- check_driver.c ---- */
 bool write_max_driver(const char *path, const char *name, const TfxGraph *g, const char *sym, int64_t max_n);

@@ -1,6 +1,6 @@
 /* check_util.c — small helpers of `tfxc check`: formatted strings, files
- * and folders, running a program with a time limit, listing data sets, and
- * reading the diagnostics. */
+ * and folders, running a program with a time limit and reading its log,
+ * listing data sets, the drivers' raw tensor files, and the diagnostics. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -185,4 +185,55 @@ char **list_datasets(const char *dir, int *count) {
   if (n) qsort(names, (size_t)n, sizeof *names, ds_cmp);
   *count = n;
   return names;
+}
+
+/* Print a command line (for -v). */
+void print_cmd(char *const *argv) {
+  fprintf(stderr, "  $");
+  for (int i = 0; argv[i]; i++) fprintf(stderr, " %s", argv[i]);
+  fprintf(stderr, "\n");
+}
+
+/* First line of a log that starts with "error: ", without that prefix. */
+bool log_error_line(const char *path, char *buf, size_t size) {
+  FILE *f = fopen(path, "r");
+  if (!f) return false;
+  char line[1024];
+  bool found = false;
+  while (!found && fgets(line, sizeof line, f)) {
+    if (strncmp(line, "error: ", 7) != 0) continue;
+    line[strcspn(line, "\n")] = 0;
+    snprintf(buf, size, "%s", line + 7);
+    found = true;
+  }
+  fclose(f);
+  return found;
+}
+
+/* A tensor's bytes to a file, for the drivers. */
+bool write_raw(const char *path, const void *data, size_t bytes) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return false;
+  bool ok = !bytes || fwrite(data, 1, bytes, f) == bytes;
+  return fclose(f) == 0 && ok;
+}
+
+/* Read exactly t's bytes (dtype and dims set) from a file into malloc'd data. */
+bool read_raw(const char *path, TfxTensor *t, char *why, size_t whylen) {
+  size_t bytes = tfx_tensor_bytes(t);
+  t->data = malloc(bytes ? bytes : 1);
+  if (!t->data) abort();
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(why, whylen, "cannot read the program's output %s: %s", path, strerror(errno));
+    return false;
+  }
+  size_t got = bytes ? fread(t->data, 1, bytes, f) : 0;
+  bool extra = fgetc(f) != EOF;
+  fclose(f);
+  if (got != bytes || extra) {
+    snprintf(why, whylen, "the program's output %s has the wrong size (expected %zu bytes)", path, bytes);
+    return false;
+  }
+  return true;
 }

@@ -11,18 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h" /* tests/unit/check.h: CHECK and failures */
 #include "model.h"
 
 enum { MAX_SEQ = MC(MAX_SEQ), VOCAB = MC(VOCAB) };
-static int failures;
-
-#define CHECK(c)                                                                   \
-  do {                                                                             \
-    if (!(c)) {                                                                    \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);        \
-      failures++;                                                                  \
-    }                                                                              \
-  } while (0)
 
 /* Logits buffers are filled with this bit pattern before a call that must
  * fail, and must still hold it afterwards. */

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "check.h" /* tests/unit/check.h: CHECK and failures */
 #include "greedy.h"
 
 #if !defined(FULL_H) || !defined(FULL) || !defined(FULL_UC)
@@ -40,15 +41,6 @@
 
 enum { MAX_SEQ = MC(MAX_SEQ), VOCAB = MC(VOCAB) };
 static const double REL_TOL = 1e-4;
-static int failures;
-
-#define CHECK(c)                                                                   \
-  do {                                                                             \
-    if (!(c)) {                                                                    \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);        \
-      failures++;                                                                  \
-    }                                                                              \
-  } while (0)
 
 static void *workspace(size_t bytes) {
   void *p = aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
