@@ -27,8 +27,21 @@ const char *tfx_c_tmp(TfxCEmit *e, const char *prefix);
  * the emitter print its definition once, before the model function.
  *   TFX_HELP_F16:  float tfx_h2f(uint16_t), uint16_t tfx_f2h(float)
  *   TFX_HELP_BF16: float tfx_b2f(uint16_t), uint16_t tfx_f2b(float)
- *   TFX_HELP_SGEMM: the f32 GEMM tfx_sgemm (codegen/c/kernels.h) */
-typedef enum { TFX_HELP_F16, TFX_HELP_BF16, TFX_HELP_SGEMM, TFX_HELP_COUNT } TfxCHelper;
+ *   TFX_HELP_SGEMM: the f32 GEMM tfx_sgemm (codegen/c/kernels.h)
+ *   TFX_HELP_POOL:  the thread pool: tfx_parallel(tfx_pp, n, fn, arg) (kernels.h)
+ *   TFX_HELP_MATH:  vectorisable exp/erf/tanh (codegen/c/kernels.h)
+ *   TFX_HELP_ATTN:  the fused prefill attention kernel (codegen/c/kernels.h)
+ * A helper's own needs (ATTN needs SGEMM and MATH, SGEMM needs POOL) are
+ * printed with it. */
+typedef enum {
+  TFX_HELP_F16,
+  TFX_HELP_BF16,
+  TFX_HELP_SGEMM,
+  TFX_HELP_POOL,
+  TFX_HELP_MATH,
+  TFX_HELP_ATTN,
+  TFX_HELP_COUNT
+} TfxCHelper;
 void tfx_c_need(TfxCEmit *e, TfxCHelper h);
 
 /* Arithmetic type used to compute on elements of t: "float" for F16/BF16/F32,

@@ -82,6 +82,12 @@ static void print_kernel(FILE *f, int r, KernelKind kind) {
   fputs("}\n", f);
 }
 
+void tfx_c_print_pool(FILE *f) {
+  fputs("typedef struct tfx_pool tfx_pool;\n"
+        "static TFX_MAYBE_UNUSED void tfx_parallel(tfx_pool *pp, int64_t n, void (*fn)(void *, int64_t, int64_t), void *arg) {\n"
+        "  (void)pp;\n  if (n > 0) fn(arg, 0, n);\n}\n", f);
+}
+
 void tfx_c_print_sgemm(FILE *f) {
   fputs("\n/* ---- f32 GEMM: C (M x N) = A (M x K) x B' with B' = B (K x N) or, when tb,\n"
         " * B^T (B is N x K).  B' is copied panel by panel (KC x 16) into an aligned\n"

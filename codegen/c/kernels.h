@@ -17,4 +17,22 @@
  * C; defining TFX_PORTABLE when building the generated file forces plain C. */
 void tfx_c_print_sgemm(FILE *f);
 
+/* TFX_HELP_POOL: work split across the threads of the run (kernels.c)
+ *   typedef struct tfx_pool tfx_pool;
+ *   static void tfx_parallel(tfx_pool *pp, int64_t n,
+ *                            void (*fn)(void *arg, int64_t lo, int64_t hi), void *arg);
+ * calls fn on disjoint ranges [lo, hi) covering [0, n) (possibly on other
+ * threads) and returns when all are done.  Every run/step function has the
+ * local `tfx_pool *tfx_pp` in scope (NULL or one thread: fn(arg, 0, n)). */
+void tfx_c_print_pool(FILE *f);
+
+/* TFX_HELP_MATH: vectorisable float functions (mathfn.c), accurate to a few
+ * ulp over the whole float range, NaN and infinities as libm:
+ *   static float tfx_expf(float), tfx_erff(float), tfx_tanhf(float);
+ *   static void tfx_vexpf(float *y, const float *x, int64_t n);   (y may equal x) */
+void tfx_c_print_math(FILE *f);
+
+/* TFX_HELP_ATTN: fused prefill attention (kernels_attn.c); see that file. */
+void tfx_c_print_attn(FILE *f);
+
 #endif
