@@ -139,7 +139,8 @@ static TfxStatus gather_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *con
   for (int64_t o = 0; o < ny; o++) {
     tfx_unravel(o, y->rank, y->dims, idx);
     int64_t k = tfx_tensor_get_i64(ind, tfx_ravel(q, idx + a, ind->dims));
-    if (!tfx_shp_fix_index(&k, x->dims[a])) return oob(g, n, k, x->dims[a]);
+    const int64_t given = k;
+    if (!tfx_shp_fix_index(&k, x->dims[a])) return oob(g, n, given, x->dims[a]);
     for (int i = 0; i < a; i++) sidx[i] = idx[i];
     sidx[a] = k;
     for (int i = a + 1; i < x->rank; i++) sidx[i] = idx[i - 1 + q];
@@ -220,7 +221,8 @@ static TfxStatus elements_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *c
   for (int64_t o = 0; o < ni; o++) {
     tfx_unravel(o, ind->rank, ind->dims, idx);
     int64_t k = tfx_tensor_get_i64(ind, o);
-    if (!tfx_shp_fix_index(&k, x->dims[a])) return oob(g, n, k, x->dims[a]);
+    const int64_t given = k;
+    if (!tfx_shp_fix_index(&k, x->dims[a])) return oob(g, n, given, x->dims[a]);
     idx[a] = k;
     int64_t d = tfx_ravel(x->rank, idx, x->dims);
     if (scatter)
@@ -349,7 +351,8 @@ static TfxStatus nd_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
       int64_t tup = bb * p.tuples + t;
       for (int j = 0; j < p.m; j++) {
         int64_t k = tfx_tensor_get_i64(ind, tup * p.m + j), d = x->dims[p.b + j];
-        if (!tfx_shp_fix_index(&k, d)) return oob(g, n, k, d);
+        const int64_t given = k;
+        if (!tfx_shp_fix_index(&k, d)) return oob(g, n, given, d);
         sidx[p.b + j] = k;
       }
       for (int i = p.b + p.m; i < x->rank; i++) sidx[i] = 0;

@@ -412,6 +412,12 @@ save("fold_gather_out_of_range.onnx",
            outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]))
 case("fold_gather_out_of_range.onnx", "compile",
      "fold_gather_out_of_range.onnx: node 'g' (Gather): index 5 out of range for an axis of 3")
+save("fold_gather_negative_out_of_range.onnx",
+     model([helper.make_node("Gather", ["d", "i"], ["y"], name="g")], inputs=[],
+           inits=[nh.from_array(np.arange(3, dtype=np.float32), "d"), nh.from_array(np.array([-5], np.int64), "i")],
+           outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]))
+case("fold_gather_negative_out_of_range.onnx", "compile",
+     "fold_gather_negative_out_of_range.onnx: node 'g' (Gather): index -5 out of range for an axis of 3")
 save("shape_expand_huge.onnx", model([helper.make_node("Expand", ["x", "s"], ["y"], name="e")],
                                      inits=[nh.from_array(np.array([1 << 40, 2, 3], np.int64), "s")]))
 case("shape_expand_huge.onnx", "compile",
