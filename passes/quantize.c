@@ -2,10 +2,17 @@
  * float32 constant [K, N], and Gemm with constant B (alpha = beta = 1, no
  * transA, bias absent or [N]), becomes WeightQMatMul (ir/ops/quant.c) on the
  * weight transposed to [N, K] and quantised symmetrically:
- *   int8: per output channel, q = round(w / scale) in [-127, 127]
+ *   int8: per output channel (or, with a group, per group of `group` along K),
+ *         q = round(w / scale) in [-127, 127]
  *   int4: per group of `group` along K, q = round(w / scale) in [-8, 7]
- * where scale is max|w| / 127 (/ 7) or, when that gives a smaller squared
- * error of the group's weights, up to 20 % less (clipping the largest).
+ * Each scale is max|w| / 127 (/ 7) shrunk by the ratio (down to 0.8 for int8,
+ * 0.5 for int4) that minimises the group's squared error, each input channel's
+ * error weighted by the calibration energy E[x_k^2] of the activation it
+ * multiplies (unweighted without statistics).  With statistics the weight is
+ * also rescaled first (AWQ): W diag(s) with s_k = mean|x_k|^alpha is quantised
+ * and the product reads x_k / s_k (the node's fifth input holds 1 / s_k); alpha
+ * in 0, 0.1 .. 1 is the one whose product has the smallest squared error on
+ * the sampled calibration rows (0: no rescaling, no fifth input).
  * The node is rewritten in place (same output value, same position in the
  * topological order).  Left float32: weights named in keep[], int4 weights
  * whose K is not a multiple of the group, and the LM head unless q->lm_head.
@@ -19,8 +26,258 @@
 
 #include "passes/passes.h"
 
-/* Scales tried per group: max|w| / lim times 1.00, 0.99, ... */
-enum { SCALE_STEPS = 20 };
+/* Scales tried per group: max|w| / lim times 1, then down to the smallest ratio in STEPS steps. */
+enum { SCALE_STEPS = 20, ALPHA_STEPS = 10, SAMPLE_ROWS = 128 };
+
+/* ---- calibration statistics and the quantised weights ---------------------- */
+typedef struct {
+  char *weight;
+  int64_t K, seen; /* seen: rows recorded */
+  double *sq, *abs; /* [K] sums of x_k^2 and |x_k| */
+  float *x;         /* [SAMPLE_ROWS, K]: a uniform sample of the rows (reservoir) */
+  int64_t rows;
+  uint64_t rng;
+} WStats;
+
+typedef struct {
+  char *weight;
+  bool trans;
+  int bits;
+  int64_t group;
+  TfxTensor q, s, xs; /* xs.data NULL: no rescaling */
+  double alpha;
+} Memo;
+
+struct TfxQuantCalib {
+  WStats *w;
+  int n_w;
+  Memo *m;
+  int n_m;
+};
+
+static void *xrealloc(void *p, size_t n) {
+  p = realloc(p, n ? n : 1);
+  if (!p) abort();
+  return p;
+}
+
+static void *xcalloc(size_t n, size_t size) {
+  void *p = calloc(n ? n : 1, size);
+  if (!p) abort();
+  return p;
+}
+
+TfxQuantCalib *tfx_quant_calib_new(void) { return xcalloc(1, sizeof(TfxQuantCalib)); }
+
+void tfx_quant_calib_free(TfxQuantCalib *c) {
+  if (!c) return;
+  for (int i = 0; i < c->n_w; i++) free(c->w[i].weight), free(c->w[i].sq), free(c->w[i].abs), free(c->w[i].x);
+  for (int i = 0; i < c->n_m; i++)
+    free(c->m[i].weight), free(c->m[i].q.data), free(c->m[i].s.data), free(c->m[i].xs.data);
+  free(c->w), free(c->m), free(c);
+}
+
+static WStats *find_stats(const TfxQuantCalib *c, const char *weight) {
+  for (int i = 0; c && i < c->n_w; i++)
+    if (strcmp(c->w[i].weight, weight) == 0) return &c->w[i];
+  return NULL;
+}
+
+void tfx_quant_calib_add(TfxQuantCalib *c, const char *weight, const float *x, int64_t rows, int64_t K) {
+  WStats *st = find_stats(c, weight);
+  if (st && st->K != K) return; /* a weight read with two different K: not one activation */
+  if (!st) {
+    c->w = xrealloc(c->w, sizeof *c->w * (size_t)(c->n_w + 1));
+    st = &c->w[c->n_w++];
+    *st = (WStats){.weight = strdup(weight), .K = K, .rng = 0x9E3779B97F4A7C15ull};
+    st->sq = xcalloc((size_t)K, sizeof *st->sq);
+    st->abs = xcalloc((size_t)K, sizeof *st->abs);
+    st->x = xcalloc((size_t)(SAMPLE_ROWS * K), sizeof *st->x);
+    if (!st->weight) abort();
+  }
+  for (int64_t r = 0; r < rows; r++) {
+    const float *xr = x + r * K;
+    for (int64_t k = 0; k < K; k++) st->sq[k] += (double)xr[k] * xr[k], st->abs[k] += fabs((double)xr[k]);
+    int64_t slot = st->rows < SAMPLE_ROWS ? st->rows++ : -1;
+    if (slot < 0) { /* keep row number `seen` with probability SAMPLE_ROWS / (seen + 1) */
+      st->rng = st->rng * 6364136223846793005ull + 1442695040888963407ull;
+      uint64_t j = (st->rng >> 11) % (uint64_t)(st->seen + 1);
+      if (j < SAMPLE_ROWS) slot = (int64_t)j;
+    }
+    if (slot >= 0) memcpy(st->x + slot * K, xr, sizeof(float) * (size_t)K);
+    st->seen++;
+  }
+}
+
+static Memo *find_memo(const TfxQuantCalib *c, const char *weight, bool trans, int bits, int64_t group) {
+  for (int i = 0; c && i < c->n_m; i++) {
+    Memo *m = &c->m[i];
+    if (m->trans == trans && m->bits == bits && m->group == group && strcmp(m->weight, weight) == 0) return m;
+  }
+  return NULL;
+}
+
+double tfx_quant_calib_alpha(const TfxQuantCalib *c, const char *weight) {
+  for (int i = 0; c && i < c->n_m; i++)
+    if (strcmp(c->m[i].weight, weight) == 0) return c->m[i].alpha;
+  return -1;
+}
+
+/* ---- choosing scales ---------------------------------------------------------- */
+typedef struct {
+  int bits, lo, hi; /* q in [lo, hi] */
+  int64_t N, K, G, ng;
+  double min_ratio; /* smallest clipping ratio tried */
+  int steps;        /* ratios tried between 1 and min_ratio: 0 for max|w| alone */
+} QFormat;
+
+static int qround(float v, const QFormat *f) {
+  if (v < (float)f->lo) v = (float)f->lo;
+  if (v > (float)f->hi) v = (float)f->hi;
+  return (int)(v + (v >= 0 ? 0.5f : -0.5f));
+}
+
+/* One group w[0..G) (imp: per-element error weights or NULL): the scale with
+ * the smallest weighted squared error, and the quantised values in q. */
+static float quant_group(const QFormat *f, const float *w, const double *imp, int8_t *q) {
+  float amax = 0;
+  for (int64_t k = 0; k < f->G; k++)
+    if (fabsf(w[k]) > amax) amax = fabsf(w[k]);
+  if (amax == 0) {
+    memset(q, 0, (size_t)f->G);
+    return 0;
+  }
+  float best_scale = amax / (float)f->hi;
+  double best = INFINITY;
+  for (int step = 0; step <= f->steps; step++) {
+    float cand = (float)(amax * (1.0 - (1.0 - f->min_ratio) * step / (f->steps ? f->steps : 1)) / f->hi);
+    float inv = 1.0f / cand;
+    double err = 0;
+    for (int64_t k = 0; k < f->G; k++) {
+      double d = (double)w[k] - (double)qround(w[k] * inv, f) * cand;
+      err += (imp ? imp[k] : 1.0) * d * d;
+    }
+    if (err < best) best = err, best_scale = cand;
+  }
+  float inv = 1.0f / best_scale;
+  for (int64_t k = 0; k < f->G; k++) q[k] = (int8_t)qround(w[k] * inv, f);
+  return best_scale;
+}
+
+/* w [N, K] into q [N, K] (one value a byte) and scales [N, ng]. */
+static void quant_matrix(const QFormat *f, const float *w, const double *imp, int8_t *q, float *sc) {
+  for (int64_t n = 0; n < f->N; n++)
+    for (int64_t gi = 0; gi < f->ng; gi++) {
+      int64_t o = n * f->K + gi * f->G;
+      sc[n * f->ng + gi] = quant_group(f, w + o, imp ? imp + gi * f->G : NULL, q + o);
+    }
+}
+
+/* Squared error of the quantised product on the sampled rows: the weight it
+ * stands for is q * scale * inv_s (inv_s NULL: 1). */
+static double output_error(const QFormat *f, const WStats *st, const float *w, const int8_t *q, const float *sc,
+                           const float *inv_s) {
+  float *d = xcalloc((size_t)f->K, sizeof *d);
+  double err = 0;
+  for (int64_t n = 0; n < f->N; n++) {
+    for (int64_t k = 0; k < f->K; k++)
+      d[k] = w[n * f->K + k] - (float)q[n * f->K + k] * sc[n * f->ng + k / f->G] * (inv_s ? inv_s[k] : 1.0f);
+    for (int64_t r = 0; r < st->rows; r++) {
+      const float *x = st->x + r * f->K;
+      float acc[8] = {0};
+      int64_t k = 0;
+      for (; k + 8 <= f->K; k += 8)
+        for (int i = 0; i < 8; i++) acc[i] += x[k + i] * d[k + i];
+      for (; k < f->K; k++) acc[0] += x[k] * d[k];
+      double dot = 0;
+      for (int i = 0; i < 8; i++) dot += acc[i];
+      err += dot * dot;
+    }
+  }
+  free(d);
+  return err;
+}
+
+/* The AWQ scales for alpha: s_k = mean|x_k|^alpha, centred on 1 so that they
+ * stay in float range; inv = 1 / s and imp = E[x_k^2] / s_k^2 (the energy of
+ * the rescaled activation). */
+static void awq_scales(const WStats *st, double alpha, float *s, float *inv, double *imp) {
+  double smax = 0, smin = INFINITY;
+  for (int64_t k = 0; k < st->K; k++) {
+    double mean = st->abs[k] / (double)st->seen;
+    s[k] = (float)pow(mean > 1e-8 ? mean : 1e-8, alpha);
+    if (s[k] > smax) smax = s[k];
+    if (s[k] < smin) smin = s[k];
+  }
+  float norm = (float)sqrt(smax * smin);
+  for (int64_t k = 0; k < st->K; k++) {
+    s[k] /= norm;
+    inv[k] = 1.0f / s[k];
+    imp[k] = st->sq[k] / (double)st->seen * (double)inv[k] * (double)inv[k];
+  }
+}
+
+/* Quantise w [N, K] into q (one value a byte), sc and m->xs: without
+ * statistics the plain scale search; with them, the alpha whose max|w|
+ * quantisation gives the smallest product error on the sampled rows, then
+ * the energy-weighted scale search on the weight rescaled with it. */
+static void quant_search(const QFormat *f, const float *w, const WStats *st, Memo *m, int8_t *q, float *sc) {
+  m->alpha = 0;
+  if (!st || !st->rows) {
+    quant_matrix(f, w, NULL, q, sc);
+    return;
+  }
+  int64_t K = f->K, NK = f->N * K;
+  float *ws = xcalloc((size_t)NK, sizeof *ws), *s = xcalloc((size_t)K, sizeof *s),
+        *inv = xcalloc((size_t)K, sizeof *inv);
+  double *imp = xcalloc((size_t)K, sizeof *imp);
+  QFormat plain = *f;
+  plain.steps = 0;
+  double best = INFINITY;
+  for (int a = 0; a <= ALPHA_STEPS; a++) {
+    awq_scales(st, (double)a / ALPHA_STEPS, s, inv, imp);
+    for (int64_t i = 0; i < NK; i++) ws[i] = w[i] * s[i % K];
+    quant_matrix(&plain, ws, NULL, q, sc);
+    double err = output_error(f, st, w, q, sc, a ? inv : NULL);
+    if (err < best) best = err, m->alpha = (double)a / ALPHA_STEPS;
+  }
+  awq_scales(st, m->alpha, s, inv, imp);
+  for (int64_t i = 0; i < NK; i++) ws[i] = w[i] * s[i % K];
+  quant_matrix(f, ws, imp, q, sc);
+  if (m->alpha > 0) {
+    m->xs = (TfxTensor){.dtype = TFX_F32, .rank = 1, .dims = {K}};
+    m->xs.data = memcpy(xcalloc((size_t)K, sizeof(float)), inv, sizeof(float) * (size_t)K);
+  }
+  free(ws), free(s), free(inv), free(imp);
+}
+
+/* Quantise weight wv (float32 2-D, [K, N] or, when trans, [N, K]) into m's
+ * malloc'd tensors; group 0: one group per output channel. */
+static void quantise(const TfxGraph *g, uint32_t wv, bool trans, int bits, int64_t group, const WStats *st,
+                     Memo *m) {
+  const TfxTensor *w = g->values[wv].konst;
+  int64_t K = trans ? w->dims[1] : w->dims[0], N = trans ? w->dims[0] : w->dims[1];
+  QFormat f = {.bits = bits, .lo = bits == 8 ? -127 : -8, .hi = bits == 8 ? 127 : 7, .N = N, .K = K,
+               .G = group ? group : K, .min_ratio = bits == 8 ? 0.8 : 0.5, .steps = SCALE_STEPS};
+  f.ng = K / f.G;
+  const float *src = w->data;
+  float *wt = xcalloc((size_t)(N * K), sizeof *wt); /* [N, K] */
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t k = 0; k < K; k++) wt[n * K + k] = src[trans ? n * K + k : k * N + n];
+  int8_t *q = xcalloc((size_t)(N * K), 1);
+  m->s = (TfxTensor){.dtype = TFX_F32, .rank = group ? 2 : 1, .dims = {N, f.ng}};
+  m->s.data = xcalloc((size_t)(N * f.ng), sizeof(float));
+  quant_search(&f, wt, st && st->K == K ? st : NULL, m, q, m->s.data);
+  if (bits == 8) {
+    m->q = (TfxTensor){.dtype = TFX_I8, .rank = 2, .dims = {N, K}, .data = q};
+  } else {
+    uint8_t *b = xcalloc((size_t)(N * K / 2), 1);
+    for (int64_t i = 0; i < N * K; i++) b[i / 2] = (uint8_t)(b[i / 2] | ((unsigned)(q[i] + 8) << ((i & 1) * 4)));
+    free(q);
+    m->q = (TfxTensor){.dtype = TFX_U8, .rank = 2, .dims = {N, K / 2}, .data = b};
+  }
+  free(wt);
+}
 
 static bool in_keep(const char *name, const char *const *keep, int n_keep) {
   for (int i = 0; i < n_keep; i++)
@@ -64,60 +321,43 @@ static const char *derived(TfxGraph *g, const char *base, const char *suffix) {
   return tfx_graph_strdup(g, buf);
 }
 
-/* Quantise weight w (float32 2-D, [K, N] or, when trans, [N, K]); sets the new
- * values' ids. */
-static void quantise(TfxGraph *g, uint32_t wv, bool trans, int bits, int64_t group, uint32_t *qv, uint32_t *sv) {
-  const TfxTensor *w = g->values[wv].konst;
-  int64_t K = trans ? w->dims[1] : w->dims[0], N = trans ? w->dims[0] : w->dims[1];
-  const float *src = w->data;
-  int64_t G = bits == 8 ? K : group, ng = K / G;
-  int64_t qd[2] = {N, bits == 8 ? K : K / 2}, sd[2] = {N, ng};
-  TfxTensor *q = tfx_graph_new_tensor(g, bits == 8 ? TFX_I8 : TFX_U8, 2, qd);
-  TfxTensor *s = tfx_graph_new_tensor(g, TFX_F32, bits == 8 ? 1 : 2, sd);
-  float *sc = s->data;
-  int lim = bits == 8 ? 127 : 7;
-  for (int64_t n = 0; n < N; n++)
-    for (int64_t gi = 0; gi < ng; gi++) {
-      double amax = 0;
-      for (int64_t k = gi * G; k < (gi + 1) * G; k++) {
-        double a = fabs((double)src[trans ? n * K + k : k * N + n]);
-        if (a > amax) amax = a;
-      }
-      /* the scale from max|w|, or a smaller one (clipping the largest values)
-       * when that lowers the squared error of the group */
-      float scale = (float)(amax / lim);
-      double best = INFINITY;
-      for (int f = 0; f <= SCALE_STEPS && amax > 0; f++) {
-        float cand = (float)(amax * (1.0 - 0.01 * f) / lim);
-        double err = 0;
-        for (int64_t k = gi * G; k < (gi + 1) * G; k++) {
-          double x = src[trans ? n * K + k : k * N + n];
-          long r = lround(x / (double)cand);
-          if (r > lim) r = lim;
-          if (r < -lim - (bits == 4)) r = -lim - (bits == 4);
-          err += (x - (double)r * cand) * (x - (double)r * cand);
-        }
-        if (err < best) best = err, scale = cand;
-      }
-      sc[n * ng + gi] = scale;
-      for (int64_t k = gi * G; k < (gi + 1) * G; k++) {
-        double x = src[trans ? n * K + k : k * N + n];
-        long r = scale > 0 ? lround(x / (double)scale) : 0;
-        if (r > lim) r = lim;
-        if (r < -lim - (bits == 4)) r = -lim - (bits == 4);
-        if (bits == 8) {
-          ((int8_t *)q->data)[n * K + k] = (int8_t)r;
-        } else {
-          uint8_t *b = (uint8_t *)q->data + n * (K / 2) + k / 2;
-          *b = (uint8_t)(*b | ((unsigned)(r + 8) << ((k & 1) * 4)));
-        }
-      }
-    }
-  const char *base = g->values[wv].name;
-  *qv = tfx_graph_add_value(g, derived(g, base, bits == 8 ? ".q8" : ".q4"));
-  tfx_value_set_const(g, *qv, q);
-  *sv = tfx_graph_add_value(g, derived(g, base, ".scale"));
-  tfx_value_set_const(g, *sv, s);
+/* A copy of t in the graph arena, as a new constant value named base + suffix. */
+static uint32_t add_const(TfxGraph *g, const char *base, const char *suffix, const TfxTensor *t) {
+  TfxTensor *c = tfx_graph_new_tensor(g, t->dtype, t->rank, t->dims);
+  memcpy(c->data, t->data, tfx_tensor_bytes(t));
+  uint32_t v = tfx_graph_add_value(g, derived(g, base, suffix));
+  tfx_value_set_const(g, v, c);
+  return v;
+}
+
+/* A node the pass may rewrite: its weight, whether it is stored [N, K], its bias. */
+typedef struct {
+  uint32_t w, bias;
+  bool trans;
+} Cand;
+
+static bool candidate(const TfxGraph *g, const TfxNode *n, Cand *c) {
+  if (n->dead || (n->op != TFX_OP_MatMul && n->op != TFX_OP_Gemm) || n->n_outputs < 1) return false;
+  const TfxValue *a = tfx_node_in(g, n, 0), *b = tfx_node_in(g, n, 1);
+  if (!a || !b || !b->konst || b->dtype != TFX_F32 || a->dtype != TFX_F32 || b->rank != 2 || a->rank < 1)
+    return false;
+  *c = (Cand){.w = n->inputs[1], .bias = TFX_NONE};
+  if (n->op != TFX_OP_Gemm) return true;
+  if (tfx_attr_int(n, "transA", 0) || tfx_attr_float(n, "alpha", 1.0f) != 1.0f || a->rank != 2) return false;
+  c->trans = tfx_attr_int(n, "transB", 0) != 0;
+  const TfxValue *bias = tfx_node_in(g, n, 2);
+  if (!bias) return true;
+  int64_t N = c->trans ? b->dims[0] : b->dims[1];
+  if (tfx_attr_float(n, "beta", 1.0f) != 1.0f || !bias->konst || bias->dtype != TFX_F32 || bias->rank < 1 ||
+      bias->rank > 2 || bias->dims[bias->rank - 1] != N || tfx_numel(bias->rank, bias->dims) != N)
+    return false;
+  c->bias = n->inputs[2];
+  return true;
+}
+
+uint32_t tfx_quant_weight_of(const TfxGraph *g, const TfxNode *n) {
+  Cand c;
+  return candidate(g, n, &c) ? c.w : TFX_NONE;
 }
 
 static TfxAttr *q_attrs(TfxGraph *g, int bits, int64_t group) {
@@ -134,8 +374,9 @@ TfxStatus tfx_pass_quantize_weights(TfxGraph *g, const TfxQuantOptions *q, const
   if (q->weight_bits != 8 && q->weight_bits != 4)
     return tfx_error(g->diag, "%s: --quantize-weights: %d bits is not supported (int8 or int4)", g->path,
                      q->weight_bits);
-  int64_t group = q->group ? q->group : 32;
-  if (q->weight_bits == 4 && group != 32 && group != 64 && group != 128)
+  /* int8 is per output channel unless a group is asked for */
+  int64_t group = q->group ? q->group : q->weight_bits == 4 ? 32 : 0;
+  if (group && group != 32 && group != 64 && group != 128)
     return tfx_error(g->diag, "%s: --group must be 32, 64 or 128, got %lld", g->path, (long long)group);
   if (q->embeddings)
     for (uint32_t i = 0; i < g->n_nodes; i++)
@@ -145,54 +386,49 @@ TfxStatus tfx_pass_quantize_weights(TfxGraph *g, const TfxQuantOptions *q, const
                          g->path, g->values[g->nodes[i].inputs[0]].name);
   /* one quantised copy per weight, shared by the nodes reading it (twice: transposed or not) */
   uint32_t n_vals = g->n_values;
-  uint32_t *qcache = malloc(sizeof(uint32_t) * 4 * (n_vals + 1));
-  if (!qcache) abort();
-  memset(qcache, 0xff, sizeof(uint32_t) * 4 * (n_vals + 1));
+  uint32_t *qcache = xcalloc((size_t)(n_vals + 1), 6 * sizeof(uint32_t));
+  memset(qcache, 0xff, sizeof(uint32_t) * 6 * (n_vals + 1));
+  TfxQuantCalib *local = q->stats ? NULL : tfx_quant_calib_new();
+  TfxQuantCalib *memo = q->stats ? q->stats : local;
   uint32_t n_nodes = g->n_nodes;
-  for (uint32_t i = 0; i < n_nodes; i++) {
+  TfxStatus st = TFX_OK;
+  for (uint32_t i = 0; i < n_nodes && !st; i++) {
     TfxNode *n = &g->nodes[i];
-    if (n->dead || (n->op != TFX_OP_MatMul && n->op != TFX_OP_Gemm) || n->n_outputs < 1) continue;
-    const TfxValue *a = tfx_node_in(g, n, 0), *b = tfx_node_in(g, n, 1);
-    if (!a || !b || !b->konst || b->dtype != TFX_F32 || a->dtype != TFX_F32 || b->rank != 2 || a->rank < 1) continue;
-    bool trans = false;
-    uint32_t bias = TFX_NONE;
-    if (n->op == TFX_OP_Gemm) {
-      if (tfx_attr_int(n, "transA", 0) || tfx_attr_float(n, "alpha", 1.0f) != 1.0f || a->rank != 2) continue;
-      trans = tfx_attr_int(n, "transB", 0) != 0;
-      const TfxValue *c = tfx_node_in(g, n, 2);
-      if (c) {
-        int64_t N = trans ? b->dims[0] : b->dims[1];
-        if (tfx_attr_float(n, "beta", 1.0f) != 1.0f || !c->konst || c->dtype != TFX_F32 ||
-            c->rank < 1 || c->rank > 2 || c->dims[c->rank - 1] != N || tfx_numel(c->rank, c->dims) != N)
-          continue;
-        bias = n->inputs[2];
-      }
-    }
-    int64_t K = trans ? b->dims[1] : b->dims[0];
+    Cand c;
+    if (!candidate(g, n, &c)) continue;
+    const char *wname = g->values[c.w].name; /* g->values moves as constants are added */
+    int64_t K = g->values[c.w].dims[c.trans ? 1 : 0];
     if (q->weight_bits == 4 && K % group) continue;
-    uint32_t wv = n->inputs[1];
-    if (in_keep(b->name, keep, n_keep)) continue;
+    int64_t gq = group && K % group == 0 ? group : 0; /* int8: per channel when K is not a multiple */
+    if (in_keep(wname, keep, n_keep)) continue;
     if (!q->lm_head && is_lm_head(g, n->outputs[0])) continue;
-    uint32_t *slot = &qcache[4 * wv + 2 * trans];
+    uint32_t *slot = &qcache[6 * c.w + 3 * c.trans];
     if (slot[0] == TFX_NONE) {
-      quantise(g, wv, trans, q->weight_bits, group, &slot[0], &slot[1]);
+      Memo *m = find_memo(memo, wname, c.trans, q->weight_bits, gq);
+      if (!m) {
+        memo->m = xrealloc(memo->m, sizeof *memo->m * (size_t)(memo->n_m + 1));
+        m = &memo->m[memo->n_m++];
+        *m = (Memo){.weight = strdup(wname), .trans = c.trans, .bits = q->weight_bits, .group = gq};
+        if (!m->weight) abort();
+        quantise(g, c.w, c.trans, q->weight_bits, gq, find_stats(q->stats, wname), m);
+      }
+      slot[0] = add_const(g, wname, q->weight_bits == 8 ? ".q8" : ".q4", &m->q);
+      slot[1] = add_const(g, wname, ".scale", &m->s);
+      slot[2] = m->xs.data ? add_const(g, wname, ".xs", &m->xs) : TFX_NONE;
       (*changed)++;
     }
-    uint32_t ins[4] = {n->inputs[0], slot[0], slot[1], bias};
+    uint32_t ins[5] = {n->inputs[0], slot[0], slot[1], c.bias, slot[2]};
     free(n->inputs);
-    n->n_inputs = bias != TFX_NONE ? 4 : 3;
-    n->inputs = malloc(sizeof(uint32_t) * 5);
-    if (!n->inputs) abort();
+    n->n_inputs = slot[2] != TFX_NONE ? 5 : c.bias != TFX_NONE ? 4 : 3;
+    n->inputs = xcalloc(5, sizeof(uint32_t));
     memcpy(n->inputs, ins, sizeof ins);
     n->op = TFX_OP_WeightQMatMul;
     n->op_type = "WeightQMatMul";
-    n->attrs = q_attrs(g, q->weight_bits, q->weight_bits == 4 ? group : 0);
-    n->n_attrs = q->weight_bits == 4 ? 2 : 1;
-    if (tfx_ops[TFX_OP_WeightQMatMul].infer(g, n)) {
-      free(qcache);
-      return TFX_ERR;
-    }
+    n->attrs = q_attrs(g, q->weight_bits, gq);
+    n->n_attrs = gq ? 2 : 1;
+    st = tfx_ops[TFX_OP_WeightQMatMul].infer(g, n);
   }
+  tfx_quant_calib_free(local);
   free(qcache);
-  return TFX_OK;
+  return st;
 }

@@ -54,6 +54,7 @@ typedef struct {
   bool decode;      /* --decode */
   char *max_sym;    /* --max SYM=N: the symbol (NULL with --decode --max N, or no --max) */
   int64_t max_n;    /* --max: N, or -1 */
+  int threads;      /* --threads: the generated code runs on this many threads */
 } CheckOptions;
 
 /* Largest errors seen over all compared float elements. */
@@ -71,7 +72,7 @@ typedef struct {
 
 static const char usage_text[] =
     "usage: tfxc check CASE_DIR [--rtol R] [--atol A] [--reference] [--keep DIR] [--cc CC]\n"
-    "                  [--name N] [--timeout S] [--max SYM=N] [--decode] [-v]\n"
+    "                  [--name N] [--timeout S] [--max SYM=N] [--decode] [--threads N] [-v]\n"
     "  Compiles CASE_DIR/model.onnx to C, builds it with CC (default $CC or cc), runs it on\n"
     "  every CASE_DIR/test_data_set_*/input_K.pb and compares with output_K.pb.\n"
     "  --rtol R, --atol A  float tolerance |got-exp| <= A + R*|exp| (defaults 1e-3, 1e-6;\n"
@@ -89,6 +90,7 @@ static const char usage_text[] =
     "                      compare every step's logits; also checks that a full cache and an\n"
     "                      out-of-vocabulary token are refused.  --max N (or seq=N) sets the\n"
     "                      cache bound (default: the longest set, at least 9)\n"
+    "  --threads N         compile with --threads N, build with -pthread, run on N threads\n"
     "  -v                  print the steps\n"
     "Exit status: 0 match, 1 mismatch or error, 2 usage, 77 the model needs something\n"
     "tfxc does not support (or, with --max/--decode, no data set fits).\n";
@@ -483,6 +485,7 @@ static int cc_build(const CheckOptions *o, const char *work, const char *const *
   static const char *const flags[] = {"-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", "-o", "prog"};
   for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) argv[ac++] = (char *)flags[i];
   for (int i = 0; i < n_srcs; i++) argv[ac++] = (char *)srcs[i];
+  if (o->threads > 1) argv[ac++] = "-pthread";
   argv[ac++] = "-lm";
   argv[ac] = NULL;
   if (o->verbose) print_cmd(argv);
@@ -557,7 +560,8 @@ static int run_fixed(const CheckOptions *o, const char *model, const TfxGraph *g
 
   TfxCompileRequest r = {.model = model,
                          .opt_level = 2,
-                         .c = {.name = o->name, .out_c = c_path, .weights = TFX_WEIGHTS_AUTO, .emit_main = true},
+                         .c = {.name = o->name, .out_c = c_path, .weights = TFX_WEIGHTS_AUTO, .emit_main = true,
+                               .threads = o->threads},
                          .prepare = apply_inputs,
                          .prepare_arg = (void *)plan};
   r.n_dims = data_bindings(g, plan, bind, r.dims);
@@ -566,9 +570,15 @@ static int run_fixed(const CheckOptions *o, const char *model, const TfxGraph *g
   if (rc != CHECK_PASS || (rc = cc_build(o, work, srcs, 1, why, whylen)) != CHECK_PASS) goto done;
   rc = CHECK_FAIL;
 
-  /* ./prog [--weights model.bin] IN.. OUT.. */
+  /* ./prog [--weights model.bin] [--threads N] IN.. OUT.. */
   int ac = 0;
+  char threads_text[16];
+  snprintf(threads_text, sizeof threads_text, "%d", o->threads);
   argv[ac++] = prog;
+  if (o->threads > 1) {
+    argv[ac++] = "--threads";
+    argv[ac++] = threads_text;
+  }
   if (is_file(bin_path)) {
     argv[ac++] = "--weights";
     argv[ac++] = bin_path;
@@ -792,7 +802,8 @@ static int build_max_artefact(const CheckOptions *o, const DataSet *s, const cha
                          .opt_level = 2,
                          .max = {o->max_sym, o->max_n},
                          .no_kv_cache = true,
-                         .c = {.name = o->name, .out_c = c_path, .weights = TFX_WEIGHTS_AUTO},
+                         .c = {.name = o->name, .out_c = c_path, .weights = TFX_WEIGHTS_AUTO,
+                               .threads = o->threads},
                          .prepare = apply_inputs,
                          .prepare_arg = (void *)&s->plan};
   r.n_dims = data_bindings(s->g, &s->plan, s->bind, r.dims);
@@ -805,7 +816,7 @@ static int build_max_artefact(const CheckOptions *o, const DataSet *s, const cha
              (long long)o->max_n);
     goto done;
   }
-  if (!write_max_driver(drv_path, o->name, s->g, o->max_sym, o->max_n)) {
+  if (!write_max_driver(drv_path, o->name, o->threads, s->g, o->max_sym, o->max_n)) {
     snprintf(why, whylen, "cannot write %s: %s", drv_path, strerror(errno));
     goto done;
   }
@@ -1230,7 +1241,8 @@ static int check_decode(const CheckOptions *o, const char *case_dir, char **ds, 
                          .n_dims = n_dims,
                          .max = {sym, N},
                          .opt_level = 2,
-                         .c = {.name = o->name, .out_c = c_path, .weights = TFX_WEIGHTS_AUTO}};
+                         .c = {.name = o->name, .out_c = c_path, .weights = TFX_WEIGHTS_AUTO,
+                               .threads = o->threads}};
   memcpy(r.dims, dims, sizeof *dims * (size_t)n_dims);
   if (o->verbose) fprintf(stderr, "tfxc check: compiling a decoder for %s=1..%lld in %s\n", sym, (long long)N, dir);
   TfxGenKind kind = TFX_GEN_FIXED;
@@ -1247,7 +1259,7 @@ static int check_decode(const CheckOptions *o, const char *case_dir, char **ds, 
     snprintf(why, whylen, "not compiled as a decoder: %s", first);
     goto done;
   }
-  if (!write_decode_driver(drv_path, o->name, N, sets[0].exp.t[sets[0].logits].dims[2])) {
+  if (!write_decode_driver(drv_path, o->name, o->threads, N, sets[0].exp.t[sets[0].logits].dims[2])) {
     snprintf(why, whylen, "cannot write %s: %s", drv_path, strerror(errno));
     goto done;
   }
@@ -1291,7 +1303,7 @@ static bool c_identifier(const char *s) {
 }
 
 int tfx_check_main(int argc, char **argv) {
-  CheckOptions o = {.rtol = 1e-3, .atol = 1e-6, .name = "model", .timeout = 120, .max_n = -1};
+  CheckOptions o = {.rtol = 1e-3, .atol = 1e-6, .name = "model", .timeout = 120, .max_n = -1, .threads = 1};
   char max_sym[128];
   static const struct option longopts[] = {
       {"rtol", required_argument, NULL, 'r'},    {"atol", required_argument, NULL, 'a'},
@@ -1299,7 +1311,8 @@ int tfx_check_main(int argc, char **argv) {
       {"cc", required_argument, NULL, 'c'},      {"name", required_argument, NULL, 'n'},
       {"timeout", required_argument, NULL, 't'}, {"verbose", no_argument, NULL, 'v'},
       {"max", required_argument, NULL, 'm'},     {"decode", no_argument, NULL, 'D'},
-      {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+      {"threads", required_argument, NULL, 'T'}, {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
   optind = 0; /* the caller may have used getopt already: reinitialise */
   int c;
   while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
@@ -1319,6 +1332,13 @@ int tfx_check_main(int argc, char **argv) {
     case 't': o.timeout = atoi(optarg); break;
     case 'v': o.verbose = true; break;
     case 'D': o.decode = true; break;
+    case 'T':
+      o.threads = atoi(optarg);
+      if (o.threads < 1 || o.threads > 256) {
+        fprintf(stderr, "tfxc check: --threads expects 1 to 256, got '%s'\n", optarg);
+        return CHECK_USAGE;
+      }
+      break;
     case 'm': {
       const char *eq = strchr(optarg, '='), *num = eq ? eq + 1 : optarg;
       char *end = NULL;

@@ -89,11 +89,27 @@ static const char driver_helpers[] =
     "    fprintf(stderr, \"error: init: %s\\n\", DRV(status_str)(st));\n"
     "    return 1;\n"
     "  }\n"
+    "#if DRV_THREADS > 1\n"
+    "  st = DRV(set_threads)(ctx, DRV_THREADS);\n"
+    "  if (st != DRVU(OK)) {\n"
+    "    fprintf(stderr, \"error: set_threads(%d): %s\\n\", DRV_THREADS, DRV(status_str)(st));\n"
+    "    return 1;\n"
+    "  }\n"
+    "  drv_pool_up = 1;\n"
+    "#endif\n"
     "  return 0;\n"
+    "}\n"
+    "\n"
+    "/* The workers live in the workspace: join them before it is freed. */\n"
+    "static void drv_stop(DRV(ctx) *ctx) {\n"
+    "#if DRV_THREADS > 1\n"
+    "  if (drv_pool_up) DRV(set_threads)(ctx, 1);\n"
+    "#endif\n"
+    "  (void)ctx;\n"
     "}\n";
 
 /* Start a driver file: includes, the name macros, the helpers. */
-static FILE *driver_open(const char *path, const char *name) {
+static FILE *driver_open(const char *path, const char *name, int threads) {
   FILE *f = fopen(path, "w");
   if (!f) return NULL;
   const char *base = strrchr(path, '/');
@@ -102,6 +118,7 @@ static FILE *driver_open(const char *path, const char *name) {
   fprintf(f, "#include \"%s.h\"\n\n#define DRV(x) %s_##x\n#define DRVU(x) ", name, name);
   for (const char *p = name; *p; p++) fputc(toupper((unsigned char)*p), f);
   fputs("_##x\n\n", f);
+  fprintf(f, "#define DRV_THREADS %d\n#if DRV_THREADS > 1\nstatic int drv_pool_up;\n#endif\n\n", threads);
   fputs(driver_helpers, f);
   return f;
 }
@@ -109,9 +126,9 @@ static FILE *driver_open(const char *path, const char *name) {
 /* --max: ./prog WEIGHTS|- LEN IN.raw.. OUT.raw.. OUT_BYTES..  runs <name>_run at
  * LEN, writes the outputs, then checks that lengths 0 and N+1 are refused
  * with ERR_DIM before any buffer is touched (exit DRIVER_BOUNDS if not). */
-bool write_max_driver(const char *path, const char *name, const TfxGraph *g, const char *sym,
-                             int64_t max_n) {
-  FILE *f = driver_open(path, name);
+bool write_max_driver(const char *path, const char *name, int threads, const TfxGraph *g, const char *sym,
+                      int64_t max_n) {
+  FILE *f = driver_open(path, name, threads);
   if (!f) return false;
   char sym_text[128]; /* the symbol inside a C string and a format: only [A-Za-z0-9_] */
   snprintf(sym_text, sizeof sym_text, "%s", sym);
@@ -171,6 +188,7 @@ bool write_max_driver(const char *path, const char *name, const TfxGraph *g, con
           name, sym);
   fprintf(f, "      rc = %d;\n    }\n  }\n", DRIVER_BOUNDS);
   fputs("done:\n"
+        "  drv_stop(&ctx);\n"
         "  for (k = 0; k < NIN + NOUT; k++) free(raw[k]);\n"
         "  free(ws_raw);\n"
         "  free(w_raw);\n"
@@ -184,8 +202,8 @@ bool write_max_driver(const char *path, const char *name, const TfxGraph *g, con
  * first K tokens, decodes the rest one at a time and writes every row of
  * logits; with BOUNDS 1 it then checks the refusals: an out-of-vocabulary
  * token (ERR_INPUT, nothing written), n = 0 and a full cache (ERR_DIM). */
-bool write_decode_driver(const char *path, const char *name, int64_t max_n, int64_t vocab) {
-  FILE *f = driver_open(path, name);
+bool write_decode_driver(const char *path, const char *name, int threads, int64_t max_n, int64_t vocab) {
+  FILE *f = driver_open(path, name, threads);
   if (!f) return false;
   fprintf(f, "\n#define N_MAX INT64_C(%lld)\n#define V INT64_C(%lld)\n\n", (long long)max_n, (long long)vocab);
   fputs("static int drv_expect(int ok, const char *what, int st, int64_t pos) {\n"
@@ -280,6 +298,7 @@ bool write_decode_driver(const char *path, const char *name, int64_t max_n, int6
         f);
   fprintf(f, "  if (bad) rc = %d;\n", DRIVER_BOUNDS);
   fputs("done:\n"
+        "  drv_stop(&ctx);\n"
         "  free(many);\n"
         "  free(scratch);\n"
         "  free(logits);\n"

@@ -37,7 +37,9 @@ bool write_raw(const char *path, const void *data, size_t bytes);
 bool read_raw(const char *path, TfxTensor *t, char *why, size_t whylen);
 
 /* ---- check_driver.c ---- */
-bool write_max_driver(const char *path, const char *name, const TfxGraph *g, const char *sym, int64_t max_n);
-bool write_decode_driver(const char *path, const char *name, int64_t max_n, int64_t vocab);
+/* threads > 1: the model was compiled with --threads; the driver runs it on that many. */
+bool write_max_driver(const char *path, const char *name, int threads, const TfxGraph *g, const char *sym,
+                      int64_t max_n);
+bool write_decode_driver(const char *path, const char *name, int threads, int64_t max_n, int64_t vocab);
 
 #endif

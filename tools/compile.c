@@ -180,12 +180,15 @@ TfxStatus tfx_compile(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kind) 
     return tfx_error(d, "--quantize-kv=int8 needs a decoder: compile with --dim batch=1 --max seq=N");
   char **keep = NULL;
   int n_keep = 0;
-  if (tfx_quant_report(r, d, &keep, &n_keep)) return TFX_ERR;
+  TfxQuantCalib *stats = NULL;
+  if (tfx_quant_report(r, d, &keep, &n_keep, &stats)) return TFX_ERR;
   TfxCompileRequest q = *r;
   q.quant_keep = (const char *const *)keep;
   q.n_quant_keep = n_keep;
+  q.quant.stats = stats;
   TfxStatus st = compile(&q, d, kind);
   tfx_quant_keep_free(keep, n_keep);
+  tfx_quant_calib_free(stats);
   return st;
 }
 

@@ -44,8 +44,11 @@ TfxStatus tfx_compile(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kind);
  * and a one-line summary on stderr.  With a budget (r->quant.max_error),
  * *keep gets the names of the weights to keep in float32 (*n_keep of them;
  * malloc'd array of malloc'd strings, freed by the caller with
- * tfx_quant_keep_free).  tools/quant_report.c. */
-TfxStatus tfx_quant_report(const TfxCompileRequest *r, TfxDiag *d, char ***keep, int *n_keep);
+ * tfx_quant_keep_free).  *stats gets the calibration statistics and the
+ * quantised weights, for the compilation to use (r->quant.stats; freed by
+ * the caller with tfx_quant_calib_free).  tools/quant_report.c. */
+TfxStatus tfx_quant_report(const TfxCompileRequest *r, TfxDiag *d, char ***keep, int *n_keep,
+                           TfxQuantCalib **stats);
 void tfx_quant_keep_free(char **keep, int n_keep);
 
 #endif

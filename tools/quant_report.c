@@ -14,11 +14,14 @@
  * at a time, until 1 - cosine of every output is within it.
  * With --quantize-kv=int8 the quantised build also runs the KV-cache pass
  * (past 0, cache of S rows) so KvAttention's evaluator applies the int8 round
- * trip.  The report (--report FILE) is plain text. */
+ * trip.  The report (--report FILE) is plain text, or JSON when FILE ends in
+ * .json (the same figures, for scripts). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "frontend/frontend.h"
 #include "tools/compile.h"
@@ -244,6 +247,40 @@ static int out_index(const TfxGraph *g, uint32_t v) {
   return -1;
 }
 
+/* ---- activation statistics ----------------------------------------------------- */
+/* The float graph on every calibration sequence, the activation entering each
+ * product the pass may quantise recorded for its weight (tfx_quant_calib_add). */
+static TfxStatus collect_stats(Calib *c, TfxQuantCalib *qc) {
+  TfxGraph *gf = build(c, NULL, NULL, 0, false);
+  if (!gf) return TFX_ERR;
+  uint32_t *wv = calloc(gf->n_nodes + 1, sizeof *wv), *xo = calloc(gf->n_nodes + 1, sizeof *xo);
+  if (!wv || !xo) abort();
+  uint32_t np = 0;
+  for (uint32_t i = 0; i < gf->n_nodes; i++) {
+    const TfxNode *n = &gf->nodes[i];
+    uint32_t w = tfx_quant_weight_of(gf, n);
+    if (w == TFX_NONE || gf->values[n->inputs[0]].konst) continue;
+    add_output(gf, n->inputs[0]);
+    wv[np] = w, xo[np++] = (uint32_t)out_index(gf, n->inputs[0]);
+  }
+  TfxStatus st = TFX_OK;
+  TfxTensor *of = calloc(gf->n_outputs + 1, sizeof *of);
+  if (!of) abort();
+  for (int s = 0; s < c->n_seqs && !st; s++) {
+    memset(of, 0, sizeof *of * gf->n_outputs);
+    if ((st = run(c, gf, NULL, s, of))) break;
+    for (uint32_t p = 0; p < np; p++) {
+      const TfxTensor *x = &of[xo[p]];
+      int64_t K = x->dims[x->rank - 1];
+      if (K > 0) tfx_quant_calib_add(qc, gf->values[wv[p]].name, x->data, tfx_tensor_numel(x) / K, K);
+    }
+    for (uint32_t k = 0; k < gf->n_outputs; k++) tfx_tensor_free_data(&of[k]);
+  }
+  free(of), free(wv), free(xo);
+  tfx_graph_free(gf);
+  return st;
+}
+
 /* ---- one measurement -------------------------------------------------------------- */
 typedef struct {
   char *name;    /* the float weight's name */
@@ -337,7 +374,7 @@ static TfxStatus measure(Calib *c, const TfxQuantOptions *q, const char *const *
       Layer *L = &m->layers[l];
       stat_add(&L->model, &of[fy[l]], &oq[qy[l]], false);
       const TfxNode *n = &gq->nodes[qnode[l]];
-      const TfxTensor *in[4] = {&of[fx[l]], NULL, NULL, NULL};
+      const TfxTensor *in[5] = {&of[fx[l]], NULL, NULL, NULL, NULL};
       for (int k = 1; k < n->n_inputs; k++) in[k] = n->inputs[k] == TFX_NONE ? NULL : gq->values[n->inputs[k]].konst;
       TfxTensor y;
       if ((st = tfx_eval_node(gq, n, in, &y))) break;
@@ -370,6 +407,7 @@ static TfxStatus read_calib(Calib *c) {
   if (!f) return tfx_error(c->d, "%s: cannot open the calibration file", c->r->quant.calib);
   char line[16384];
   int64_t shortest = -1;
+  c->n_seqs = 0;
   while (fgets(line, sizeof line, f) && c->n_seqs < MAX_SEQS) {
     int64_t n = 0;
     char *p = line, *end;
@@ -401,10 +439,12 @@ static TfxStatus read_calib(Calib *c) {
 }
 
 /* ---- the report -------------------------------------------------------------------- */
-static void write_report(FILE *f, const Calib *c, const Measure *m, char **keep, int n_keep) {
+static void write_report(FILE *f, const Calib *c, const Measure *m, char **keep, int n_keep,
+                         const TfxQuantCalib *qc) {
   const TfxQuantOptions *q = &c->r->quant;
   fprintf(f, "tfxc quantisation report\nmodel: %s\n", c->r->model);
-  if (q->weight_bits == 8) fprintf(f, "weights: int8, symmetric, one scale per output channel\n");
+  if (q->weight_bits == 8 && q->group) fprintf(f, "weights: int8, symmetric, group %d along K\n", q->group);
+  else if (q->weight_bits == 8) fprintf(f, "weights: int8, symmetric, one scale per output channel\n");
   else if (q->weight_bits == 4) fprintf(f, "weights: int4, symmetric, group %d along K\n", q->group ? q->group : 32);
   if (q->kv_int8) fprintf(f, "kv cache: int8, a scale per token and head\n");
   fprintf(f, "calibration: %d sequences%s", c->n_seqs, c->from_file ? " from " : " (random)");
@@ -425,19 +465,68 @@ static void write_report(FILE *f, const Calib *c, const Measure *m, char **keep,
               s->kl / (double)s->rows, (long long)s->rows);
     fprintf(f, "\n");
   }
-  fprintf(f, "\nper weight (output of its product: in the model / alone on the float input):\n");
+  fprintf(f, "\nper weight (output of its product: in the model / alone on the float input; AWQ alpha):\n");
   for (int l = 0; l < m->n_layers; l++) {
     const Layer *L = &m->layers[l];
-    fprintf(f, "  %-40s model cosine %.6f max abs err %.6g | alone cosine %.6f max abs err %.6g\n", L->name,
-            stat_cos(&L->model), L->model.max_abs, stat_cos(&L->alone), L->alone.max_abs);
+    fprintf(f, "  %-40s model cosine %.6f max abs err %.6g | alone cosine %.6f max abs err %.6g | alpha %.1f\n",
+            L->name, stat_cos(&L->model), L->model.max_abs, stat_cos(&L->alone), L->alone.max_abs,
+            tfx_quant_calib_alpha(qc, L->name));
   }
+}
+
+static json_t *stat_json(const Stat *s) {
+  json_t *o = json_pack("{s:f, s:f}", "cosine", stat_cos(s), "max_abs_error", s->max_abs);
+  if (s->logits && s->rows) {
+    json_object_set_new(o, "top1_agreement", json_real((double)s->top1 / (double)s->rows));
+    json_object_set_new(o, "kl_divergence", json_real(s->kl / (double)s->rows));
+    json_object_set_new(o, "rows", json_integer(s->rows));
+  }
+  return o;
+}
+
+static TfxStatus write_json(FILE *f, const Calib *c, const Measure *m, char **keep, int n_keep,
+                            const TfxQuantCalib *qc) {
+  const TfxQuantOptions *q = &c->r->quant;
+  char precision[32] = "float32";
+  if (q->weight_bits)
+    snprintf(precision, sizeof precision, q->weight_bits == 8 && !q->group ? "int8 per channel" : "int%d g%d",
+             q->weight_bits, q->group ? q->group : 32);
+  json_t *outs = json_array(), *weights = json_array();
+  for (int k = 0; k < m->n_out; k++) {
+    json_t *o = stat_json(&m->outs[k]);
+    json_object_set_new(o, "name", json_string(m->out_names[k]));
+    json_array_append_new(outs, o);
+  }
+  for (int l = 0; l < m->n_layers; l++) {
+    const Layer *L = &m->layers[l];
+    json_array_append_new(weights, json_pack("{s:s, s:s, s:o, s:o, s:f}", "name", L->name, "precision", precision,
+                                             "model", stat_json(&L->model), "alone", stat_json(&L->alone),
+                                             "awq_alpha", tfx_quant_calib_alpha(qc, L->name)));
+  }
+  for (int i = 0; i < n_keep; i++)
+    json_array_append_new(weights, json_pack("{s:s, s:s}", "name", keep[i], "precision", "float32"));
+  json_t *root = json_pack(
+      "{s:s, s:s, s:b, s:{s:i, s:s, s:I}, s:i, s:i, s:f, s:o, s:o}", "model", c->r->model, "weights", precision,
+      "kv_int8", q->kv_int8, "calibration", "sequences", c->n_seqs, "source", c->from_file ? q->calib : "random",
+      "length", (json_int_t)c->S, "quantised", m->n_layers, "candidates", m->n_candidates, "max_error",
+      q->max_error, "outputs", outs, "per_weight", weights);
+  int rc = root ? json_dumpf(root, f, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : -1;
+  json_decref(root);
+  if (!rc) fputc('\n', f);
+  return rc ? tfx_error(c->d, "%s: cannot write the JSON report", q->report) : TFX_OK;
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), k = strlen(suffix);
+  return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
 static void summary(const Calib *c, const Measure *m) {
   const TfxQuantOptions *q = &c->r->quant;
   const Stat *s = &m->outs[0];
   char what[64];
-  if (q->weight_bits == 8) snprintf(what, sizeof what, "int8 weights");
+  if (q->weight_bits == 8 && q->group) snprintf(what, sizeof what, "int8 g%d weights", q->group);
+  else if (q->weight_bits == 8) snprintf(what, sizeof what, "int8 weights");
   else if (q->weight_bits == 4) snprintf(what, sizeof what, "int4 g%d weights", q->group ? q->group : 32);
   else what[0] = 0;
   if (q->kv_int8) snprintf(what + strlen(what), sizeof what - strlen(what), "%sint8 KV", what[0] ? " + " : "");
@@ -458,9 +547,11 @@ static int by_alone_error(const void *a, const void *b) {
   return ex < ey ? 1 : ex > ey ? -1 : strcmp(x->name, y->name);
 }
 
-TfxStatus tfx_quant_report(const TfxCompileRequest *r, TfxDiag *d, char ***keep, int *n_keep) {
+TfxStatus tfx_quant_report(const TfxCompileRequest *r, TfxDiag *d, char ***keep, int *n_keep,
+                           TfxQuantCalib **stats) {
   *keep = NULL;
   *n_keep = 0;
+  *stats = NULL;
   Calib *c = calloc(1, sizeof *c);
   if (!c) abort();
   c->r = r, c->d = d, c->n_seqs = DEFAULT_SEQS;
@@ -469,34 +560,38 @@ TfxStatus tfx_quant_report(const TfxCompileRequest *r, TfxDiag *d, char ***keep,
     free(c);
     return TFX_ERR;
   }
-  Measure m;
-  TfxStatus st = measure(c, &r->quant, NULL, 0, &m);
+  TfxQuantOptions q = r->quant;
+  q.stats = tfx_quant_calib_new();
+  TfxStatus st = q.weight_bits ? collect_stats(c, q.stats) : TFX_OK;
+  Measure m = {0};
+  if (!st) st = measure(c, &q, NULL, 0, &m);
   char **kept = NULL;
   int nk = 0;
-  if (!st && r->quant.max_error > 0 && r->quant.weight_bits && worst_error(&m) > r->quant.max_error) {
+  if (!st && q.max_error > 0 && q.weight_bits && worst_error(&m) > q.max_error) {
     int total = m.n_candidates;
-    while (!st && worst_error(&m) > r->quant.max_error && m.n_layers > 0) {
+    while (!st && worst_error(&m) > q.max_error && m.n_layers > 0) {
       qsort(m.layers, (size_t)m.n_layers, sizeof *m.layers, by_alone_error);
       kept = realloc(kept, sizeof *kept * (size_t)(nk + 1));
       if (!kept) abort();
       kept[nk++] = strdup(m.layers[0].name);
-      fprintf(stderr, "tfxc: budget %g: keeping %s in float32 (1 - cosine %.3g)\n", r->quant.max_error,
-              kept[nk - 1], worst_error(&m));
+      fprintf(stderr, "tfxc: budget %g: keeping %s in float32 (1 - cosine %.3g)\n", q.max_error, kept[nk - 1],
+              worst_error(&m));
       measure_free(&m);
-      st = measure(c, &r->quant, (const char *const *)kept, nk, &m);
+      st = measure(c, &q, (const char *const *)kept, nk, &m);
     }
     if (!st) m.n_candidates = total;
-    if (!st && worst_error(&m) > r->quant.max_error)
-      fprintf(stderr, "tfxc: budget %g: not met even with every weight float32 (1 - cosine %.3g)\n",
-              r->quant.max_error, worst_error(&m));
+    if (!st && worst_error(&m) > q.max_error)
+      fprintf(stderr, "tfxc: budget %g: not met even with every weight float32 (1 - cosine %.3g)\n", q.max_error,
+              worst_error(&m));
   }
   if (!st) {
     if (r->quant.report) {
       FILE *f = fopen(r->quant.report, "w");
       if (!f) st = tfx_error(d, "%s: cannot write the quantisation report", r->quant.report);
       else {
-        write_report(f, c, &m, kept, nk);
-        if (fclose(f)) st = tfx_error(d, "%s: error writing the quantisation report", r->quant.report);
+        if (ends_with(r->quant.report, ".json")) st = write_json(f, c, &m, kept, nk, q.stats);
+        else write_report(f, c, &m, kept, nk, q.stats);
+        if (fclose(f) && !st) st = tfx_error(d, "%s: error writing the quantisation report", r->quant.report);
       }
     }
     summary(c, &m);
@@ -505,9 +600,11 @@ TfxStatus tfx_quant_report(const TfxCompileRequest *r, TfxDiag *d, char ***keep,
   free(c);
   if (st) {
     tfx_quant_keep_free(kept, nk);
+    tfx_quant_calib_free(q.stats);
     return st;
   }
   *keep = kept;
   *n_keep = nk;
+  *stats = q.stats;
   return TFX_OK;
 }

@@ -35,8 +35,10 @@ static void usage(FILE *f) {
         "                          <name>_prefill / _decode / _reset over a KV cache\n"
         "      --no-kv-cache       with --max: no KV cache, only <name>_run\n"
         "      --quantize-weights=int8|int4  weight-only quantisation of MatMul/Gemm weights\n"
-        "                          (int8 per output channel; int4 per group along K)\n"
-        "      --group N           int4 group size: 32 (default), 64 or 128\n"
+        "                          (int8 per output channel; int4 per group along K),\n"
+        "                          scales searched on calibration activations (AWQ)\n"
+        "      --group N           group size along K: 32, 64 or 128 (int4: 32 by\n"
+        "                          default; int8: per output channel unless given)\n"
         "      --quantize-embeddings, --quantize-lm-head  also those (default: float32)\n"
         "      --quantize-kv=int8  decoders: the KV cache in int8 (scale per token and head)\n"
         "      --calib FILE        calibration token ids for the accuracy report\n"
@@ -47,6 +49,8 @@ static void usage(FILE *f) {
         "  -O LEVEL                optimisation level 0..3 (default 2)\n"
         "      --dump-after PASS   print the graph after PASS (toposort, fold, dce, fuse-attention, all)\n"
         "      --emit-main         add a main() that reads input .pb files and writes outputs\n"
+        "      --threads N         the code may run on up to N threads (pthreads; build with\n"
+        "                          -pthread): <name>_set_threads picks 1..N (default 1)\n"
         "  -h, --help              this text\n"
         "      --version           print the version\n"
         "\n"
@@ -91,7 +95,8 @@ int main(int argc, char **argv) {
 
   enum {
     OPT_NAME = 256, OPT_DIM, OPT_MAX, OPT_NOKV, OPT_WEIGHTS, OPT_DUMP, OPT_MAIN, OPT_VERSION,
-    OPT_QW, OPT_GROUP, OPT_QEMB, OPT_QHEAD, OPT_QKV, OPT_MAXERR, OPT_CALIB, OPT_REPORT
+    OPT_QW, OPT_GROUP, OPT_QEMB, OPT_QHEAD, OPT_QKV, OPT_MAXERR, OPT_CALIB, OPT_REPORT,
+    OPT_THREADS
   };
   static const struct option longopts[] = {
       {"output", required_argument, 0, 'o'},  {"name", required_argument, 0, OPT_NAME},
@@ -103,6 +108,7 @@ int main(int argc, char **argv) {
       {"calib", required_argument, 0, OPT_CALIB}, {"report", required_argument, 0, OPT_REPORT},
       {"dump-after", required_argument, 0, OPT_DUMP}, {"emit-main", no_argument, 0, OPT_MAIN},
       {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, OPT_VERSION},
+      {"threads", required_argument, 0, OPT_THREADS},
       {0, 0, 0, 0}};
   const char *out = NULL, *name = NULL, *dump = NULL;
   TfxCompileRequest req = {.c = {.weights = TFX_WEIGHTS_AUTO}};
@@ -199,6 +205,16 @@ int main(int argc, char **argv) {
       dump = optarg;
       break;
     case OPT_MAIN: copt->emit_main = true; break;
+    case OPT_THREADS: {
+      char *end = NULL;
+      long v = strtol(optarg, &end, 10);
+      if (!*optarg || *end || v < 1 || v > 256) {
+        fprintf(stderr, "tfxc: --threads expects a number of threads from 1 to 256, got '%s'\n", optarg);
+        return 2;
+      }
+      copt->threads = (int)v;
+      break;
+    }
     case 'h': usage(stdout); return 0;
     case OPT_VERSION: printf("tfxc %s\n", TFX_VERSION); return 0;
     default: usage(stderr); return 2;

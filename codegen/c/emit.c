@@ -32,6 +32,8 @@ typedef struct {
   int64_t *win_off;     /* per value: workspace offset of a length-dependent window, -1 */
   int64_t kv_off;       /* workspace offset of the KV cache (decoders) */
   int64_t ws_total;     /* NAME_WORKSPACE_BYTES */
+  int64_t pool_off;     /* workspace offset of the thread pool (threads > 1) */
+  int threads;          /* most threads the code may use (1: no pool) */
   int sample;           /* the lifted sample being printed */
 } Emitter;
 
@@ -218,8 +220,10 @@ static void print_header(Emitter *m, FILE *f) {
              "  %s_ERR_WEIGHTS = 3,   /* weights missing, wrong size or corrupt */\n"
              "  %s_ERR_STATE = 4,     /* context not initialised */\n"
              "  %s_ERR_DIM = 5,       /* a run-time length outside 1..max */\n"
-             "  %s_ERR_INPUT = 6      /* a token id outside the vocabulary */\n};\n\n",
-          U, U, U, U, U, U, U);
+             "  %s_ERR_INPUT = 6%s     /* a token id outside the vocabulary */\n",
+          U, U, U, U, U, U, U, m->threads > 1 ? "," : " ");
+  if (m->threads > 1) fprintf(f, "  %s_ERR_THREAD = 7     /* a worker thread could not be started */\n", U);
+  fputs("};\n\n", f);
   fprintf(f, "/* All mutable state: one context per concurrent caller. */\n");
   fprintf(f, "typedef struct {\n  unsigned char *ws;\n  const unsigned char *weights;\n  int ready;\n"
              "  int64_t pos; /* tokens in the KV cache (decoders) */\n} %s_ctx;\n\n", nm);
@@ -244,13 +248,23 @@ static void print_header(Emitter *m, FILE *f) {
     fprintf(f, "/* Tokens in the cache (-1 for a NULL or uninitialised context). */\n");
     fprintf(f, "int64_t %s_position(const %s_ctx *ctx);\n", nm, nm);
   }
+  if (m->threads > 1) {
+    fprintf(f, "/* Run on n threads, the caller's included (1 <= n <= %s_MAX_THREADS; after\n"
+               " * %s_init: 1).  n > 1 starts worker threads that wait between calls; n = 1\n"
+               " * joins them.  They use the workspace: call %s_set_threads(ctx, 1) before\n"
+               " * freeing it or passing it to %s_init again.  %s_ERR_DIM for n outside\n"
+               " * 1..%s_MAX_THREADS, %s_ERR_THREAD when a thread cannot start (the context\n"
+               " * is then back to one thread).  The program must be built with -pthread. */\n",
+            U, nm, nm, nm, U, U, U);
+    fprintf(f, "#define %s_MAX_THREADS %d\nint %s_set_threads(%s_ctx *ctx, int n);\n", U, m->threads, nm, nm);
+  }
   fprintf(f, "const char *%s_status_str(int status);\n\n#ifdef __cplusplus\n}\n#endif\n#endif\n", nm);
 }
 
 static void print_helpers(Emitter *m, FILE *f) {
   /* a pair is printed whole; a program may use only one half of it */
   if (m->e.need[TFX_HELP_ATTN]) m->e.need[TFX_HELP_SGEMM] = m->e.need[TFX_HELP_MATH] = true;
-  if (m->e.need[TFX_HELP_SGEMM]) m->e.need[TFX_HELP_POOL] = true;
+  if (m->e.need[TFX_HELP_SGEMM] || m->threads > 1) m->e.need[TFX_HELP_POOL] = true;
   if (m->e.need[TFX_HELP_F16] || m->e.need[TFX_HELP_BF16] || m->e.need[TFX_HELP_POOL] || m->e.need[TFX_HELP_MATH])
     fputs("#if defined(__GNUC__) || defined(__clang__)\n#define TFX_MAYBE_UNUSED __attribute__((unused))\n"
           "#else\n#define TFX_MAYBE_UNUSED\n#endif\n", f);
@@ -285,10 +299,19 @@ static void print_helpers(Emitter *m, FILE *f) {
           "  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);\n"
           "  u += 0x7fffu + ((u >> 16) & 1u);\n  return (uint16_t)(u >> 16);\n}\n", f);
   }
-  if (m->e.need[TFX_HELP_POOL]) tfx_c_print_pool(f);
+  if (m->e.need[TFX_HELP_POOL]) tfx_c_print_pool(f, m->threads);
   if (m->e.need[TFX_HELP_MATH]) tfx_c_print_math(f);
   if (m->e.need[TFX_HELP_SGEMM]) tfx_c_print_sgemm(f);
   if (m->e.need[TFX_HELP_ATTN]) tfx_c_print_attn(f);
+}
+
+static void print_set_threads(Emitter *m, FILE *f) {
+  const char *nm = m->opt->name, *U = m->upper;
+  fprintf(f, "int %s_set_threads(%s_ctx *ctx, int n) {\n  if (!ctx) return %s_ERR_NULL;\n"
+             "  if (!ctx->ready) return %s_ERR_STATE;\n  if (n < 1 || n > %s_MAX_THREADS) return %s_ERR_DIM;\n",
+          nm, nm, U, U, U, U);
+  fprintf(f, "  return tfx_pool_resize((tfx_pool *)(void *)(ctx->ws + %lld), n) ? %s_ERR_THREAD : %s_OK;\n}\n\n",
+          (long long)m->pool_off, U, U);
 }
 
 static void print_init(Emitter *m, FILE *f) {
@@ -311,7 +334,10 @@ static void print_init(Emitter *m, FILE *f) {
   } else {
     fputs("  (void)weights;\n  (void)weights_bytes;\n", f);
   }
+  if (m->threads > 1)
+    fprintf(f, "  tfx_pool_init((tfx_pool *)(void *)((unsigned char *)workspace + %lld));\n", (long long)m->pool_off);
   fprintf(f, "  ctx->ws = (unsigned char *)workspace;\n  ctx->weights = (const unsigned char *)weights;\n  ctx->ready = 1;\n  return %s_OK;\n}\n\n", U);
+  if (m->threads > 1) print_set_threads(m, f);
   fprintf(f, "const char *%s_status_str(int status) {\n  switch (status) {\n", nm);
   fprintf(f, "  case %s_OK: return \"ok\";\n  case %s_ERR_NULL: return \"a required pointer is NULL\";\n", U, U);
   fprintf(f, "  case %s_ERR_WORKSPACE: return \"workspace too small or not 16-byte aligned\";\n", U);
@@ -319,6 +345,7 @@ static void print_init(Emitter *m, FILE *f) {
   fprintf(f, "  case %s_ERR_STATE: return \"context not initialised\";\n", U);
   fprintf(f, "  case %s_ERR_DIM: return \"a length outside 1..the compiled maximum\";\n", U);
   fprintf(f, "  case %s_ERR_INPUT: return \"a token id outside the vocabulary\";\n", U);
+  if (m->threads > 1) fprintf(f, "  case %s_ERR_THREAD: return \"a worker thread could not be started\";\n", U);
   fputs("  default: return \"unknown status\";\n  }\n}\n\n", f);
 }
 
@@ -348,7 +375,10 @@ static void print_inner(Emitter *m, FILE *f, const char *body) {
   TfxGraph *g = m->g;
   char ty[256], cm[256], src[256];
   if (m->plan.total == 0) fputs("  (void)ctx->ws;\n", f);
-  if (m->e.need[TFX_HELP_POOL] || m->e.need[TFX_HELP_SGEMM] || m->e.need[TFX_HELP_ATTN])
+  if (m->threads > 1)
+    fprintf(f, "  tfx_pool *const tfx_pp = (tfx_pool *)(void *)(ctx->ws + %lld);\n  (void)tfx_pp;\n",
+            (long long)m->pool_off);
+  else if (m->e.need[TFX_HELP_POOL] || m->e.need[TFX_HELP_SGEMM] || m->e.need[TFX_HELP_ATTN])
     fputs("  tfx_pool *const tfx_pp = NULL; /* one thread */\n  (void)tfx_pp;\n", f);
   bool *declared = calloc(g->n_values + 1, 1);
   if (!declared) abort();
@@ -633,6 +663,7 @@ TfxStatus tfx_emit_c(TfxGraph *g, const TfxCOptions *opt) {
   m.g = g;
   m.opt = opt;
   m.lift = L;
+  m.threads = opt->threads > 1 ? opt->threads : 1;
   m.e.g = g;
   size_t ul = 0;
   for (const char *s = opt->name; *s && ul + 1 < sizeof m.upper; s++) m.upper[ul++] = (char)toupper((unsigned char)*s);
@@ -690,6 +721,8 @@ TfxStatus tfx_emit_c(TfxGraph *g, const TfxCOptions *opt) {
   }
   m.kv_off = m.ws_total;
   if (L && L->decoder) m.ws_total += (L->kv_bytes + TFX_PLAN_ALIGN - 1) / TFX_PLAN_ALIGN * TFX_PLAN_ALIGN;
+  m.pool_off = m.ws_total;
+  m.ws_total += tfx_c_pool_bytes(m.threads);
   char *lifted = NULL;
   if (!st && L) lifted = print_lifted_inner(&m, &st);
 
@@ -711,7 +744,8 @@ TfxStatus tfx_emit_c(TfxGraph *g, const TfxCOptions *opt) {
     const char *base = strrchr(h_path, '/');
     base = base ? base + 1 : h_path;
     tfx_c_comment_text(cm, sizeof cm, path_base(g->path));
-    fprintf(fc, "/* %s.c — generated by tfxc from %s.  Do not edit.\n * C99; needs only libc and libm. */\n", opt->name, cm);
+    fprintf(fc, "/* %s.c — generated by tfxc from %s.  Do not edit.\n * C99; needs only libc and libm%s. */\n",
+            opt->name, cm, m.threads > 1 ? ", and pthreads (build with -pthread)" : "");
     fprintf(fc, "#include <float.h>\n#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"%s\"\n\n", base);
     fprintf(fc, "/* what generated code returns for an index outside its axis */\n#define TFX_ERR_INPUT %s_ERR_INPUT\n\n",
             m.upper);

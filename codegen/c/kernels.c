@@ -7,8 +7,11 @@
  * the cache-set conflicts of power-of-two row strides), and micro-kernels
  * multiply 6 rows of A (then 1..5 for the rest) by the panel, keeping the
  * 6 x 16 tile of C in registers: AVX2+FMA intrinsics, else (AVX) GNU C
- * vector extensions, else plain loops (TFX_PORTABLE forces the last).  With M == 1 (decode) every element of B is
- * read from memory exactly once. */
+ * vector extensions, else plain loops (TFX_PORTABLE forces the last).  With
+ * fewer than 6 rows (decode: M == 1) packing would only copy B, so B is read
+ * straight from memory, once, and the speed is the memory bandwidth.
+ * Threads split C into whole strips, panels or row groups (see sgemm_driver),
+ * and the thread pool lives in the workspace (pool_threaded). */
 #include "codegen/c/kernels.h"
 
 
@@ -82,11 +85,283 @@ static void print_kernel(FILE *f, int r, KernelKind kind) {
   fputs("}\n", f);
 }
 
-void tfx_c_print_pool(FILE *f) {
-  fputs("typedef struct tfx_pool tfx_pool;\n"
-        "static TFX_MAYBE_UNUSED void tfx_parallel(tfx_pool *pp, int64_t n, void (*fn)(void *, int64_t, int64_t), void *arg) {\n"
-        "  (void)pp;\n  if (n > 0) fn(arg, 0, n);\n}\n", f);
+/* The pool of a threaded build: workers spin a while on the region counter
+ * (decode starts a region every few tens of microseconds), then sleep on a
+ * condition variable.  Plain fields are written under mu; the two that are
+ * also polled without it (gen, left) go through TFX_POKE / TFX_PEEK. */
+static const char pool_threaded[] =
+    "#include <pthread.h>\n"
+    "#if defined(__GNUC__) || defined(__clang__)\n"
+    "#define TFX_PEEK(p) __atomic_load_n(p, __ATOMIC_ACQUIRE)\n"
+    "#define TFX_POKE(p, v) __atomic_store_n(p, v, __ATOMIC_RELEASE)\n"
+    "#define TFX_POOL_SPIN 20000\n"
+    "#else\n"
+    "/* no atomics: never poll, always sleep under the mutex */\n"
+    "#define TFX_PEEK(p) (*(p))\n"
+    "#define TFX_POKE(p, v) (*(p) = (v))\n"
+    "#define TFX_POOL_SPIN 0\n"
+    "#endif\n"
+    "#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))\n"
+    "#define TFX_PAUSE() __builtin_ia32_pause()\n"
+    "#elif (defined(__GNUC__) || defined(__clang__)) && defined(__aarch64__)\n"
+    "#define TFX_PAUSE() __asm__ __volatile__(\"yield\")\n"
+    "#else\n"
+    "#define TFX_PAUSE() ((void)0)\n"
+    "#endif\n"
+    "typedef struct tfx_pool tfx_pool;\n"
+    "struct tfx_pool_worker {\n  tfx_pool *pp;\n  int id;\n};\n"
+    "struct tfx_pool {\n"
+    "  pthread_mutex_t mu;\n"
+    "  pthread_cond_t go, done;\n"
+    "  pthread_t th[TFX_POOL_MAX];\n"
+    "  struct tfx_pool_worker w[TFX_POOL_MAX];\n"
+    "  int nt;    /* threads running regions, the caller included; 1: no workers */\n"
+    "  int busy;  /* a region runs: nested calls run serially */\n"
+    "  int quit;\n"
+    "  int parts; /* chunks of the current region */\n"
+    "  unsigned gen; /* regions started */\n"
+    "  int left;  /* workers yet to finish the current region */\n"
+    "  int64_t n;\n"
+    "  void (*fn)(void *, int64_t, int64_t);\n"
+    "  void *arg;\n"
+    "};\n"
+    "typedef char tfx_pool_fits[sizeof(struct tfx_pool) <= TFX_POOL_BYTES ? 1 : -1];\n"
+    "static TFX_MAYBE_UNUSED int tfx_pool_threads(const tfx_pool *pp) { return pp ? pp->nt : 1; }\n"
+    "static void tfx_pool_chunk(tfx_pool *pp, int i) {\n"
+    "  const int64_t lo = pp->n * i / pp->parts, hi = pp->n * (i + 1) / pp->parts;\n"
+    "  if (i < pp->parts && lo < hi) pp->fn(pp->arg, lo, hi);\n"
+    "}\n"
+    "static void *tfx_pool_main(void *p) {\n"
+    "  const struct tfx_pool_worker *w = (const struct tfx_pool_worker *)p;\n"
+    "  tfx_pool *pp = w->pp;\n"
+    "  unsigned seen = 0; /* tfx_pool_resize starts workers at gen 0: a region may come first */\n"
+    "  int i;\n"
+    "  for (;;) {\n"
+    "    for (i = 0; i < TFX_POOL_SPIN && TFX_PEEK(&pp->gen) == seen; i++) TFX_PAUSE();\n"
+    "    pthread_mutex_lock(&pp->mu);\n"
+    "    while (pp->gen == seen && !pp->quit) pthread_cond_wait(&pp->go, &pp->mu);\n"
+    "    if (pp->quit) {\n      pthread_mutex_unlock(&pp->mu);\n      return NULL;\n    }\n"
+    "    seen = pp->gen;\n"
+    "    pthread_mutex_unlock(&pp->mu);\n"
+    "    tfx_pool_chunk(pp, w->id);\n"
+    "    pthread_mutex_lock(&pp->mu);\n"
+    "    TFX_POKE(&pp->left, pp->left - 1);\n"
+    "    if (pp->left == 0) pthread_cond_signal(&pp->done);\n"
+    "    pthread_mutex_unlock(&pp->mu);\n"
+    "  }\n"
+    "}\n"
+    "static TFX_MAYBE_UNUSED void tfx_parallel(tfx_pool *pp, int64_t n, void (*fn)(void *, int64_t, int64_t), void *arg) {\n"
+    "  int i;\n"
+    "  if (n <= 0) return;\n"
+    "  if (!pp || pp->nt < 2 || n == 1 || pp->busy) {\n    fn(arg, 0, n);\n    return;\n  }\n"
+    "  pthread_mutex_lock(&pp->mu);\n"
+    "  pp->busy = 1;\n"
+    "  pp->fn = fn;\n  pp->arg = arg;\n  pp->n = n;\n"
+    "  pp->parts = n < pp->nt ? (int)n : pp->nt;\n"
+    "  TFX_POKE(&pp->left, pp->nt - 1);\n"
+    "  TFX_POKE(&pp->gen, pp->gen + 1u);\n"
+    "  pthread_cond_broadcast(&pp->go);\n"
+    "  pthread_mutex_unlock(&pp->mu);\n"
+    "  tfx_pool_chunk(pp, 0);\n"
+    "  for (i = 0; i < TFX_POOL_SPIN && TFX_PEEK(&pp->left) != 0; i++) TFX_PAUSE();\n"
+    "  pthread_mutex_lock(&pp->mu);\n"
+    "  while (pp->left != 0) pthread_cond_wait(&pp->done, &pp->mu);\n"
+    "  pp->busy = 0;\n"
+    "  pthread_mutex_unlock(&pp->mu);\n"
+    "}\n"
+    "static void tfx_pool_init(tfx_pool *pp) {\n  memset(pp, 0, sizeof *pp);\n  pp->nt = 1;\n}\n"
+    "/* Join every worker; the pool is back to one thread and holds no resources. */\n"
+    "static void tfx_pool_stop(tfx_pool *pp) {\n"
+    "  int i;\n"
+    "  if (pp->nt < 2) return;\n"
+    "  pthread_mutex_lock(&pp->mu);\n  pp->quit = 1;\n  pthread_cond_broadcast(&pp->go);\n"
+    "  pthread_mutex_unlock(&pp->mu);\n"
+    "  for (i = 1; i < pp->nt; i++) pthread_join(pp->th[i], NULL);\n"
+    "  pthread_cond_destroy(&pp->done);\n  pthread_cond_destroy(&pp->go);\n  pthread_mutex_destroy(&pp->mu);\n"
+    "  pp->nt = 1;\n"
+    "}\n"
+    "/* nt threads from now on (1 <= nt <= TFX_POOL_MAX); -1 when a thread could not start\n"
+    " * (the pool is then back to one thread). */\n"
+    "static int tfx_pool_resize(tfx_pool *pp, int nt) {\n"
+    "  int i;\n"
+    "  if (nt == pp->nt) return 0;\n"
+    "  tfx_pool_stop(pp);\n"
+    "  if (nt < 2) return 0;\n"
+    "  if (pthread_mutex_init(&pp->mu, NULL) != 0) return -1;\n"
+    "  if (pthread_cond_init(&pp->go, NULL) != 0) {\n    pthread_mutex_destroy(&pp->mu);\n    return -1;\n  }\n"
+    "  if (pthread_cond_init(&pp->done, NULL) != 0) {\n"
+    "    pthread_cond_destroy(&pp->go);\n    pthread_mutex_destroy(&pp->mu);\n    return -1;\n  }\n"
+    "  pp->quit = pp->busy = pp->left = 0;\n"
+    "  pp->gen = 0;\n"
+    "  for (i = 1; i < nt; i++) {\n"
+    "    pp->w[i].pp = pp;\n    pp->w[i].id = i;\n"
+    "    pp->nt = i; /* the workers started so far, for tfx_pool_stop */\n"
+    "    if (pthread_create(&pp->th[i], NULL, tfx_pool_main, &pp->w[i]) != 0) {\n"
+    "      if (i == 1) {\n"
+    "        pthread_cond_destroy(&pp->done);\n        pthread_cond_destroy(&pp->go);\n"
+    "        pthread_mutex_destroy(&pp->mu);\n"
+    "      }\n"
+    "      tfx_pool_stop(pp);\n"
+    "      return -1;\n"
+    "    }\n"
+    "  }\n"
+    "  pp->nt = nt;\n"
+    "  return 0;\n"
+    "}\n";
+
+int64_t tfx_c_pool_bytes(int threads) {
+  return threads > 1 ? (512 + 64 * (int64_t)threads + 63) / 64 * 64 : 0;
 }
+
+void tfx_c_print_pool(FILE *f, int threads) {
+  if (threads <= 1) {
+    fputs("typedef struct tfx_pool tfx_pool;\n"
+          "static TFX_MAYBE_UNUSED int tfx_pool_threads(const tfx_pool *pp) { (void)pp; return 1; }\n"
+          "static TFX_MAYBE_UNUSED void tfx_parallel(tfx_pool *pp, int64_t n, void (*fn)(void *, int64_t, int64_t), void *arg) {\n"
+          "  (void)pp;\n  if (n > 0) fn(arg, 0, n);\n}\n", f);
+    return;
+  }
+  fprintf(f, "\n/* ---- thread pool: up to %d threads, state in the workspace ---- */\n", threads);
+  fprintf(f, "#define TFX_POOL_MAX %d\n#define TFX_POOL_BYTES %lld\n", threads, (long long)tfx_c_pool_bytes(threads));
+  fputs(pool_threaded, f);
+}
+
+/* Small M, B' = B (K x N): y[0..nr) (+)= a[0..kb) x B[0..kb, 0..nr), nr <= 64;
+ * a strip of 64 columns lives in 8 registers.  Every column takes the same
+ * chain of multiply-adds whatever the strip width, so splitting N between
+ * threads cannot change a bit. */
+static void print_gemv_n(FILE *f, KernelKind kind) {
+  fputs("static void tfx_sgemv_n(int64_t kb, const float *a, const float *B, int64_t ldb,\n"
+        "    float *restrict y, int64_t nr, int add) {\n  int64_t k, j;\n", f);
+  if (kind == K_AVX2) {
+    fputs("  if (nr == 64) {\n    __m256 c[8];\n"
+          "    for (j = 0; j < 8; j++) c[j] = add ? _mm256_loadu_ps(y + 8 * j) : _mm256_setzero_ps();\n"
+          "    for (k = 0; k < kb; k++) {\n"
+          "      const float *b = B + k * ldb;\n"
+          "      const __m256 x = _mm256_broadcast_ss(a + k);\n", f);
+    for (int j = 0; j < 8; j++)
+      fprintf(f, "      c[%d] = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + %d), c[%d]);\n", j, 8 * j, j);
+    fputs("    }\n    for (j = 0; j < 8; j++) _mm256_storeu_ps(y + 8 * j, c[j]);\n    return;\n  }\n"
+          "  for (j = 0; j < nr; j += 8) {\n"
+          "    const int w = nr - j < 8 ? (int)(nr - j) : 8;\n"
+          "    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(w), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));\n"
+          "    __m256 c = add ? _mm256_maskload_ps(y + j, mask) : _mm256_setzero_ps();\n"
+          "    for (k = 0; k < kb; k++)\n"
+          "      c = _mm256_fmadd_ps(_mm256_broadcast_ss(a + k), _mm256_maskload_ps(B + k * ldb + j, mask), c);\n"
+          "    _mm256_maskstore_ps(y + j, mask, c);\n"
+          "  }\n}\n", f);
+    return;
+  }
+  fputs("  if (!add)\n    for (j = 0; j < nr; j++) y[j] = 0.0f;\n"
+        "  for (k = 0; k < kb; k++) {\n"
+        "    const float x = a[k], *restrict b = B + k * ldb;\n"
+        "    for (j = 0; j < nr; j++) y[j] += x * b[j];\n"
+        "  }\n}\n", f);
+}
+
+/* Small M, B' = B^T (B is N x K): r dot products of a with rows of B, each
+ * with its own partial sums and the same reduction order for any r. */
+static void print_gemv_t(FILE *f, int r, KernelKind kind) {
+  fprintf(f, "static void tfx_sgemv_t%d(int64_t K, const float *a, const float *B, int64_t ldb, float *y) {\n", r);
+  fputs("  int64_t k, kk;\n  float t[16], s;\n", f);
+  if (kind == K_AVX2) {
+    for (int i = 0; i < r; i++)
+      fprintf(f, "  __m256 c%d = _mm256_setzero_ps(), d%d = _mm256_setzero_ps();\n", i, i);
+    fputs("  for (k = 0; k + 16 <= K; k += 16) {\n"
+          "    const __m256 x = _mm256_loadu_ps(a + k), z = _mm256_loadu_ps(a + k + 8);\n", f);
+    for (int i = 0; i < r; i++)
+      fprintf(f, "    c%d = _mm256_fmadd_ps(x, _mm256_loadu_ps(B + %d * ldb + k), c%d);\n"
+                 "    d%d = _mm256_fmadd_ps(z, _mm256_loadu_ps(B + %d * ldb + k + 8), d%d);\n",
+              i, i, i, i, i, i);
+    fputs("  }\n", f);
+    for (int i = 0; i < r; i++)
+      fprintf(f, "  _mm256_storeu_ps(t, c%d);\n  _mm256_storeu_ps(t + 8, d%d);\n"
+                 "  s = ((t[0] + t[8]) + (t[1] + t[9])) + ((t[2] + t[10]) + (t[3] + t[11]));\n"
+                 "  s += ((t[4] + t[12]) + (t[5] + t[13])) + ((t[6] + t[14]) + (t[7] + t[15]));\n"
+                 "  for (kk = k; kk < K; kk++) s += a[kk] * B[%d * ldb + kk];\n  y[%d] = s;\n",
+              i, i, i, i);
+  } else {
+    for (int i = 0; i < r; i++) {
+      fprintf(f, "  for (kk = 0; kk < 16; kk++) t[kk] = 0.0f;\n"
+                 "  for (k = 0; k + 16 <= K; k += 16)\n"
+                 "    for (kk = 0; kk < 16; kk++) t[kk] += a[k + kk] * B[%d * ldb + k + kk];\n"
+                 "  s = ((t[0] + t[8]) + (t[1] + t[9])) + ((t[2] + t[10]) + (t[3] + t[11]));\n"
+                 "  s += ((t[4] + t[12]) + (t[5] + t[13])) + ((t[6] + t[14]) + (t[7] + t[15]));\n"
+                 "  for (kk = k; kk < K; kk++) s += a[kk] * B[%d * ldb + kk];\n  y[%d] = s;\n",
+              i, i, i);
+    }
+  }
+  fputs("}\n", f);
+}
+
+static void print_small(FILE *f, KernelKind kind) {
+  print_gemv_n(f, kind);
+  print_gemv_t(f, 4, kind);
+  print_gemv_t(f, 1, kind);
+}
+
+/* The small-M driver, the split between threads and the entry point.  The
+ * path (small or blocked) depends on M alone and a thread's share of C is
+ * whole strips (64 columns), panels (16) or row groups (6), so each element
+ * of C is computed by the same operations in the same order for any number
+ * of threads. */
+static const char sgemm_driver[] =
+    "/* M below the micro-kernel height: B read once, in memory order, not packed */\n"
+    "static void tfx_sgemm_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,\n"
+    "    const float *B, int64_t ldb, int tb, float *C, int64_t ldc) {\n"
+    "  int64_t k0, j0, m;\n"
+    "  if (tb) {\n"
+    "    for (j0 = 0; j0 + 4 <= N; j0 += 4)\n"
+    "      for (m = 0; m < M; m++) tfx_sgemv_t4(K, A + m * lda, B + j0 * ldb, ldb, C + m * ldc + j0);\n"
+    "    for (; j0 < N; j0++)\n"
+    "      for (m = 0; m < M; m++) tfx_sgemv_t1(K, A + m * lda, B + j0 * ldb, ldb, C + m * ldc + j0);\n"
+    "    return;\n"
+    "  }\n"
+    "  /* blocks of 8 rows of B, swept strip by strip: 8 streams in the prefetchers */\n"
+    "  for (k0 = 0; k0 < K; k0 += 8) {\n"
+    "    const int64_t kb = K - k0 < 8 ? K - k0 : 8;\n"
+    "    for (j0 = 0; j0 < N; j0 += 64) {\n"
+    "      const int64_t nr = N - j0 < 64 ? N - j0 : 64;\n"
+    "      for (m = 0; m < M; m++)\n"
+    "        tfx_sgemv_n(kb, A + m * lda + k0, B + k0 * ldb + j0, ldb, C + m * ldc + j0, nr, k0 > 0);\n"
+    "    }\n"
+    "  }\n"
+    "}\n"
+    "typedef struct {\n"
+    "  int64_t M, N, K, lda, ldb, ldc, unit;\n"
+    "  const float *A, *B;\n"
+    "  float *C;\n"
+    "  int tb, small, rows;\n"
+    "} tfx_sgemm_job;\n"
+    "/* units [lo, hi) of the job: rows of A and C, or columns of B' and C */\n"
+    "static void tfx_sgemm_part(void *arg, int64_t lo, int64_t hi) {\n"
+    "  const tfx_sgemm_job *j = (const tfx_sgemm_job *)arg;\n"
+    "  const int64_t dim = j->rows ? j->M : j->N, a = lo * j->unit, b = hi * j->unit < dim ? hi * j->unit : dim;\n"
+    "  void (*const run)(int64_t, int64_t, int64_t, const float *, int64_t, const float *, int64_t, int, float *,\n"
+    "                    int64_t) = j->small ? tfx_sgemm_small : tfx_sgemm_blocked;\n"
+    "  if (j->rows) run(b - a, j->N, j->K, j->A + a * j->lda, j->lda, j->B, j->ldb, j->tb, j->C + a * j->ldc, j->ldc);\n"
+    "  else run(j->M, b - a, j->K, j->A, j->lda, j->B + (j->tb ? a * j->ldb : a), j->ldb, j->tb, j->C + a, j->ldc);\n"
+    "}\n"
+    "/* below this many multiply-adds a region costs more than it saves (tests set 1) */\n"
+    "#ifndef TFX_SGEMM_SERIAL\n#define TFX_SGEMM_SERIAL 65536\n#endif\n"
+    "static TFX_MAYBE_UNUSED void tfx_sgemm(tfx_pool *pp, int64_t M, int64_t N, int64_t K, const float *A,\n"
+    "    int64_t lda, const float *B, int64_t ldb, int tb, float *C, int64_t ldc) {\n"
+    "  tfx_sgemm_job j;\n"
+    "  int64_t m, units;\n"
+    "  if (M <= 0 || N <= 0) return;\n"
+    "  if (K <= 0) {\n"
+    "    for (m = 0; m < M; m++) memset(C + m * ldc, 0, (size_t)N * sizeof(float));\n"
+    "    return;\n"
+    "  }\n"
+    "  j.M = M, j.N = N, j.K = K, j.A = A, j.lda = lda, j.B = B, j.ldb = ldb, j.tb = tb, j.C = C, j.ldc = ldc;\n"
+    "  j.small = M < 6;\n"
+    "  /* more row groups than column panels: split the rows */\n"
+    "  j.rows = !j.small && (M + 5) / 6 > (N + 15) / 16;\n"
+    "  j.unit = j.small ? 64 : j.rows ? 6 : 16;\n"
+    "  units = ((j.rows ? M : N) + j.unit - 1) / j.unit;\n"
+    "  if (tfx_pool_threads(pp) < 2 || M * N * K < TFX_SGEMM_SERIAL) tfx_sgemm_part(&j, 0, units);\n"
+    "  else tfx_parallel(pp, units, tfx_sgemm_part, &j);\n"
+    "}\n";
 
 void tfx_c_print_sgemm(FILE *f) {
   fputs("\n/* ---- f32 GEMM: C (M x N) = A (M x K) x B' with B' = B (K x N) or, when tb,\n"
@@ -124,24 +399,22 @@ void tfx_c_print_sgemm(FILE *f) {
         "}\n", f);
   fputs("#if defined(TFX_SGEMM_SIMD)\n", f);
   for (int r = MR; r >= 1; r--) print_kernel(f, r, K_AVX2);
+  print_small(f, K_AVX2);
   /* only where 8-float registers exist: on SSE alone gcc lowers these vectors
    * through memory, slower than the plain loops */
   fputs("#elif (defined(__GNUC__) || defined(__clang__)) && defined(__AVX__) && !defined(TFX_PORTABLE)\n"
         "typedef float tfx_v8 __attribute__((vector_size(32)));\n", f);
   for (int r = MR; r >= 1; r--) print_kernel(f, r, K_GNUVEC);
+  print_small(f, K_PLAIN);
   fputs("#else\n", f);
   for (int r = MR; r >= 1; r--) print_kernel(f, r, K_PLAIN);
+  print_small(f, K_PLAIN);
   fputs("#endif\n", f);
-  fputs("static void tfx_sgemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,\n"
+  fputs("static void tfx_sgemm_blocked(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,\n"
         "    const float *B, int64_t ldb, int tb, float *C, int64_t ldc) {\n"
         "  float buf[TFX_SGEMM_KC * 16 + 16];\n"
         "  float *const P = buf + (16 - (int64_t)((uintptr_t)buf / sizeof(float) % 16)) % 16;\n"
         "  int64_t k0, m0, j0, m, mcap;\n"
-        "  if (M <= 0 || N <= 0) return;\n"
-        "  if (K <= 0) {\n"
-        "    for (m = 0; m < M; m++) memset(C + m * ldc, 0, (size_t)N * sizeof(float));\n"
-        "    return;\n"
-        "  }\n"
         "  /* rows per block of A: equal blocks of at most MC rows, rounded up to 6 */\n"
         "  mcap = (M + TFX_SGEMM_MC - 1) / TFX_SGEMM_MC;\n"
         "  mcap = ((M + mcap - 1) / mcap + 5) / 6 * 6;\n"
@@ -169,4 +442,5 @@ void tfx_c_print_sgemm(FILE *f) {
         "    }\n"
         "  }\n"
         "}\n", f);
+  fputs(sgemm_driver, f);
 }

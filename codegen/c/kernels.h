@@ -5,26 +5,36 @@
 #ifndef TFX_KERNELS_H
 #define TFX_KERNELS_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 /* TFX_HELP_SGEMM: the f32 GEMM
- *   static void tfx_sgemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
- *                         const float *B, int64_t ldb, int tb, float *C, int64_t ldc);
+ *   static void tfx_sgemm(tfx_pool *pp, int64_t M, int64_t N, int64_t K, const float *A,
+ *                         int64_t lda, const float *B, int64_t ldb, int tb, float *C, int64_t ldc);
  * C (M x N, row stride ldc) = A (M x K, row stride lda) x B', where B' is B
  * (K x N, row stride ldb) when tb == 0 and B transposed (B is N x K) when
- * tb == 1.  C must not overlap A or B.  AVX2+FMA intrinsics when the C
- * compiler targets them, else GNU C vectors (gcc or clang on AVX), else plain
- * C; defining TFX_PORTABLE when building the generated file forces plain C. */
+ * tb == 1.  C must not overlap A or B.  The work is split over the threads of
+ * pp (NULL: the calling thread alone); C is bit for bit the same for any
+ * number of threads.  AVX2+FMA intrinsics when the C compiler targets them,
+ * else GNU C vectors (gcc or clang on AVX), else plain C; defining
+ * TFX_PORTABLE when building the generated file forces plain C. */
 void tfx_c_print_sgemm(FILE *f);
 
 /* TFX_HELP_POOL: work split across the threads of the run (kernels.c)
  *   typedef struct tfx_pool tfx_pool;
  *   static void tfx_parallel(tfx_pool *pp, int64_t n,
  *                            void (*fn)(void *arg, int64_t lo, int64_t hi), void *arg);
- * calls fn on disjoint ranges [lo, hi) covering [0, n) (possibly on other
- * threads) and returns when all are done.  Every run/step function has the
- * local `tfx_pool *tfx_pp` in scope (NULL or one thread: fn(arg, 0, n)). */
-void tfx_c_print_pool(FILE *f);
+ *   static int tfx_pool_threads(const tfx_pool *pp);   (1 for NULL)
+ * tfx_parallel cuts [0, n) into at most tfx_pool_threads(pp) contiguous
+ * ranges, calls fn on each (the calling thread takes the first, workers the
+ * others) and returns when all are done.  A call from inside fn runs
+ * serially.  Every run/step function has the local `tfx_pool *tfx_pp` in
+ * scope.  threads <= 1 prints a serial stub (no pthreads); otherwise a pool
+ * of up to `threads` threads whose state takes tfx_c_pool_bytes(threads) bytes
+ * of the workspace, with tfx_pool_init (in <name>_init), tfx_pool_resize
+ * (<name>_set_threads) and TFX_POOL_MAX. */
+void tfx_c_print_pool(FILE *f, int threads);
+int64_t tfx_c_pool_bytes(int threads);
 
 /* TFX_HELP_MATH: vectorisable float functions (mathfn.c), accurate to a few
  * ulp over the whole float range, NaN and infinities as libm:

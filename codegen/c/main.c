@@ -131,6 +131,27 @@ static const char main_helpers[] =
     "  }\n"
     "}\n";
 
+/* --threads N (default: all the model was compiled for); a model compiled
+ * without --threads runs on one. */
+static void print_set_threads(FILE *f, const char *name, const char *upper) {
+  fprintf(f,
+          "#ifdef %s_MAX_THREADS\n"
+          "  if (threads == 0) threads = %s_MAX_THREADS;\n"
+          "  st = %s_set_threads(&ctx, threads);\n"
+          "  if (st != 0) {\n"
+          "    fprintf(stderr, \"error: %s_set_threads(%%d): %%s\\n\", threads, %s_status_str(st));\n"
+          "    goto done;\n"
+          "  }\n"
+          "  pool_up = 1;\n"
+          "#else\n"
+          "  if (threads > 1) {\n"
+          "    fprintf(stderr, \"error: --threads %%d: the model was compiled for one thread\\n\", threads);\n"
+          "    goto done;\n"
+          "  }\n"
+          "#endif\n",
+          upper, upper, name, name, name);
+}
+
 void tfx_c_emit_main(FILE *f, const TfxGraph *g, const char *name, bool weights_file) {
   size_t len = strlen(name);
   char *upper = malloc(len + 1);
@@ -161,7 +182,7 @@ void tfx_c_emit_main(FILE *f, const TfxGraph *g, const char *name, bool weights_
         "  int k;\n",
         f);
   fprintf(f,
-          "  fprintf(stderr, \"usage: %%s %sIN.pb.. OUT.pb..  (%u inputs, then %u outputs)\\n\", prog);\n",
+          "  fprintf(stderr, \"usage: %%s %s[--threads N] IN.pb.. OUT.pb..  (%u inputs, then %u outputs)\\n\", prog);\n",
           weights_file ? "[--weights FILE.bin] " : "", nin, nout);
   fputs("  for (k = 0; k < TFX_MAIN_N_IN + TFX_MAIN_N_OUT; k++) {\n"
         "    tfx_main_shape(shape, sizeof shape, tfx_main_ios[k].rank, tfx_main_ios[k].dims);\n"
@@ -179,13 +200,15 @@ void tfx_c_emit_main(FILE *f, const TfxGraph *g, const char *name, bool weights_
         "  const void *weights = NULL;\n"
         "  size_t weights_bytes = 0;\n"
         "  char err[1024];\n"
-        "  int a, k, nfiles = 0, rc = 1, st;\n",
+        "  int a, k, nfiles = 0, rc = 1, st, threads = 0, pool_up = 0;\n",
         f);
   fprintf(f, "  %s_ctx ctx;\n", name);
   fputs("  memset(bufs, 0, sizeof bufs);\n"
         "  for (a = 1; a < argc; a++) {\n"
         "    if (strcmp(argv[a], \"--weights\") == 0 && a + 1 < argc) {\n"
         "      weights_path = argv[++a];\n"
+        "    } else if (strcmp(argv[a], \"--threads\") == 0 && a + 1 < argc) {\n"
+        "      threads = atoi(argv[++a]);\n"
         "    } else if (strcmp(argv[a], \"-h\") == 0 || strcmp(argv[a], \"--help\") == 0) {\n"
         "      tfx_main_usage(argv[0]);\n"
         "      return 0;\n"
@@ -250,6 +273,7 @@ void tfx_c_emit_main(FILE *f, const TfxGraph *g, const char *name, bool weights_
           "    goto done;\n"
           "  }\n",
           name, upper, name, name);
+  print_set_threads(f, name, upper);
   fprintf(f, "  st = %s_run(&ctx", name);
   for (uint32_t k = 0; k < nin; k++)
     fprintf(f, ",\n      (const %s *)bufs[%u]", tfx_dtype_ctype(g->values[g->inputs[k]].dtype), k);
@@ -271,7 +295,10 @@ void tfx_c_emit_main(FILE *f, const TfxGraph *g, const char *name, bool weights_
         "    }\n"
         "  }\n"
         "  rc = 0;\n"
-        "done:\n"
+        "done:\n",
+        f);
+  fprintf(f, "#ifdef %s_MAX_THREADS\n  if (pool_up) %s_set_threads(&ctx, 1);\n#endif\n", upper, name);
+  fputs("  (void)pool_up;\n"
         "  for (k = 0; k < TFX_MAIN_N_IN + TFX_MAIN_N_OUT; k++) free(bufs[k]);\n"
         "  free(ws_raw);\n"
         "  free(w_raw);\n"

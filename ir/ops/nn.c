@@ -273,7 +273,7 @@ static TfxStatus matmul_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   if (a->dtype == TFX_F32) {
     /* the kernel takes the shape at run time: the printed code has one shape */
     tfx_c_need(e, TFX_HELP_SGEMM);
-    tfx_c_line(e, "tfx_sgemm(%lld, %lld, %lld, pa, %lld, pb, %lld, 0, py, %lld);", (long long)mm.M,
+    tfx_c_line(e, "tfx_sgemm(tfx_pp, %lld, %lld, %lld, pa, %lld, pb, %lld, 0, py, %lld);", (long long)mm.M,
                (long long)mm.N, (long long)mm.K, (long long)mm.K, (long long)mm.N, (long long)mm.N);
   } else {
     MmStore st = {a->dtype, "py", mm.N};
@@ -464,7 +464,7 @@ static TfxStatus gemm_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   const char *vy = tfx_nn_alias_out(e, g, n, 0);
   if (a->dtype == TFX_F32 && !gm.ta) {
     tfx_c_need(e, TFX_HELP_SGEMM);
-    tfx_c_line(e, "tfx_sgemm(%lld, %lld, %lld, %s, %lld, %s, %lld, %d, %s, %lld);", (long long)gm.M,
+    tfx_c_line(e, "tfx_sgemm(tfx_pp, %lld, %lld, %lld, %s, %lld, %s, %lld, %d, %s, %lld);", (long long)gm.M,
                (long long)gm.N, (long long)gm.K, va, (long long)gm.K, vb,
                (long long)(gm.tb ? gm.K : gm.N), gm.tb ? 1 : 0, vy, (long long)gm.N);
     gemm_epilogue_f32(e, &gm, vy, vc);

@@ -1,4 +1,4 @@
-/* quant.c — WeightQMatMul(x, wq, scales[, bias]) -> y: a matrix product with
+/* quant.c — WeightQMatMul(x, wq, scales[, bias[, xs]]) -> y: a matrix product with
  * weight-only quantised weights, made by passes/quantize.c from MatMul/Gemm on
  * float32 constant weights.
  *
@@ -6,13 +6,16 @@
  *   wq     bits 8: int8  [N, K]      q in [-127, 127]
  *          bits 4: uint8 [N, K/2]    two nibbles per byte, low nibble = even k,
  *                                    each holding q + 8 with q in [-8, 7]
- *   scales float32 [N] (bits 8) or [N, K/group] (bits 4, attribute group)
+ *   scales float32 [N] (bits 8 without a group) or [N, K/group] (attribute group;
+ *          bits 4 always has one, 32 by default)
  *   bias   optional float32 [N]
- *   y      float32 [..., N],  y[m, n] = sum_g scale[n, g] * (sum_{k in g} x[m, k] * q[n, k]) + bias[n]
+ *   xs     optional float32 [K]: x[m, k] is read as x[m, k] * xs[k] (the inverse of
+ *          the activation-aware rescaling the weight was quantised with)
+ *   y      float32 [..., N],  y[m, n] = sum_g scale[n, g] * (sum_{k in g} x[m, k] xs[k] q[n, k]) + bias[n]
  *
  * The weight is stored transposed (row n = output channel n, contiguous along
- * K) so that one row of x streams each weight byte exactly once.  For int8 the
- * whole row is one group (the scale factors out of the sum).  The reference
+ * K) so that one row of x streams each weight byte exactly once.  For int8
+ * without a group the whole row is one group (the scale factors out of the sum).  The reference
  * evaluator computes the same expression in double, so the generated float code
  * differs from it only by float rounding and summation order. */
 #include <stdlib.h>
@@ -24,7 +27,7 @@
 typedef struct {
   int bits;
   int64_t K, N, group, n_groups, M; /* M: rows of x (all leading dims) */
-  bool has_bias;
+  bool has_bias, has_xs;
 } QShape;
 
 static TfxStatus q_shape(TfxGraph *g, const TfxNode *n, QShape *s) {
@@ -40,30 +43,34 @@ static TfxStatus q_shape(TfxGraph *g, const TfxNode *n, QShape *s) {
   s->K = x->dims[x->rank - 1];
   s->N = w->dims[0];
   s->M = tfx_numel(x->rank - 1, x->dims);
-  if (s->bits == 8) {
-    if (w->dtype != TFX_I8) return tfx_node_error(g, n, "bits 8: wq must be int8, got %s", tfx_dtype_name(w->dtype));
-    if (w->dims[1] != s->K)
-      return tfx_node_error(g, n, "wq has K=%lld, x has K=%lld", (long long)w->dims[1], (long long)s->K);
+  int64_t per_byte = s->bits == 8 ? 1 : 2;
+  if (w->dtype != (s->bits == 8 ? TFX_I8 : TFX_U8))
+    return tfx_node_error(g, n, "bits %d: wq must be %s, got %s", s->bits, s->bits == 8 ? "int8" : "uint8",
+                          tfx_dtype_name(w->dtype));
+  if (w->dims[1] * per_byte != s->K)
+    return tfx_node_error(g, n, "bits %d: wq must be [N, K/%lld] = [%lld, %lld]", s->bits, (long long)per_byte,
+                          (long long)s->N, (long long)(s->K / per_byte));
+  s->group = tfx_attr_int(n, "group", s->bits == 8 ? 0 : 32);
+  if (!s->group) { /* int8 per output channel */
     s->group = s->K;
     s->n_groups = 1;
     if (tfx_numel(sc->rank, sc->dims) != s->N || sc->rank > 2)
       return tfx_node_error(g, n, "bits 8: scales must hold one float per output channel (%lld)", (long long)s->N);
   } else {
-    if (w->dtype != TFX_U8) return tfx_node_error(g, n, "bits 4: wq must be uint8, got %s", tfx_dtype_name(w->dtype));
-    s->group = tfx_attr_int(n, "group", 32);
     if (s->group < 2 || s->group % 2 || s->K % s->group)
-      return tfx_node_error(g, n, "bits 4: group %lld must be even and divide K=%lld", (long long)s->group,
-                            (long long)s->K);
-    if (w->dims[1] * 2 != s->K)
-      return tfx_node_error(g, n, "bits 4: wq must be [N, K/2] = [%lld, %lld]", (long long)s->N, (long long)(s->K / 2));
+      return tfx_node_error(g, n, "group %lld must be even and divide K=%lld", (long long)s->group, (long long)s->K);
     s->n_groups = s->K / s->group;
     if (sc->rank != 2 || sc->dims[0] != s->N || sc->dims[1] != s->n_groups)
-      return tfx_node_error(g, n, "bits 4: scales must be [N, K/group] = [%lld, %lld]", (long long)s->N,
+      return tfx_node_error(g, n, "scales must be [N, K/group] = [%lld, %lld]", (long long)s->N,
                             (long long)s->n_groups);
   }
   s->has_bias = b != NULL;
   if (b && (b->dtype != TFX_F32 || tfx_numel(b->rank, b->dims) != s->N || b->rank > 2))
     return tfx_node_error(g, n, "bias must be float32 with %lld elements", (long long)s->N);
+  const TfxValue *xs = tfx_node_in(g, n, 4);
+  s->has_xs = xs != NULL;
+  if (xs && (xs->dtype != TFX_F32 || xs->rank != 1 || xs->dims[0] != s->K))
+    return tfx_node_error(g, n, "xs must be float32 [K] = [%lld]", (long long)s->K);
   return TFX_OK;
 }
 
@@ -89,6 +96,7 @@ TfxStatus tfx_quant_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
   QShape s;
   if (q_shape(g, n, &s)) return TFX_ERR;
   const float *x = in[0]->data, *sc = in[2]->data, *b = n->n_inputs > 3 && in[3] ? in[3]->data : NULL;
+  const float *xs = n->n_inputs > 4 && in[4] ? in[4]->data : NULL;
   float *y = out[0].data;
   for (int64_t m = 0; m < s.M; m++)
     for (int64_t j = 0; j < s.N; j++) {
@@ -96,7 +104,7 @@ TfxStatus tfx_quant_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
       for (int64_t gi = 0; gi < s.n_groups; gi++) {
         double part = 0;
         for (int64_t k = gi * s.group; k < (gi + 1) * s.group; k++)
-          part += (double)x[m * s.K + k] * q_at(&s, in[1], j, k);
+          part += (double)x[m * s.K + k] * (xs ? xs[k] : 1.0) * q_at(&s, in[1], j, k);
         acc += part * sc[j * s.n_groups + gi];
       }
       if (b) acc += b[j];
@@ -117,34 +125,40 @@ static void emit_block(TfxCEmit *e, const QShape *s, int nb) {
     tfx_c_line(e, "const %s *const w%d = pw + (n0 + %d) * %lld;", wt, c, c, (long long)rowb);
     tfx_c_line(e, "float a%d = 0;", c);
   }
-  if (s->bits == 8) {
+  if (s->bits == 8 && s->n_groups == 1) { /* int8 per channel: the scale factors out of the sum */
     tfx_c_line(e, "for (int64_t k = 0; k < %lld; ++k) {", (long long)s->K);
     tfx_c_indent(e, 1);
-    tfx_c_line(e, "const float xv = xr[k];");
+    tfx_c_line(e, "const float xv = xr[k]%s;", s->has_xs ? " * pxs[k]" : "");
     for (int c = 0; c < nb; c++) tfx_c_line(e, "a%d += xv * (float)w%d[k];", c, c);
-    tfx_c_indent(e, -1);
-    tfx_c_line(e, "}");
+    tfx_c_close(e, 1);
     for (int c = 0; c < nb; c++) tfx_c_line(e, "a%d *= ps[n0 + %d];", c, c);
     return;
   }
-  /* int4: a partial sum per group, times the group's scale */
+  /* a partial sum per group, times the group's scale */
+  int64_t gb = s->bits == 8 ? s->group : s->group / 2; /* bytes per group */
   tfx_c_line(e, "for (int64_t gi = 0; gi < %lld; ++gi) {", (long long)s->n_groups);
   tfx_c_indent(e, 1);
   tfx_c_line(e, "const float *const xg = xr + gi * %lld;", (long long)s->group);
+  if (s->has_xs) tfx_c_line(e, "const float *const sg = pxs + gi * %lld;", (long long)s->group);
   for (int c = 0; c < nb; c++) {
-    tfx_c_line(e, "const uint8_t *const g%d = w%d + gi * %lld;", c, c, (long long)(s->group / 2));
+    tfx_c_line(e, "const %s *const g%d = w%d + gi * %lld;", wt, c, c, (long long)gb);
     tfx_c_line(e, "float p%d = 0;", c);
   }
-  tfx_c_line(e, "for (int64_t k = 0; k < %lld; ++k) {", (long long)(s->group / 2));
+  tfx_c_line(e, "for (int64_t k = 0; k < %lld; ++k) {", (long long)gb);
   tfx_c_indent(e, 1);
-  tfx_c_line(e, "const float x0 = xg[2 * k], x1 = xg[2 * k + 1];");
-  for (int c = 0; c < nb; c++)
-    tfx_c_line(e, "p%d += x0 * (float)((int)(g%d[k] & 15) - 8) + x1 * (float)((int)(g%d[k] >> 4) - 8);", c, c, c);
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
+  const char *xm0 = s->has_xs ? " * sg[2 * k]" : "", *xm1 = s->has_xs ? " * sg[2 * k + 1]" : "";
+  if (s->bits == 8) {
+    tfx_c_line(e, "const float xv = xg[k]%s;", s->has_xs ? " * sg[k]" : "");
+    for (int c = 0; c < nb; c++) tfx_c_line(e, "p%d += xv * (float)g%d[k];", c, c);
+  } else {
+    tfx_c_line(e, "const float x0 = xg[2 * k]%s, x1 = xg[2 * k + 1]%s;", xm0, xm1);
+    for (int c = 0; c < nb; c++)
+      tfx_c_line(e, "p%d += x0 * (float)((int)(g%d[k] & 15) - 8) + x1 * (float)((int)(g%d[k] >> 4) - 8);", c, c,
+                 c);
+  }
+  tfx_c_close(e, 1);
   for (int c = 0; c < nb; c++) tfx_c_line(e, "a%d += p%d * ps[(n0 + %d) * %lld + gi];", c, c, c, (long long)s->n_groups);
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
+  tfx_c_close(e, 1);
 }
 
 static void emit_stores(TfxCEmit *e, const QShape *s, int nb) {
@@ -158,17 +172,18 @@ static void emit_stores(TfxCEmit *e, const QShape *s, int nb) {
 TfxStatus tfx_quant_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   QShape s;
   if (q_shape(g, n, &s)) return TFX_ERR;
-  if (s.bits == 8)
+  if (s.bits == 8 && s.n_groups == 1)
     tfx_c_line(e, "{ /* WeightQMatMul int8: (%lld x %lld) x (%lld x %lld)^T, per-channel scales */", (long long)s.M,
                (long long)s.K, (long long)s.N, (long long)s.K);
   else
-    tfx_c_line(e, "{ /* WeightQMatMul int4: (%lld x %lld) x (%lld x %lld)^T, group %lld */", (long long)s.M,
+    tfx_c_line(e, "{ /* WeightQMatMul int%d: (%lld x %lld) x (%lld x %lld)^T, group %lld */", s.bits, (long long)s.M,
                (long long)s.K, (long long)s.N, (long long)s.K, (long long)s.group);
   tfx_c_indent(e, 1);
   tfx_c_line(e, "const float *const px = %s;", tfx_c_var(e, n->inputs[0]));
   tfx_c_line(e, "const %s *const pw = %s;", s.bits == 8 ? "int8_t" : "uint8_t", tfx_c_var(e, n->inputs[1]));
   tfx_c_line(e, "const float *const ps = %s;", tfx_c_var(e, n->inputs[2]));
   if (s.has_bias) tfx_c_line(e, "const float *const pb = %s;", tfx_c_var(e, n->inputs[3]));
+  if (s.has_xs) tfx_c_line(e, "const float *const pxs = %s;", tfx_c_var(e, n->inputs[4]));
   tfx_c_line(e, "float *const py = %s;", tfx_c_var(e, n->outputs[0]));
   tfx_c_line(e, "for (int64_t m = 0; m < %lld; ++m) {", (long long)s.M);
   tfx_c_indent(e, 1);

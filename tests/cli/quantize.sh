@@ -4,6 +4,9 @@
 #    summary's logits cosine must be >= 0.999 for int8, >= 0.98 for int4);
 #  - the generated programs build warning-free, run, and their logits are close
 #    to the float32 build's (cosine computed by a small C helper);
+#  - int8 with groups along K (--group 128) too;
+#  - --report FILE.json writes the figures as JSON (valid for python3 -m json.tool,
+#    one entry per output and per weight, with cosine and the precision chosen);
 #  - a budget (--max-error) keeps weights in float32 and says which;
 #  - bad flags are refused: --group 48 (exit 2), --quantize-kv=int8 without --max
 #    (exit 1), --quantize-embeddings (not supported yet, exit 1).
@@ -93,6 +96,25 @@ check int8 "--quantize-weights=int8" 0.999 0.999
 check int4 "--quantize-weights=int4" 0.98 0.98
 check int4g64 "--quantize-weights=int4 --group 64" 0.98 0.98
 check int8head "--quantize-weights=int8 --quantize-lm-head" 0.999 0.999
+check int8g32 "--quantize-weights=int8 --group 32" 0.999 0.999
+
+# the JSON report
+mkdir "$tmp/json"
+if "$tfxc" "$model" -o "$tmp/json/m.c" --dim batch=1 --dim seq=7 --quantize-weights=int4 \
+     --report "$tmp/json/r.json" 2>"$tmp/json/err"; then
+  if python3 -m json.tool "$tmp/json/r.json" >/dev/null; then
+    python3 - "$tmp/json/r.json" <<'PEOF' && echo "ok   JSON report" || fail "JSON report contents"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["weights"] == "int4 g32" and r["quantised"] >= 1, r
+out = r["outputs"][0]
+assert out["name"] == "logits" and 0.9 < out["cosine"] <= 1 and "top1_agreement" in out and "kl_divergence" in out
+assert len(r["per_weight"]) == r["quantised"]
+w = r["per_weight"][0]
+assert w["precision"] == "int4 g32" and 0.9 < w["alone"]["cosine"] <= 1 and 0 <= w["awq_alpha"] <= 1
+PEOF
+  else fail "JSON report is not valid JSON"; fi
+else fail "JSON report compile"; cat "$tmp/json/err"; fi
 
 # the weights shrink: int8 constants are 1 byte
 s32=$(wc -c <"$tmp/f32/m.c"); s8=$(wc -c <"$tmp/int8/m.c")

@@ -1,8 +1,11 @@
 /* test_quantize.c — weight-only quantisation: WeightQMatMul's evaluator against
  * hand computation (int8; int4 with groups 32 and 64; the nibble layout), the
  * pass (graph shape after, keep[] honoured, the LM head left float unless
- * asked, Gemm with transB and bias), and the generated C of a quantised graph
- * against the reference evaluator of the same graph (compiled with cc). */
+ * asked, Gemm with transB and bias), activation-aware quantisation from
+ * calibration statistics (smaller error on activations with outlier channels,
+ * the 1/s input), and the generated C of a quantised graph against the
+ * reference evaluator of the same graph (compiled with cc): int8 per channel
+ * and grouped, int4, with and without the AWQ rescaling. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +54,16 @@ static TfxTensor random_input(const TfxGraph *g, uint32_t v) {
   return t;
 }
 
+/* Like random_input, with every eighth channel 30 times larger: the outlier
+ * channels that activation-aware quantisation is for. */
+static TfxTensor outlier_input(const TfxGraph *g, uint32_t v) {
+  TfxTensor t = random_input(g, v);
+  int64_t K = t.dims[t.rank - 1];
+  for (int64_t i = 0; i < tfx_tensor_numel(&t); i++)
+    if (i % K % 8 == 0) ((float *)t.data)[i] *= 30;
+  return t;
+}
+
 /* ---- the op ---------------------------------------------------------------- */
 
 /* x [M, K] times int8 weights: y = sum_k x q scale + bias, by hand. */
@@ -84,6 +97,42 @@ static void test_eval_int8(void) {
   set_int_attrs(g, &g->nodes[0], "bits", 4, "group", 32);
   CHECK(tfx_ops[TFX_OP_WeightQMatMul].infer(g, &g->nodes[0]) == TFX_ERR);
   CHECK(d.text && strstr(d.text, "uint8"));
+  tfx_tensor_free_data(&out);
+  free(xt.data);
+  tfx_graph_free(g);
+  tfx_diag_deinit(&d);
+}
+
+/* The fifth input multiplies x's channels; int8 with groups of 16 along K. */
+static void test_eval_xs(void) {
+  TfxDiag d;
+  tfx_diag_init(&d);
+  TfxGraph *g = tfx_graph_new(&d, "xs");
+  enum { M = 2, K = 32, N = 3, G = 16 };
+  uint32_t x = input(g, "x", TFX_F32, 2, (int64_t[]){M, K});
+  uint32_t w = konst(g, "w", TFX_I8, 2, (int64_t[]){N, K});
+  uint32_t s = konst(g, "s", TFX_F32, 2, (int64_t[]){N, K / G});
+  uint32_t xs = konst(g, "xs", TFX_F32, 1, (int64_t[]){K});
+  int8_t *q = g->values[w].konst->data;
+  for (int i = 0; i < N * K; i++) q[i] = (int8_t)((i * 53) % 255 - 127);
+  for (int i = 0; i < N * K / G; i++) fdata(g, s)[i] = 0.01f * (float)(i + 1);
+  for (int k = 0; k < K; k++) fdata(g, xs)[k] = 0.25f * (float)(k % 5 + 1);
+  node(g, TFX_OP_WeightQMatMul, "qmm", 5, (uint32_t[]){x, w, s, TFX_NONE, xs}, "y");
+  set_int_attrs(g, &g->nodes[0], "bits", 8, "group", G);
+  CHECK(infer_all(g));
+  TfxTensor xt = random_input(g, x), out;
+  const TfxTensor *in[5] = {&xt, g->values[w].konst, g->values[s].konst, NULL, g->values[xs].konst};
+  CHECK(tfx_eval_node(g, &g->nodes[0], in, &out) == TFX_OK);
+  for (int m = 0; m < M; m++)
+    for (int j = 0; j < N; j++) {
+      double want = 0;
+      for (int k = 0; k < K; k++)
+        want += ((float *)xt.data)[m * K + k] * fdata(g, xs)[k] * q[j * K + k] * fdata(g, s)[j * (K / G) + k / G];
+      CHECK(fabs(((float *)out.data)[m * N + j] - want) < 1e-5);
+    }
+  /* xs of the wrong length is a node error */
+  g->values[xs].dims[0] = K - 1;
+  CHECK(tfx_ops[TFX_OP_WeightQMatMul].infer(g, &g->nodes[0]) == TFX_ERR);
   tfx_tensor_free_data(&out);
   free(xt.data);
   tfx_graph_free(g);
@@ -172,7 +221,7 @@ static void test_pass(int bits, bool head, const char *const *keep, int n_keep, 
   TfxGraph *gf = mlp(&d, &x);
   rng = seed;
   TfxGraph *gq = mlp(&d, &x);
-  TfxQuantOptions q = {.weight_bits = bits, .group = 32, .lm_head = head};
+  TfxQuantOptions q = {.weight_bits = bits, .group = bits == 4 ? 32 : 0, .lm_head = head};
   int changed = -1;
   CHECK(tfx_pass_quantize_weights(gq, &q, keep, n_keep, &changed) == TFX_OK);
   CHECK(changed == want_changed);
@@ -229,9 +278,10 @@ static void test_exact_int4(void) {
     CHECK(((float *)sc->data)[0] == 0.5f);
     CHECK(p[0] == ((-7 + 8) | (-6 + 8) << 4)); /* k = 0, 1 */
     CHECK(p[7] == ((7 + 8) | (-7 + 8) << 4)); /* k = 14 (q = 7), 15 (q = -7) */
-    /* channel 1: one value -2 at k = 3: scale 2/7, q = -7 */
-    CHECK(fabsf(((float *)sc->data)[1] - 2.0f / 7) < 1e-7f);
-    CHECK(p[16 + 1] == (8 | (-7 + 8) << 4) && p[16] == (8 | 8 << 4));
+    /* channel 1: one value -2 at k = 3: exact as q = -8 with scale 1/4 (the
+     * search prefers it to scale 2/7, q = -7, which rounds) */
+    CHECK(((float *)sc->data)[1] == 0.25f);
+    CHECK(p[16 + 1] == (8 | (-8 + 8) << 4) && p[16] == (8 | 8 << 4));
   }
   tfx_graph_free(g);
   tfx_diag_deinit(&d);
@@ -262,9 +312,57 @@ static void test_untouched(void) {
   tfx_diag_deinit(&d);
 }
 
+/* Statistics of x for w1 (the first product of mlp()): eight calibration inputs. */
+static TfxQuantCalib *mlp_stats(const TfxGraph *g, uint32_t x) {
+  TfxQuantCalib *c = tfx_quant_calib_new();
+  for (int i = 0; i < 8; i++) {
+    TfxTensor t = outlier_input(g, x);
+    tfx_quant_calib_add(c, "w1", t.data, t.dims[0], t.dims[1]);
+    free(t.data);
+  }
+  return c;
+}
+
+/* On activations with outlier channels, the statistics-driven quantisation of
+ * w1 has a smaller product error than max|w| alone, and reads x through 1/s. */
+static void test_awq(int bits) {
+  TfxDiag d;
+  tfx_diag_init(&d);
+  uint32_t x;
+  uint64_t seed = rng;
+  TfxGraph *gf = mlp(&d, &x);
+  rng = seed;
+  TfxGraph *gp = mlp(&d, &x);
+  rng = seed;
+  TfxGraph *ga = mlp(&d, &x);
+  TfxQuantOptions q = {.weight_bits = bits, .group = bits == 4 ? 32 : 0};
+  int changed = 0;
+  CHECK(tfx_pass_quantize_weights(gp, &q, NULL, 0, &changed) == TFX_OK && changed == 1);
+  q.stats = mlp_stats(ga, x);
+  CHECK(tfx_pass_quantize_weights(ga, &q, NULL, 0, &changed) == TFX_OK && changed == 1);
+  CHECK(tfx_graph_verify(ga) == TFX_OK);
+  double alpha = tfx_quant_calib_alpha(q.stats, "w1");
+  CHECK(alpha > 0 && alpha <= 1);
+  CHECK(ga->nodes[0].n_inputs == 5 && tfx_node_in(ga, &ga->nodes[0], 4)->dims[0] == 64);
+  double err_plain = 0, err_awq = 0;
+  for (int i = 0; i < 4; i++) {
+    TfxTensor xt = outlier_input(gf, x), of, op, oa;
+    CHECK(tfx_eval_graph(gf, &xt, &of) == TFX_OK && tfx_eval_graph(gp, &xt, &op) == TFX_OK &&
+          tfx_eval_graph(ga, &xt, &oa) == TFX_OK);
+    err_plain += 1 - cosine(&of, &op), err_awq += 1 - cosine(&of, &oa);
+    tfx_tensor_free_data(&of), tfx_tensor_free_data(&op), tfx_tensor_free_data(&oa);
+    free(xt.data);
+  }
+  CHECK(err_awq < err_plain);
+  if (!(err_awq < err_plain)) fprintf(stderr, "int%d: AWQ error %g, plain %g\n", bits, err_awq, err_plain);
+  tfx_quant_calib_free(q.stats);
+  tfx_graph_free(gf), tfx_graph_free(gp), tfx_graph_free(ga);
+  tfx_diag_deinit(&d);
+}
+
 /* ---- generated code against the evaluator --------------------------------------- */
 
-static void test_codegen(int bits) {
+static void test_codegen(int bits, int group, bool awq) {
   const char *cc = getenv("CC") ? getenv("CC") : "cc";
   char dir[] = "/tmp/tfx_quantXXXXXX";
   if (!mkdtemp(dir)) {
@@ -276,9 +374,12 @@ static void test_codegen(int bits) {
   uint32_t x;
   rng = 99;
   TfxGraph *g = mlp(&d, &x);
-  TfxQuantOptions q = {.weight_bits = bits, .group = 32, .lm_head = true};
+  TfxQuantOptions q = {.weight_bits = bits, .group = group, .lm_head = true};
+  if (awq) q.stats = mlp_stats(g, x);
   int changed = 0;
   CHECK(tfx_pass_quantize_weights(g, &q, NULL, 0, &changed) == TFX_OK && changed == 2);
+  CHECK(!awq || g->nodes[0].n_inputs == 5);
+  tfx_quant_calib_free(q.stats);
   tfx_pass_dce(g, &changed);
   char path[256], cmd[1024];
   snprintf(path, sizeof path, "%s/qm.c", dir);
@@ -311,7 +412,7 @@ static void test_codegen(int bits) {
   if (f) fclose(f);
   CHECK(n == 64);
   CHECK(worst < 1e-5); /* float summation order only */
-  if (worst >= 1e-5) fprintf(stderr, "int%d: generated vs evaluator: %g\n", bits, worst);
+  if (worst >= 1e-5) fprintf(stderr, "int%d g%d: generated vs evaluator: %g\n", bits, group, worst);
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   if (system(cmd)) failures++;
   tfx_tensor_free_data(&ref);
@@ -322,6 +423,7 @@ static void test_codegen(int bits) {
 
 int main(void) {
   test_eval_int8();
+  test_eval_xs();
   test_eval_int4(32);
   test_eval_int4(64);
   test_exact_int4();
@@ -331,8 +433,13 @@ int main(void) {
   const char *keep[] = {"w1"};
   test_pass(8, true, keep, 1, 1);
   test_untouched();
-  test_codegen(8);
-  test_codegen(4);
+  test_awq(8);
+  test_awq(4);
+  test_codegen(8, 0, false);
+  test_codegen(8, 32, false);
+  test_codegen(4, 32, false);
+  test_codegen(8, 0, true);
+  test_codegen(4, 32, true);
   if (failures) fprintf(stderr, "%d failures\n", failures);
   return failures != 0;
 }
