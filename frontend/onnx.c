@@ -2,8 +2,9 @@
  * protobuf-c; everything read is validated and every problem is reported,
  * all unsupported operators at once.  Model-local functions are inlined, the
  * names of their internal values and nodes prefixed with the calling node's
- * name.  Initialisers stay views into the unpacked message (and mapped
- * external files), which the graph releases through its cleanup hook. */
+ * name.  Initialisers stay views into the mapped model file (or, where the
+ * file cannot be unpacked in parts, into the unpacked message) and mapped
+ * external files, which the graph releases through its cleanup hook. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,14 +63,36 @@ typedef struct FnCost {
 /* What the graph keeps alive and releases in tfx_graph_free. */
 typedef struct {
   Onnx__ModelProto *model;
+  bool views;  /* model from tfx_onnx_unpack_views: its raw_data views map */
+  void *map;   /* the model file */
+  size_t map_size;
   TfxOnnxLoad load;
 } Keep;
 
 static void keep_free(void *arg) {
   Keep *k = arg;
-  if (k->model) onnx__model_proto__free_unpacked(k->model, NULL);
+  if (k->views)
+    tfx_onnx_free_views(k->model);
+  else if (k->model)
+    onnx__model_proto__free_unpacked(k->model, NULL);
+  tfx_onnx_unmap(k->map, k->map_size);
   tfx_onnx_load_deinit(&k->load);
   free(k);
+}
+
+/* The model in the mapped file, its weights left in the mapping when the
+ * file allows (k keeps the mapping then); otherwise copied out by
+ * protobuf-c, and the mapping can go. */
+static void unpack_model(Keep *k, void *base, size_t size) {
+  k->model = tfx_onnx_unpack_views(base, size);
+  k->views = k->model != NULL;
+  if (k->views) {
+    k->map = base;
+    k->map_size = size;
+    return;
+  }
+  k->model = onnx__model_proto__unpack(NULL, size, base);
+  tfx_onnx_unmap(base, size);
 }
 
 static void *graph_alloc(void *arg, size_t bytes) { return tfx_graph_alloc(arg, bytes); }
@@ -793,30 +816,28 @@ TfxGraph *tfx_onnx_import(const char *path, TfxDiag *d) {
     tfx_error(d, "%s: empty file, expected an ONNX model", path);
     return NULL;
   }
-  /* protobuf-c copies bytes fields out of the buffer, so the mapping of the
-   * model itself can go once the message is unpacked. */
-  Onnx__ModelProto *model = onnx__model_proto__unpack(NULL, size, base);
-  tfx_onnx_unmap(base, size);
-  if (!model) {
+  Keep *keep = calloc(1, sizeof *keep);
+  if (!keep) abort();
+  unpack_model(keep, base, size);
+  if (!keep->model) {
     tfx_error(d, "%s: not a valid ONNX model (protobuf parse failed: truncated or corrupt file)",
               path);
+    keep_free(keep);
     return NULL;
   }
-  if (!model->graph) {
+  if (!keep->model->graph) {
     tfx_error(d, "%s: the model has no graph", path);
-    onnx__model_proto__free_unpacked(model, NULL);
+    keep_free(keep);
     return NULL;
   }
-  Keep *keep = calloc(1, sizeof *keep);
-  TfxGraph *g = keep ? tfx_graph_new(d, path) : NULL;
+  TfxGraph *g = tfx_graph_new(d, path);
   if (!g) {
     tfx_error(d, "%s: out of memory", path);
-    free(keep);
-    onnx__model_proto__free_unpacked(model, NULL);
+    keep_free(keep);
     return NULL;
   }
-  /* From here on the graph owns the message and the external mappings. */
-  keep->model = model;
+  /* From here on the graph owns the message and the mappings. */
+  Onnx__ModelProto *model = keep->model;
   g->cleanup = keep_free;
   g->cleanup_arg = keep;
   Ctx c = {.g = g, .d = d, .path = g->path, .model = model, .load = &keep->load};
@@ -827,6 +848,8 @@ TfxGraph *tfx_onnx_import(const char *path, TfxDiag *d) {
   keep->load.alloc = graph_alloc;
   keep->load.alloc_arg = g;
   keep->load.view = true;
+  keep->load.map_base = keep->map;
+  keep->load.map_size = keep->map_size;
   keep->load.path = g->path;
 
   const Onnx__GraphProto *gp = model->graph;

@@ -32,6 +32,11 @@ typedef struct {
    * external files, which then must outlive the tensors (maps are kept here
    * until tfx_onnx_load_deinit). */
   bool view;
+  /* The mapped model file that raw_data views, or NULL: pages of it that
+   * are copied out (misaligned data) are dropped from memory as they are
+   * copied, so that a weight is not resident twice. */
+  const void *map_base;
+  size_t map_size;
   TfxOnnxMap *maps;
   int n_maps, cap_maps;
 } TfxOnnxLoad;
@@ -50,6 +55,14 @@ void tfx_onnx_load_deinit(TfxOnnxLoad *L);
  * before data is touched; string/float8/int4 tensors are refused. */
 TfxStatus tfx_onnx_tensor(TfxOnnxLoad *L, const Onnx__TensorProto *tp, const char *what,
                           TfxTensor *t);
+
+/* Unpack the ModelProto in the mapped file [base, base + size) with every
+ * graph initialiser's raw_data a view into the mapping (see onnx_unpack.c),
+ * which must then outlive the message.  NULL when it cannot be unpacked so;
+ * the caller then unpacks it whole, which reports what is wrong.  Free the
+ * result with tfx_onnx_free_views. */
+Onnx__ModelProto *tfx_onnx_unpack_views(const void *base, size_t size);
+void tfx_onnx_free_views(Onnx__ModelProto *m);
 
 /* Name of an ONNX TensorProto.DataType code for messages ("string",
  * "float8e4m3fn", ...); "code N" for codes ONNX does not define. */

@@ -55,6 +55,27 @@ void tfx_onnx_unmap(void *base, size_t size) {
   if (base) munmap(base, size);
 }
 
+/* memcpy that drops the source's pages from memory as it goes when they lie
+ * in the mapped model file: they stay in the page cache, and a later read
+ * maps them again. */
+static void copy_out(const TfxOnnxLoad *L, void *dst, const void *src, size_t bytes) {
+  const char *s = src;
+  uintptr_t lo = (uintptr_t)L->map_base, at = (uintptr_t)src;
+  if (!lo || at < lo || bytes > L->map_size || at - lo > L->map_size - bytes) {
+    memcpy(dst, src, bytes);
+    return;
+  }
+  enum { CHUNK = 4 << 20 };
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  for (size_t done = 0; done < bytes;) {
+    size_t n = bytes - done < CHUNK ? bytes - done : CHUNK;
+    memcpy((char *)dst + done, s + done, n);
+    uintptr_t beg = (uintptr_t)(s + done) & ~(page - 1), end = (uintptr_t)(s + done + n) & ~(page - 1);
+    if (end > beg) madvise((void *)beg, end - beg, MADV_DONTNEED);
+    done += n;
+  }
+}
+
 /* ---- load state ----------------------------------------------------------- */
 
 TfxStatus tfx_onnx_load_init(TfxOnnxLoad *L, TfxDiag *d, const char *path) {
@@ -339,7 +360,7 @@ TfxStatus tfx_onnx_tensor(TfxOnnxLoad *L, const Onnx__TensorProto *tp, const cha
   else if (bool_fix)
     for (size_t i = 0; i < bytes; i++) ((uint8_t *)dst)[i] = ((const uint8_t *)src)[i] != 0;
   else if (bytes)
-    memcpy(dst, src, bytes);
+    copy_out(L, dst, src, bytes);
   t->data = dst;
   return TFX_OK;
 }

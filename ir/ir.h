@@ -238,6 +238,11 @@ struct TfxGraph {
 
 TfxGraph *tfx_graph_new(TfxDiag *diag, const char *path);
 void tfx_graph_free(TfxGraph *g);
+/* A copy of g that passes may change freely while g stays as it is: the
+ * copy's values, nodes, operand lists, inputs, outputs and symbols are its
+ * own; names, attributes and constant tensors are g's (read-only), so g
+ * must outlive it.  ir/ir.c. */
+TfxGraph *tfx_graph_clone(const TfxGraph *g);
 void *tfx_graph_alloc(TfxGraph *g, size_t bytes); /* zeroed, 64-byte aligned, lives as long as g */
 const char *tfx_graph_strdup(TfxGraph *g, const char *s);
 uint32_t tfx_graph_add_value(TfxGraph *g, const char *name); /* new intermediate value */

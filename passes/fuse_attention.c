@@ -226,6 +226,97 @@ static const char *derived_name(TfxGraph *g, const char *base, const char *leaf)
   return s;
 }
 
+/* ---- heads read in place ------------------------------------------------
+ * The exporter splits heads with Reshape [B,S,H*D] -> [B,S,H,D] and Transpose
+ * [0,2,1,3], and merges them back the same way; Attention reads the 3-D form
+ * itself (q_num_heads / kv_num_heads), so those copies go.  The KV-cache pass
+ * wants the 4-D form, so attention that could be a decoder's (causal, or with a
+ * constant mask) keeps it. */
+enum { MAX_FLAT = 8 };
+
+typedef struct {
+  uint32_t q, k, v, y; /* 3-D values replacing Attention's inputs and output */
+  uint32_t kill[MAX_FLAT];
+  int n_kill;
+} Flat;
+
+static bool heads_perm(const TfxNode *t) {
+  const int64_t *pm;
+  return t->op == TFX_OP_Transpose && t->inputs[0] != TFX_NONE && tfx_attr_ints(t, "perm", &pm) == 4 &&
+         pm[0] == 0 && pm[1] == 2 && pm[2] == 1 && pm[3] == 3;
+}
+
+/* x = Reshape(x3 [B,S,H*D]) of shape [B,S,H,D], absorbable: x3 (the Reshape joins f's kill). */
+static uint32_t unsplit(const Ctx *c, Flat *f, uint32_t x) {
+  TfxGraph *g = c->g;
+  TfxNode *rs = absorbable(c, x) ? producer(g, x) : NULL;
+  if (!rs || rs->op != TFX_OP_Reshape || rs->inputs[0] == TFX_NONE || f->n_kill >= MAX_FLAT) return TFX_NONE;
+  const TfxValue *in = tfx_val(g, rs->inputs[0]), *out = tfx_val(g, x);
+  if (in->rank != 3 || out->rank != 4 || in->dims[0] != out->dims[0] || in->dims[1] != out->dims[1] ||
+      in->dims[2] != out->dims[2] * out->dims[3])
+    return TFX_NONE;
+  f->kill[f->n_kill++] = (uint32_t)(rs - g->nodes);
+  return rs->inputs[0];
+}
+
+/* v = Transpose(Reshape(x3), [0,2,1,3]): x3. */
+static uint32_t unsplit_t(const Ctx *c, Flat *f, uint32_t v) {
+  TfxGraph *g = c->g;
+  TfxNode *t = absorbable(c, v) ? producer(g, v) : NULL;
+  if (!t || !heads_perm(t) || f->n_kill >= MAX_FLAT) return TFX_NONE;
+  f->kill[f->n_kill++] = (uint32_t)(t - g->nodes);
+  return unsplit(c, f, t->inputs[0]);
+}
+
+/* The live node reading v (v has one use), or NULL. */
+static TfxNode *sole_user(const Ctx *c, uint32_t v) {
+  TfxGraph *g = c->g;
+  if (c->uses[v] != 1 || tfx_val(g, v)->is_output) return NULL;
+  for (uint32_t i = 0; i < g->n_nodes; i++) {
+    TfxNode *n = &g->nodes[i];
+    for (int k = 0; !n->dead && k < n->n_inputs; k++)
+      if (n->inputs[k] == v) return n;
+  }
+  return NULL;
+}
+
+/* y [B,H,S,Dv] merged by Transpose [0,2,1,3] then Reshape to [B,S,H*Dv]: the merged value. */
+static uint32_t merged_output(const Ctx *c, Flat *f, uint32_t y) {
+  TfxGraph *g = c->g;
+  TfxNode *t = sole_user(c, y);
+  if (!t || !heads_perm(t) || t->inputs[0] != y || t->n_outputs < 1 || f->n_kill + 2 > MAX_FLAT) return TFX_NONE;
+  TfxNode *rs = sole_user(c, t->outputs[0]);
+  if (!rs || rs->op != TFX_OP_Reshape || rs->inputs[0] != t->outputs[0] || rs->n_outputs < 1) return TFX_NONE;
+  const TfxValue *yv = tfx_val(g, y), *out = tfx_val(g, rs->outputs[0]);
+  if (out->rank != 3 || out->dims[0] != yv->dims[0] || out->dims[1] != yv->dims[2] ||
+      out->dims[2] != yv->dims[1] * yv->dims[3])
+    return TFX_NONE;
+  f->kill[f->n_kill++] = (uint32_t)(t - g->nodes);
+  f->kill[f->n_kill++] = (uint32_t)(rs - g->nodes);
+  return rs->outputs[0];
+}
+
+/* Whether Q, K (kbase under perm, or k itself), V and Y all have the split/merge
+ * pattern; fills f. */
+static bool find_flat(const Ctx *c, Flat *f, uint32_t q, uint32_t k, uint32_t kbase, const int64_t *perm,
+                      uint32_t v, uint32_t y) {
+  f->n_kill = 0;
+  f->q = unsplit_t(c, f, q);
+  if (k != TFX_NONE) f->k = unsplit_t(c, f, k);
+  else if (perm[0] == 0 && perm[1] == 2 && perm[2] == 1 && perm[3] == 3) f->k = unsplit(c, f, kbase);
+  else f->k = TFX_NONE;
+  f->v = unsplit_t(c, f, v);
+  f->y = f->q != TFX_NONE && f->k != TFX_NONE && f->v != TFX_NONE ? merged_output(c, f, y) : TFX_NONE;
+  return f->y != TFX_NONE;
+}
+
+static TfxAttr *attr_at(TfxNode *n, const char *name, TfxAttrKind kind) {
+  TfxAttr *a = &n->attrs[n->n_attrs++];
+  a->name = name;
+  a->kind = kind;
+  return a;
+}
+
 /* Try to fuse around Softmax node si; 1 when fused, 0 when not, -1 on error. */
 /* A constant mask that is exactly causal without a past (key j visible from
  * query i iff j <= i) becomes is_causal, so no S x S table reaches the
@@ -345,6 +436,14 @@ static int fuse_at(Ctx *c, uint32_t si) {
     for (int i = 0; i < 3; i++) m.kill[m.n_kill++] = kk[i], m.kill[m.n_kill++] = vk[i];
     k = k0, v = v0;
   }
+  bool causal = m.mask != TFX_NONE && !g->keep_masks && mask_is_causal(g, m.mask, tfx_val(g, y));
+  Flat fl;
+  bool flat = k0 == TFX_NONE && !causal && (m.mask == TFX_NONE || !tfx_val(g, m.mask)->konst) &&
+              m.n_kill + MAX_FLAT <= MAX_KILL && find_flat(c, &fl, m.q, k, kbase, perm, v, y);
+  if (flat) {
+    for (int i = 0; i < fl.n_kill; i++) m.kill[m.n_kill++] = fl.kill[i];
+    m.q = fl.q, k = fl.k, v = fl.v, y = fl.y;
+  }
 
   /* rewrite (adding nodes moves g->nodes: no node pointer is used after this) */
   const char *base = sm->name; /* arena string: stays put */
@@ -361,38 +460,23 @@ static int fuse_at(Ctx *c, uint32_t si) {
     if (tfx_ops[TFX_OP_Transpose].infer(g, t)) return -1;
   }
   /* Attention scales Q and K by sqrt(scale) rounded to float32 (the spec's function
-   * body), which moves a scale such as 1/sqrt(8) by an ulp or two; when that happens the
-   * exact scale goes on Q instead, so the fused graph rounds like the unfused one. */
-  double scale = m.scale;
-  if (dt == TFX_F32) {
-    float sq = (float)sqrt(scale);
-    if ((float)((double)sq * sq) != (float)scale) {
-      TfxTensor *t = tfx_graph_new_tensor(g, TFX_F32, 0, NULL);
-      *(float *)t->data = (float)scale;
-      uint32_t sv = tfx_graph_add_value(g, derived_name(g, base, "Attention_scale"));
-      tfx_value_set_const(g, sv, t);
-      uint32_t qs = tfx_graph_add_value(g, derived_name(g, base, "Attention_Q"));
-      uint32_t mi[2] = {m.q, sv};
-      uint32_t mid = tfx_graph_add_node(g, TFX_OP_Mul, NULL, derived_name(g, base, "Attention_Mul"), mi, 2,
-                                        &qs, 1);
-      if (tfx_ops[TFX_OP_Mul].infer(g, &g->nodes[mid])) return -1;
-      m.q = qs, scale = 1.0;
-    }
-  }
-  bool causal = m.mask != TFX_NONE && !g->keep_masks && mask_is_causal(g, m.mask, tfx_val(g, y));
+   * body), which moves a scale such as 1/sqrt(8) by an ulp or two; scale_exact (an
+   * attribute of tfxc's own, see ir/ops/attention.c) makes it apply the scale as
+   * given, so the fused graph rounds like the unfused one without a Mul on Q. */
+  float sq = (float)sqrt(m.scale);
+  bool exact = dt == TFX_F32 && (float)((double)sq * sq) != (float)m.scale;
   if (causal) m.mask = TFX_NONE;
   uint32_t ins[4] = {m.q, k, v, m.mask};
   uint32_t aid = tfx_graph_add_node(g, TFX_OP_Attention, NULL, name, ins, m.mask != TFX_NONE ? 4 : 3, &y, 1);
   TfxNode *an = &g->nodes[aid];
-  TfxAttr *sa = tfx_graph_alloc(g, 2 * sizeof *sa);
-  sa[0].name = "scale";
-  sa[0].kind = TFX_ATTR_FLOAT;
-  sa[0].f = (float)scale;
-  sa[1].name = "is_causal";
-  sa[1].kind = TFX_ATTR_INT;
-  sa[1].i = 1;
-  an->attrs = sa;
-  an->n_attrs = causal ? 2 : 1;
+  an->attrs = tfx_graph_alloc(g, 5 * sizeof *an->attrs);
+  attr_at(an, "scale", TFX_ATTR_FLOAT)->f = (float)m.scale;
+  if (causal) attr_at(an, "is_causal", TFX_ATTR_INT)->i = 1;
+  if (exact) attr_at(an, "scale_exact", TFX_ATTR_INT)->i = 1;
+  if (flat) {
+    attr_at(an, "q_num_heads", TFX_ATTR_INT)->i = H;
+    attr_at(an, "kv_num_heads", TFX_ATTR_INT)->i = tfx_val(g, k)->dims[2] / Dk;
+  }
   if (tfx_ops[TFX_OP_Attention].infer(g, an)) return -1;
   return 1;
 }

@@ -29,6 +29,9 @@ enum { MIN_PLAIN_MAX = 5, MIN_DECODER_MAX = 9 };
 typedef struct {
   const TfxCompileRequest *r;
   TfxDiag *d;
+  /* The model imported once (and prepared); every sample compiles a copy
+   * sharing its weights.  NULL: build imports the model itself. */
+  TfxGraph *base;
   const char *past_sym; /* symbol of the past inputs' length, or NULL */
   bool decoder;
   bool keep_masks; /* see TfxGraph.keep_masks */
@@ -46,15 +49,26 @@ static const char *find_past_symbol(const TfxGraph *g, const char *seq) {
   return NULL;
 }
 
-/* Import and compile at S (and P); with kv, run the KV-cache pass.  Returns
- * NULL on error (reported).  *kvi is filled when kv. */
+/* A copy of c->base, or else the model freshly imported and prepared. */
+static TfxGraph *fresh_graph(Ctx *c) {
+  if (c->base) return tfx_graph_clone(c->base);
+  const TfxCompileRequest *r = c->r;
+  TfxGraph *g = tfx_import(r->model, c->d);
+  if (g && r->prepare && r->prepare(g, r->prepare_arg)) {
+    tfx_graph_free(g);
+    return NULL;
+  }
+  return g;
+}
+
+/* Import (or copy) and compile at S (and P); with kv, run the KV-cache pass.
+ * Returns NULL on error (reported).  *kvi is filled when kv. */
 static TfxGraph *build(Ctx *c, bool have_s, int64_t S, int64_t P, bool kv, TfxKvInfo *kvi, int64_t window,
                        bool dump) {
   const TfxCompileRequest *r = c->r;
-  TfxGraph *g = tfx_import(r->model, c->d);
+  TfxGraph *g = fresh_graph(c);
   if (!g) return NULL;
   g->keep_masks = c->keep_masks;
-  if (r->prepare && r->prepare(g, r->prepare_arg)) goto fail;
   TfxDimBinding b[TFX_MAX_BINDINGS + 2];
   int nb = 0;
   for (int i = 0; i < r->n_dims; i++) {
@@ -117,6 +131,7 @@ static TfxStatus same_structure(Ctx *c, TfxGraph *a, TfxGraph *b) {
 }
 
 static bool tensor_equal(const TfxTensor *a, const TfxTensor *b) {
+  if (a == b) return true; /* a weight every sample shares */
   if (a->dtype != b->dtype || a->rank != b->rank) return false;
   for (int i = 0; i < a->rank; i++)
     if (a->dims[i] != b->dims[i]) return false;
@@ -192,44 +207,37 @@ TfxStatus tfx_compile(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kind) 
   return st;
 }
 
-static TfxStatus compile(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kind) {
-  Ctx c = {.r = r, .d = d};
-  if (kind) *kind = TFX_GEN_FIXED;
-  if (!r->max.name) {
-    TfxGraph *g = build(&c, false, 0, 0, false, NULL, 0, true);
-    if (!g) return TFX_ERR;
-    TfxStatus st = tfx_emit_c(g, &r->c);
-    tfx_graph_free(g);
-    return st;
-  }
-
+/* Does the model have the --max symbol, within its own bound?  Sets
+ * c->past_sym for decode-step exports. */
+static TfxStatus check_max_symbol(Ctx *c, const TfxGraph *g) {
+  const TfxCompileRequest *r = c->r;
   const char *sym = r->max.name;
   int64_t N = r->max.value;
-  if (r->c.emit_main)
-    return tfx_error(d, "--emit-main reads fixed-shape inputs: it cannot be combined with --max");
-  {
-    TfxGraph *g = tfx_import(r->model, d);
-    if (!g) return TFX_ERR;
-    bool found = false;
-    for (uint32_t s = 0; s < g->n_syms; s++)
-      if (strcmp(g->syms[s].name, sym) == 0) {
-        found = true;
-        if (g->syms[s].max >= 0 && N > g->syms[s].max) {
-          tfx_error(d, "%s: --max %s=%lld: the model allows at most %s=%lld", r->model, sym, (long long)N,
-                    sym, (long long)g->syms[s].max);
-          found = false;
-        }
+  bool found = false;
+  for (uint32_t s = 0; s < g->n_syms; s++)
+    if (strcmp(g->syms[s].name, sym) == 0) {
+      found = true;
+      if (g->syms[s].max >= 0 && N > g->syms[s].max) {
+        tfx_error(c->d, "%s: --max %s=%lld: the model allows at most %s=%lld", r->model, sym, (long long)N, sym,
+                  (long long)g->syms[s].max);
+        found = false;
       }
-    if (found) {
-      const char *p = find_past_symbol(g, sym);
-      c.past_sym = p ? strdup(p) : NULL;
-    } else if (!d->count) {
-      tfx_error(d, "%s: --max %s=%lld: the model has no dimension named '%s'", r->model, sym, (long long)N, sym);
     }
-    tfx_graph_free(g);
-    if (!found) return TFX_ERR;
+  if (found) {
+    const char *p = find_past_symbol(g, sym);
+    c->past_sym = p ? strdup(p) : NULL;
+  } else if (!c->d->count) {
+    tfx_error(c->d, "%s: --max %s=%lld: the model has no dimension named '%s'", r->model, sym, (long long)N, sym);
   }
+  return found ? TFX_OK : TFX_ERR;
+}
 
+/* --max: the samples, the fitted sizes and windows, and the lifted code. */
+static TfxStatus compile_variable(Ctx *c, TfxGenKind *kind) {
+  const TfxCompileRequest *r = c->r;
+  TfxDiag *d = c->d;
+  const char *sym = r->max.name;
+  int64_t N = r->max.value;
   TfxStatus st = TFX_OK;
   TfxLiftSpec spec = {0};
   TfxKvInfo kvi = {0};
@@ -240,20 +248,16 @@ static TfxStatus compile(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kin
   if (r->why_not_decoder && r->why_size)
     snprintf(r->why_not_decoder, r->why_size, "%s", r->no_kv_cache ? "--no-kv-cache was given" : "");
   if (!r->no_kv_cache) {
-    full = build(&c, true, N, 0, true, &kvi, 0, false);
-    if (!full) {
-      free((char *)c.past_sym);
-      return TFX_ERR;
-    }
-    c.decoder = kvi.ok;
+    full = build(c, true, N, 0, true, &kvi, 0, false);
+    if (!full) return TFX_ERR;
+    c->decoder = kvi.ok;
     if (!kvi.ok && r->why_not_decoder && r->why_size) snprintf(r->why_not_decoder, r->why_size, "%s", kvi.why);
-    if (c.decoder && N < MIN_DECODER_MAX) {
+    if (c->decoder && N < MIN_DECODER_MAX) {
       tfx_graph_free(full);
-      free((char *)c.past_sym);
       return tfx_error(d, "%s: --max %s=%lld: a decoder needs a bound of at least %d (or --no-kv-cache)",
                        r->model, sym, (long long)N, MIN_DECODER_MAX);
     }
-    if (!c.decoder) {
+    if (!c->decoder) {
       tfx_graph_free(full);
       full = NULL;
     }
@@ -263,7 +267,7 @@ static TfxStatus compile(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kin
         if (w > kv_window) kv_window = w;
       }
   }
-  if (c.decoder) {
+  if (c->decoder) {
     spec.n_syms = 2;
     spec.sym_expr[0] = "tfx_S";
     spec.sym_expr[1] = "tfx_P";
@@ -276,17 +280,15 @@ static TfxStatus compile(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kin
   } else {
     /* a mask kept at full length (a sliding window) may look causal at the
      * short samples: keep every mask then, so all samples fuse alike */
-    TfxGraph *probe = N >= MIN_PLAIN_MAX ? build(&c, true, N, 0, false, NULL, 0, false) : NULL;
+    TfxGraph *probe = N >= MIN_PLAIN_MAX ? build(c, true, N, 0, false, NULL, 0, false) : NULL;
     for (uint32_t i = 0; probe && i < probe->n_nodes; i++)
       if (!probe->nodes[i].dead && probe->nodes[i].op == TFX_OP_Attention && probe->nodes[i].n_inputs > 3 &&
           probe->nodes[i].inputs[3] != TFX_NONE)
-        c.keep_masks = true;
+        c->keep_masks = true;
     if (probe) tfx_graph_free(probe);
-    if (N < MIN_PLAIN_MAX) {
-      free((char *)c.past_sym);
+    if (N < MIN_PLAIN_MAX)
       return tfx_error(d, "--max %s=%lld: the bound must be at least %d (use --dim %s=%lld for one length)",
                        sym, (long long)N, MIN_PLAIN_MAX, sym, (long long)N);
-    }
     spec.n_syms = 1;
     spec.sym_expr[0] = "tfx_S";
     for (size_t i = 0; i < sizeof plain_samples / sizeof *plain_samples; i++)
@@ -297,17 +299,17 @@ static TfxStatus compile(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kin
   int k = spec.k;
   for (int i = 0; i < k && !st; i++) {
     TfxKvInfo ki = {0};
-    gs[i] = build(&c, true, spec.sample[i][0], spec.sample[i][1], c.decoder, &ki, kv_window, i == 0);
+    gs[i] = build(c, true, spec.sample[i][0], spec.sample[i][1], c->decoder, &ki, kv_window, i == 0);
     if (!gs[i]) st = TFX_ERR;
-    else if (c.decoder && !ki.ok)
+    else if (c->decoder && !ki.ok)
       st = tfx_error(d, "%s: --max %s: the graph is a decoder at some lengths only: %s", r->model, sym, ki.why);
     else if (i > 0)
-      st = same_structure(&c, gs[0], gs[i]);
-    if (!st && c.decoder && i == 0) kvi = ki;
+      st = same_structure(c, gs[0], gs[i]);
+    if (!st && c->decoder && i == 0) kvi = ki;
   }
   if (!st && !full) {
     TfxKvInfo ki = {0};
-    full = build(&c, true, N, 0, c.decoder, &ki, kv_window, false);
+    full = build(c, true, N, 0, c->decoder, &ki, kv_window, false);
     if (!full) st = TFX_ERR;
   }
 
@@ -370,7 +372,7 @@ static TfxStatus compile(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kin
     for (int i = 0; i < k && ok; i++)
       /* a plain export run as a decoder computes positions from 0: its window
        * starts at P only in the generated code (the rows of a longer run) */
-      ok = ft && is_window(gs[i]->values[v].konst, ft, ax, c.past_sym ? spec.sample[i][1] : 0);
+      ok = ft && is_window(gs[i]->values[v].konst, ft, ax, c->past_sym ? spec.sample[i][1] : 0);
     if (!ok) {
       unliftable[v] = true; /* fine while no code reads it (shape operands) */
       continue;
@@ -389,8 +391,8 @@ static TfxStatus compile(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kin
                      .window = window,
                      .win_axis = win_axis,
                      .varies = unliftable,
-                     .decoder = c.decoder};
-    if (c.decoder) {
+                     .decoder = c->decoder};
+    if (c->decoder) {
       lift.vocab = kvi.vocab;
       lift.token_limit = kvi.token_limit;
       lift.kv_floats = kvi.kv_floats;
@@ -399,7 +401,7 @@ static TfxStatus compile(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kin
     TfxCOptions co = r->c;
     co.lift = &lift;
     st = tfx_emit_c(g0, &co);
-    if (!st && kind) *kind = c.decoder ? TFX_GEN_DECODER : TFX_GEN_VARIABLE;
+    if (!st && kind) *kind = c->decoder ? TFX_GEN_DECODER : TFX_GEN_VARIABLE;
   }
   for (int i = 0; i < k; i++)
     if (gs[i]) tfx_graph_free(gs[i]);
@@ -408,6 +410,29 @@ static TfxStatus compile(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kin
   free(window);
   free(win_axis);
   free(unliftable);
+  return st;
+}
+
+static TfxStatus compile(const TfxCompileRequest *r, TfxDiag *d, TfxGenKind *kind) {
+  Ctx c = {.r = r, .d = d};
+  if (kind) *kind = TFX_GEN_FIXED;
+  if (!r->max.name) {
+    TfxGraph *g = build(&c, false, 0, 0, false, NULL, 0, true);
+    if (!g) return TFX_ERR;
+    TfxStatus st = tfx_emit_c(g, &r->c);
+    tfx_graph_free(g);
+    return st;
+  }
+
+  if (r->c.emit_main)
+    return tfx_error(d, "--emit-main reads fixed-shape inputs: it cannot be combined with --max");
+  /* every sample shares one import of the weights */
+  c.base = tfx_import(r->model, d);
+  if (!c.base) return TFX_ERR;
+  TfxStatus st = check_max_symbol(&c, c.base);
+  if (!st && r->prepare) st = r->prepare(c.base, r->prepare_arg);
+  if (!st) st = compile_variable(&c, kind);
+  tfx_graph_free(c.base);
   free((char *)c.past_sym);
   return st;
 }

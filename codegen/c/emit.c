@@ -64,12 +64,6 @@ static bool is_identifier(const char *s) {
   return true;
 }
 
-static uint64_t fnv1a64(const unsigned char *p, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
-  return h;
-}
-
 /* ---- weights ------------------------------------------------------------- */
 static void print_embedded(FILE *f, const char *name, uint32_t id, const TfxTensor *t) {
   int64_t n = tfx_tensor_numel(t);
@@ -483,24 +477,40 @@ static char *sibling(const char *c_path, const char *ext) {
   return p;
 }
 
+static uint64_t fnv_step(uint64_t h, const unsigned char *p, size_t n) {
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+/* Header (with the FNV-1a hash of everything after it), then each constant
+ * padded to 64 bytes in woff order: hashed in a first pass and written in a
+ * second, so the weights are never copied into one block. */
 static TfxStatus write_bin(Emitter *m, FILE *f) {
   TfxGraph *g = m->g;
-  unsigned char *blob = calloc(1, (size_t)m->weights_bytes);
-  if (!blob) return tfx_error(g->diag, "out of memory for the weights file (%lld bytes)", (long long)m->weights_bytes);
-  memcpy(blob, "TFXW", 4);
-  blob[4] = 1; /* format version */
-  for (int i = 0; i < 8; i++) blob[8 + i] = (unsigned char)((uint64_t)m->weights_bytes >> (8 * i));
-  for (uint32_t v = 0; v < g->n_values; v++)
-    if (m->woff[v] >= 0) {
-      const TfxTensor *t = const_of(m, v);
-      size_t nb = tfx_tensor_bytes(t);
-      if (nb) memcpy(blob + m->woff[v], t->data, nb);
+  static const unsigned char zeros[64];
+  uint64_t h = 1469598103934665603ull;
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass == 1) {
+      unsigned char hdr[WEIGHTS_HEADER] = {0};
+      memcpy(hdr, "TFXW", 4);
+      hdr[4] = 1;
+      for (int i = 0; i < 8; i++) hdr[8 + i] = (unsigned char)((uint64_t)m->weights_bytes >> (8 * i));
+      for (int i = 0; i < 8; i++) hdr[16 + i] = (unsigned char)(h >> (8 * i));
+      if (fwrite(hdr, 1, sizeof hdr, f) != sizeof hdr) return TFX_ERR;
     }
-  uint64_t h = fnv1a64(blob + WEIGHTS_HEADER, (size_t)m->weights_bytes - WEIGHTS_HEADER);
-  for (int i = 0; i < 8; i++) blob[16 + i] = (unsigned char)(h >> (8 * i));
-  size_t w = fwrite(blob, 1, (size_t)m->weights_bytes, f);
-  free(blob);
-  return w == (size_t)m->weights_bytes ? TFX_OK : TFX_ERR;
+    for (uint32_t v = 0; v < g->n_values; v++) {
+      if (m->woff[v] < 0) continue;
+      const TfxTensor *t = const_of(m, v);
+      size_t nb = tfx_tensor_bytes(t), pad = (64 - nb % 64) % 64;
+      if (pass == 0) {
+        h = fnv_step(h, t->data, nb);
+        h = fnv_step(h, zeros, pad);
+      } else if ((nb && fwrite(t->data, 1, nb, f) != nb) || fwrite(zeros, 1, pad, f) != pad) {
+        return TFX_ERR;
+      }
+    }
+  }
+  return TFX_OK;
 }
 
 /* Print every live node of m->g into m->e (fresh), collecting failures. */

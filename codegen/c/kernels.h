@@ -39,10 +39,15 @@ int64_t tfx_c_pool_bytes(int threads);
 /* TFX_HELP_MATH: vectorisable float functions (mathfn.c), accurate to a few
  * ulp over the whole float range, NaN and infinities as libm:
  *   static float tfx_expf(float), tfx_erff(float), tfx_tanhf(float);
- *   static void tfx_vexpf(float *y, const float *x, int64_t n);   (y may equal x) */
+ *   static void tfx_vexpf(float *y, const float *x, int64_t n);   (y may equal x)
+ *   static float tfx_pickf(int c, float a, float b);   (c ? a : b, without a branch)
+ * Measured against libm in double (tests/unit/test_mathfn.c): exp 0.95 ulp,
+ * erf 2.3 ulp, tanh 1.4 ulp. */
 void tfx_c_print_math(FILE *f);
 
-/* TFX_HELP_ATTN: fused prefill attention (kernels_attn.c); see that file. */
+/* TFX_HELP_ATTN: the float32 attention kernels (kernels_attn.c; see that
+ * file): tfx_attn, prefill in tiles with online softmax, and tfx_kv_attn,
+ * a decode step over the KV cache with the keys split across threads. */
 void tfx_c_print_attn(FILE *f);
 
 #endif

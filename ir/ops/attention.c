@@ -110,6 +110,7 @@ typedef struct {
   double softcap; /* 0: none */
   double sq;      /* sqrt(scale) rounded to T1: the reference scales Q and K by it */
   double scale;   /* sq * sq */
+  bool qscale;    /* scale_exact: Q is multiplied by scale (rounded to T1) before Q.K */
   int64_t left, right;
 } AttnP;
 
@@ -224,6 +225,10 @@ static TfxStatus attn_params(TfxGraph *g, const TfxNode *n, AttnP *p) {
   double sc = tfx_attr(n, "scale") ? (double)tfx_attr_float(n, "scale", 1.0f) : 1.0 / sqrt((double)p->Dk);
   p->sq = rnd(p->t1, sqrt(sc));
   p->scale = p->sq * p->sq;
+  /* scale_exact (tfxc's own, set by passes/fuse_attention.c where it folds a scalar Mul
+   * that the sqrt rounding would move): Q is scaled by the float32 scale as given and
+   * rounded, exactly as the Mul did, and Q.K is not scaled again */
+  if (tfx_attr_int(n, "scale_exact", 0)) p->qscale = true, p->sq = sqrt(sc), p->scale = sc;
   attn_strides(p->rank, p->B, p->Hq, p->S, p->Dk, p->qs);
   attn_strides(p->rank, p->B, p->Hkv, p->L, p->Dk, p->ks);
   attn_strides(p->rank, p->B, p->Hkv, p->L, p->Dv, p->vs);
@@ -298,9 +303,11 @@ static TfxStatus attn_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const
             double kv = j < p.P ? tfx_tensor_get_f64(PK, ((b * p.Hkv + kh) * p.P + j) * p.Dk + d)
                                 : tfx_tensor_get_f64(K, b * p.ks[0] + kh * p.ks[1] + (j - p.P) * p.ks[2] + d);
             double qv = tfx_tensor_get_f64(Q, qo + d);
-            acc += is_half(p.t1) ? rnd(p.t1, qv * p.sq) * rnd(p.t1, kv * p.sq) : qv * kv;
+            acc += is_half(p.t1) ? rnd(p.t1, qv * p.sq) * rnd(p.t1, kv * p.sq)
+                   : p.qscale   ? rnd(p.t1, qv * p.scale) * kv
+                                : qv * kv;
           }
-          double s = rnd(p.t1, is_half(p.t1) ? acc : acc * p.scale);
+          double s = rnd(p.t1, is_half(p.t1) || p.qscale ? acc : acc * p.scale);
           if (QK && p.mode == 0) tfx_tensor_set_f64(QK, qko + j, s);
           if (p.softcap > 0) s = rnd(p.t1, p.softcap * rnd(p.t1, tanh(rnd(p.t1, s / p.softcap))));
           if (QK && p.mode == 1) tfx_tensor_set_f64(QK, qko + j, s);
@@ -354,6 +361,37 @@ static TfxStatus attn_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const
   return TFX_OK;
 }
 
+/* The fused kernel tfx_attn (codegen/c/kernels_attn.c) covers float32 attention
+ * without past, padding lengths, softcap or a qk_matmul output, with no mask or a
+ * float32 / bool one; the rest keeps the per-row loops below.  The choice depends on
+ * dtypes and attributes only, never on a length. */
+enum { ATTN_DMAX = 128 }; /* TFX_ATTN_DMAX of the kernel */
+
+static bool attn_fusable(const TfxGraph *g, const TfxNode *n, const AttnP *p) {
+  return p->t1 == TFX_F32 && p->vt == TFX_F32 && p->pt == TFX_F32 && p->softcap == 0 && !p->has_past &&
+         !p->has_nonpad && !tfx_node_out(g, n, 3) && p->Dv <= ATTN_DMAX && (!p->qscale || p->Dk <= ATTN_DMAX) &&
+         (!p->has_mask || p->mt == TFX_F32 || p->mask_bool);
+}
+
+static const char *c_strides(TfxGraph *g, const int64_t *s) {
+  return fmt(g, "{%lld, %lld, %lld}", LL(s[0]), LL(s[1]), LL(s[2]));
+}
+
+static void attn_emit_fused(TfxCEmit *e, TfxGraph *g, const TfxNode *n, const AttnP *p) {
+  const char *M = p->has_mask ? tfx_c_var(e, n->inputs[3]) : "NULL";
+  char sbuf[64];
+  tfx_c_need(e, TFX_HELP_ATTN);
+  tfx_c_line(e, "const tfx_attn_args a = {%s, %s, %s, %s, %s, %s,", tfx_c_var(e, n->inputs[0]),
+             tfx_c_var(e, n->inputs[1]), tfx_c_var(e, n->inputs[2]), p->mask_bool ? "NULL" : M,
+             p->mask_bool ? M : "NULL", tfx_c_var(e, n->outputs[0]));
+  tfx_c_line(e, "  %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld,", LL(p->B), LL(p->Hq), LL(p->Hkv),
+             LL(p->S), LL(p->T), LL(p->Dk), LL(p->Dv), LL(p->has_mask ? p->Tm : p->T), LL(p->left), LL(p->right));
+  tfx_c_line(e, "  %s, %s, %s, %s, %s,", c_strides(g, p->qs), c_strides(g, p->ks), c_strides(g, p->vs),
+             c_strides(g, p->ys), c_strides(g, p->mst));
+  tfx_c_line(e, "  %d, %d, %s};", p->causal ? 1 : 0, p->qscale ? 1 : 0, tfx_c_float(sbuf, (float)p->scale));
+  tfx_c_line(e, "tfx_attn(tfx_pp, &a);");
+}
+
 static TfxStatus attn_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   AttnP p;
   if (attn_params(g, n, &p)) return TFX_ERR;
@@ -397,6 +435,11 @@ static TfxStatus attn_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
     tfx_c_line(e, "}");
     return TFX_OK;
   }
+  if (attn_fusable(g, n, &p)) {
+    attn_emit_fused(e, g, n, &p);
+    tfx_c_close(e, 1);
+    return TFX_OK;
+  }
   /* causal / window frontier offset: past length, or nonpad_kv_seqlen - S per batch */
   const char *off = p.has_past ? fmt(g, "%lld", LL(p.P)) : p.has_nonpad ? fmt(g, "(nkv - %lld)", LL(p.S)) : "0";
 
@@ -430,9 +473,11 @@ static TfxStatus attn_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
     tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) acc += qv[d] * %s;", LL(p.Dk), c_rnd(e, g, p.t1, x));
     tfx_c_line(e, "s = %s;", c_rnd(e, g, p.t1, "acc"));
   } else {
-    tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) acc += (%s)%s * (%s)%s;", LL(p.Dk), A,
-               c_ld(e, g, p.t1, "qr[d]"), A, c_ld(e, g, p.kt, "kr[d]"));
-    tfx_c_line(e, "s = %s;", c_rnd(e, g, p.t1, fmt(g, "acc * %s", c_lit(g, p.dbl, p.scale))));
+    const char *qx = c_ld(e, g, p.t1, "qr[d]");
+    if (p.qscale) qx = c_rnd(e, g, p.t1, fmt(g, "%s * %s", qx, c_lit(g, p.dbl, p.scale)));
+    tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) acc += (%s)%s * (%s)%s;", LL(p.Dk), A, qx, A,
+               c_ld(e, g, p.kt, "kr[d]"));
+    tfx_c_line(e, "s = %s;", c_rnd(e, g, p.t1, p.qscale ? "acc" : fmt(g, "acc * %s", c_lit(g, p.dbl, p.scale))));
   }
   const char *qko = QK ? fmt(g, "%s[((b * %lld + h) * %lld + i) * %lld + j]", QK, LL(p.Hq), LL(p.S), LL(T)) : NULL;
   if (QK && p.mode == 0) tfx_c_store(e, p.t1, qko, "s");

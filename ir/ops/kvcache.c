@@ -235,6 +235,24 @@ static void emit_quantise(TfxCEmit *e, const KvP *p, const char *X, int64_t D, c
   tfx_c_line(e, "}");
 }
 
+/* The float32 cache goes through tfx_kv_attn (codegen/c/kernels_attn.c): 8-wide
+ * dot products and axpys, the query heads of a group sharing each cache row, and
+ * a one-row step split across jobs over the keys.  Its scratch bounds: */
+enum { KV_RD = 4096, KV_PART = 16384 }; /* TFX_KV_RD; floats of split partials */
+
+static void emit_fused(TfxCEmit *e, const KvP *p, const char *Q, const char *Y) {
+  /* splits: as many as fit the partials buffer, at most 8 */
+  int64_t split = KV_PART / (p->Hq * (p->Dv + 2));
+  split = split > 8 ? 8 : split < 1 ? 1 : split;
+  char sbuf[64];
+  tfx_c_need(e, TFX_HELP_ATTN);
+  tfx_c_line(e, "float part[%lld];", LL(split * p->Hq * (p->Dv + 2)));
+  tfx_c_line(e, "tfx_kv_args a = {%s, kc, vc, %s, part, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, 1, %s};", Q, Y,
+             LL(p->Hq), LL(p->Hkv), LL(p->S), LL(p->N), LL(p->P), LL(p->Dk), LL(p->Dv), LL(p->window),
+             tfx_c_float(sbuf, p->scale));
+  tfx_c_line(e, "tfx_kv_attn(tfx_pp, &a, %lld);", LL(split));
+}
+
 /* Generated code: store the new rows, then for each KV head and query row run an
  * online (one-pass) softmax for the R query heads of the group together, so each
  * cache row is read once per group.  With int8 the rows are quantised as they
@@ -285,6 +303,11 @@ TfxStatus tfx_kvcache_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
                LL(N), LL(p.P), LL(Dv), V, LL(p.S * Dv), LL(Dv), LL(Dv));
   }
   tfx_c_line(e, "  }");
+  if (!p.int8 && R <= 64 && R * Dk <= KV_RD && R * Dv <= KV_RD) {
+    emit_fused(e, &p, Q, Y);
+    tfx_c_close(e, 1);
+    return TFX_OK;
+  }
   /* attend */
   tfx_c_line(e, "for (int64_t kh = 0; kh < %lld; kh++) {", LL(p.Hkv));
   tfx_c_indent(e, 1);

@@ -2,8 +2,10 @@
  * (inference and training mode), MeanVariance- and LRN.  All but LRN and
  * inference BatchNormalization are one scheme (NnNorm): view X as some shape,
  * reduce a set of its dims to statistics, then rescale every element with an
- * optional broadcast scale and bias.  Statistics accumulate in double, both in
- * the evaluator and in generated code; variances are two-pass. */
+ * optional broadcast scale and bias.  Statistics accumulate in double in the
+ * evaluator and in generic generated code; variances are two-pass.  float32
+ * Layer- and RMSNormalization over contiguous rows (the transformer case) sum
+ * in 8 float partial sums instead, which compilers vectorise. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -444,37 +446,102 @@ static int emit_dim_loops(TfxCEmit *e, const NnNorm *ns, bool want_red) {
   return opened;
 }
 
-static TfxStatus norm_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
-  NnShape sh[8] = {{0, NULL}};
-  shapes_of_values(g, n, sh);
-  NnNorm ns;
-  if (norm_spec(g, n, sh, n->n_inputs, &ns)) return TFX_ERR;
-  TfxDtype dt = tfx_node_in(g, n, 0)->dtype;
-  const char *calc = tfx_c_calctype(dt);
-  char ix[512], is[512], ib[512], ex[600], l1[256], l2[256], l3[256], lit[64];
-  tfx_c_line(e, "{ /* %s: %lld statistics of %lld elements */", n->op_type,
-             (long long)(tfx_numel(ns.rank, ns.dims) / ns.count), (long long)ns.count);
-  tfx_c_indent(e, 1);
-  const char *vx = tfx_nn_alias_in(e, g, n, 0), *vy = tfx_nn_alias_out(e, g, n, 0);
-  const char *vs = ns.scale_in >= 0 ? tfx_nn_alias_in(e, g, n, ns.scale_in) : NULL;
-  const char *vb = ns.bias_in >= 0 ? tfx_nn_alias_in(e, g, n, ns.bias_in) : NULL;
-  const char *vm = ns.mean_out >= 0 ? tfx_nn_alias_out(e, g, n, ns.mean_out) : NULL;
-  const char *vi = ns.inv_out >= 0 ? tfx_nn_alias_out(e, g, n, ns.inv_out) : NULL;
-  const char *vrm = NULL, *vrv = NULL, *vim = NULL, *viv = NULL;
-  if (ns.bn_training) {
-    vim = tfx_nn_alias_in(e, g, n, 3);
-    viv = tfx_nn_alias_in(e, g, n, 4);
-    vrm = out_present(n, 1) ? tfx_nn_alias_out(e, g, n, 1) : NULL;
-    vrv = out_present(n, 2) ? tfx_nn_alias_out(e, g, n, 2) : NULL;
+/* Whether node n's statistics are over contiguous float32 rows with a scale
+ * and bias (if any) that follow the row: the blocked path below. */
+static bool norm_rows(TfxGraph *g, const TfxNode *n, const NnNorm *ns) {
+  if (n->op != TFX_OP_LayerNormalization && n->op != TFX_OP_RMSNormalization) return false;
+  if (tfx_node_in(g, n, 0)->dtype != TFX_F32) return false;
+  int in[2] = {ns->scale_in, ns->bias_in};
+  const int64_t *st[2] = {ns->ss, ns->bs};
+  for (int k = 0; k < 2; k++) {
+    if (in[k] < 0) continue;
+    if (tfx_node_in(g, n, in[k])->dtype != TFX_F32) return false;
+    for (int i = 0; i < ns->rank; i++)
+      if (st[k][i] != (ns->red[i] ? ns->xs[i] : 0)) return false;
   }
-  tfx_nn_idx(ix, "d", ns.rank, ns.xs, 0);
-  snprintf(ex, sizeof ex, "%s[%s]", vx, ix);
-  const char *xv = tfx_c_load(e, dt, ex, l1);
-  int outer = emit_dim_loops(e, &ns, false);
+  return true; /* the reduced dims are the trailing ones (axis..rank-1) */
+}
+
+/* Blocks of 8 over a row of `len`, then the tail: prints the opening of both
+ * loops around body(j) with the block's own index j + k.  Blocks have a
+ * constant trip count, which gcc's -O2 cost model wants before vectorising. */
+static void row_block_open(TfxCEmit *e, int64_t len) {
+  tfx_c_line(e, "for (int64_t j = 0; j + 8 <= %lld; j += 8) {", (long long)len);
+  tfx_c_indent(e, 1);
+}
+
+static void row_tail_open(TfxCEmit *e, int64_t len) {
+  tfx_c_line(e, "for (int64_t j = %lld / 8 * 8; j < %lld; j++) {", (long long)len, (long long)len);
+  tfx_c_indent(e, 1);
+}
+
+/* sum over the row of term(x) into `acc` (double): 8 partial sums, then the
+ * tail.  term uses X for the element. */
+static void row_sum(TfxCEmit *e, int64_t len, const char *acc, const char *term) {
+  tfx_c_line(e, "for (int64_t k = 0; k < 8; k++) p[k] = 0.0f;");
+  row_block_open(e, len);
+  tfx_c_line(e, "for (int64_t k = 0; k < 8; k++) { const float X = xr[j + k]; p[k] += %s; }", term);
+  tfx_nn_end(e, 1);
+  tfx_c_line(e, "double %s = 0;", acc);
+  tfx_c_line(e, "for (int64_t k = 0; k < 8; k++) %s += p[k];", acc);
+  row_tail_open(e, len);
+  tfx_c_line(e, "const float X = xr[j];");
+  tfx_c_line(e, "%s += %s;", acc, term);
+  tfx_nn_end(e, 1);
+}
+
+/* The statistics `mean` and `inv` of the row at xr (see norm_emit). */
+static void row_stats(TfxCEmit *e, const NnNorm *ns) {
+  char lit[64];
+  tfx_c_line(e, "float p[8];");
+  if (ns->stat == ST_RMS) {
+    row_sum(e, ns->count, "s1", "X * X");
+    tfx_c_line(e, "const double mean = 0;");
+    tfx_c_line(e, "const double inv = 1.0 / sqrt(s1 / %lld.0 + %s);", (long long)ns->count,
+               tfx_c_double(lit, ns->eps));
+    return;
+  }
+  row_sum(e, ns->count, "s1", "X");
+  tfx_c_line(e, "const double mean = s1 / %lld.0;", (long long)ns->count);
+  tfx_c_line(e, "const float mf = (float)mean;");
+  row_sum(e, ns->count, "s2", "(X - mf) * (X - mf)");
+  tfx_c_line(e, "const double inv = 1.0 / sqrt(s2 / %lld.0 + %s);", (long long)ns->count,
+             tfx_c_double(lit, ns->eps));
+}
+
+/* y = (x - mu) * fac [* scale] [+ bias] over the row, through a buffer so
+ * gcc need not prove y apart from x. */
+static void row_scale(TfxCEmit *e, const NnNorm *ns, const char *vs, const char *vb) {
+  char val[400], sb[160];
+  snprintf(sb, sizeof sb, "%s%s%s%s%s", vs ? " * " : "", vs ? vs : "", vs ? "[J]" : "",
+           vb ? " + " : "", vb ? vb : "");
+  if (vb) snprintf(sb + strlen(sb), sizeof sb - strlen(sb), "[J]");
+  row_block_open(e, ns->count);
+  tfx_c_line(e, "float t[8];");
+  snprintf(val, sizeof val, "(xr[J] - mu) * fac%s", sb);
+  tfx_c_line(e, "for (int64_t k = 0; k < 8; k++) { const int64_t J = j + k; t[k] = %s; }", val);
+  tfx_c_line(e, "memcpy(yr + j, t, sizeof t);");
+  tfx_nn_end(e, 1);
+  row_tail_open(e, ns->count);
+  tfx_c_line(e, "const int64_t J = j;");
+  tfx_c_line(e, "yr[J] = %s;", val);
+  tfx_nn_end(e, 1);
+}
+
+/* The variables norm_emit reads and writes (NULL when absent). */
+typedef struct {
+  const char *x, *y, *scale, *bias, *mean, *inv; /* inputs 0..2, LayerNorm's outputs 1, 2 */
+  const char *run_mean, *run_var, *in_mean, *in_var; /* BatchNormalization training */
+} NormVars;
+
+/* Generic statistics: `mean` and `inv` (double) of the slice at the current
+ * kept indices, summed in double over the reduced dims; xv reads an element. */
+static void norm_emit_stats(TfxCEmit *e, const NnNorm *ns, const char *xv) {
+  char lit[64];
   /* pass 1: sum (or sum of squares / magnitudes) */
   tfx_c_line(e, "double s1 = 0;");
-  int inner = emit_dim_loops(e, &ns, true);
-  switch (ns.stat) {
+  int inner = emit_dim_loops(e, ns, true);
+  switch (ns->stat) {
   case ST_MEANVAR:
   case ST_MVN: tfx_c_line(e, "s1 += %s;", xv); break;
   case ST_RMS:
@@ -482,74 +549,130 @@ static TfxStatus norm_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   case ST_L1: tfx_c_line(e, "s1 += fabs((double)%s);", xv); break;
   }
   tfx_nn_end(e, inner);
-  if (ns.stat == ST_MEANVAR || ns.stat == ST_MVN) {
+  if (ns->stat == ST_MEANVAR || ns->stat == ST_MVN) {
     /* pass 2: variance around the mean */
-    tfx_c_line(e, "const double mean = s1 / %lld.0;", (long long)ns.count);
+    tfx_c_line(e, "const double mean = s1 / %lld.0;", (long long)ns->count);
     tfx_c_line(e, "double s2 = 0;");
-    inner = emit_dim_loops(e, &ns, true);
+    inner = emit_dim_loops(e, ns, true);
     tfx_c_line(e, "{ const double v = %s - mean; s2 += v * v; }", xv);
     tfx_nn_end(e, inner);
-    tfx_c_line(e, "const double var = s2 / %lld.0;", (long long)ns.count);
-    if (ns.stat == ST_MEANVAR)
-      tfx_c_line(e, "const double inv = 1.0 / sqrt(var + %s);", tfx_c_double(lit, ns.eps));
+    tfx_c_line(e, "const double var = s2 / %lld.0;", (long long)ns->count);
+    if (ns->stat == ST_MEANVAR)
+      tfx_c_line(e, "const double inv = 1.0 / sqrt(var + %s);", tfx_c_double(lit, ns->eps));
     else
       tfx_c_line(e, "const double inv = 1.0 / (sqrt(var) + 1e-9);");
   } else {
     tfx_c_line(e, "const double mean = 0;");
-    if (ns.stat == ST_RMS)
-      tfx_c_line(e, "const double inv = 1.0 / sqrt(s1 / %lld.0 + %s);", (long long)ns.count,
-                 tfx_c_double(lit, ns.eps));
-    else if (ns.stat == ST_L1)
+    if (ns->stat == ST_RMS)
+      tfx_c_line(e, "const double inv = 1.0 / sqrt(s1 / %lld.0 + %s);", (long long)ns->count,
+                 tfx_c_double(lit, ns->eps));
+    else if (ns->stat == ST_L1)
       tfx_c_line(e, "const double inv = s1 == 0 ? 0.0 : 1.0 / s1;");
     else
       tfx_c_line(e, "const double inv = s1 == 0 ? 0.0 : 1.0 / sqrt(s1);");
   }
-  char im[512];
-  tfx_nn_idx(im, "d", ns.rank, ns.ms, 0);
-  if (vm) {
-    snprintf(ex, sizeof ex, "%s[%s]", vm, im);
-    tfx_c_store(e, ns.stash, ex, "mean");
+}
+
+/* Store the statistics the node outputs: LayerNormalization's Mean and
+ * InvStdDev, BatchNormalization's running mean and variance. */
+static void norm_emit_outputs(TfxCEmit *e, TfxGraph *g, const TfxNode *n, const NnNorm *ns,
+                              const NormVars *v) {
+  char im[512], ex[600], l2[256];
+  tfx_nn_idx(im, "d", ns->rank, ns->ms, 0);
+  if (v->mean) {
+    snprintf(ex, sizeof ex, "%s[%s]", v->mean, im);
+    tfx_c_store(e, ns->stash, ex, "mean");
   }
-  if (vi) {
-    snprintf(ex, sizeof ex, "%s[%s]", vi, im);
-    tfx_c_store(e, ns.stash, ex, "inv");
+  if (v->inv) {
+    snprintf(ex, sizeof ex, "%s[%s]", v->inv, im);
+    tfx_c_store(e, ns->stash, ex, "inv");
   }
-  if (ns.bn_training) {
-    const TfxValue *m = tfx_node_in(g, n, 3), *v = tfx_node_in(g, n, 4);
-    char mom[64], rest[64], val[700];
-    tfx_c_double(mom, ns.momentum);
-    tfx_c_double(rest, 1.0 - ns.momentum);
-    if (vrm) {
-      snprintf(ex, sizeof ex, "%s[d1]", vim);
-      snprintf(val, sizeof val, "%s * %s + mean * %s", tfx_c_load(e, m->dtype, ex, l2), mom, rest);
-      snprintf(ex, sizeof ex, "%s[d1]", vrm);
-      tfx_c_store(e, tfx_node_out(g, n, 1)->dtype, ex, val);
-    }
-    if (vrv) {
-      snprintf(ex, sizeof ex, "%s[d1]", viv);
-      snprintf(val, sizeof val, "%s * %s + var * %s", tfx_c_load(e, v->dtype, ex, l2), mom, rest);
-      snprintf(ex, sizeof ex, "%s[d1]", vrv);
-      tfx_c_store(e, tfx_node_out(g, n, 2)->dtype, ex, val);
-    }
+  if (!ns->bn_training) return;
+  const TfxValue *m = tfx_node_in(g, n, 3), *var = tfx_node_in(g, n, 4);
+  char mom[64], rest[64], val[700];
+  tfx_c_double(mom, ns->momentum);
+  tfx_c_double(rest, 1.0 - ns->momentum);
+  if (v->run_mean) {
+    snprintf(ex, sizeof ex, "%s[d1]", v->in_mean);
+    snprintf(val, sizeof val, "%s * %s + mean * %s", tfx_c_load(e, m->dtype, ex, l2), mom, rest);
+    snprintf(ex, sizeof ex, "%s[d1]", v->run_mean);
+    tfx_c_store(e, tfx_node_out(g, n, 1)->dtype, ex, val);
   }
-  /* pass 3: normalise, in the element type's calculation precision */
-  tfx_c_line(e, "const %s mu = (%s)mean, fac = (%s)inv;", calc, calc, calc);
-  inner = emit_dim_loops(e, &ns, true);
-  char val[1200];
+  if (v->run_var) {
+    snprintf(ex, sizeof ex, "%s[d1]", v->in_var);
+    snprintf(val, sizeof val, "%s * %s + var * %s", tfx_c_load(e, var->dtype, ex, l2), mom, rest);
+    snprintf(ex, sizeof ex, "%s[d1]", v->run_var);
+    tfx_c_store(e, tfx_node_out(g, n, 2)->dtype, ex, val);
+  }
+}
+
+/* Generic pass 3: y = (x - mu) * fac [* scale] [+ bias], element by element
+ * in the element type's calculation precision. */
+static void norm_emit_scale(TfxCEmit *e, TfxGraph *g, const TfxNode *n, const NnNorm *ns,
+                            const NormVars *v, const char *xv, const char *ix) {
+  TfxDtype dt = tfx_node_in(g, n, 0)->dtype;
+  const char *calc = tfx_c_calctype(dt);
+  char is[512], ib[512], ex[600], l2[256], l3[256], val[1200];
+  int inner = emit_dim_loops(e, ns, true);
   size_t len = (size_t)snprintf(val, sizeof val, "(%s - mu) * fac", xv);
-  if (vs) {
-    snprintf(ex, sizeof ex, "%s[%s]", vs, tfx_nn_idx(is, "d", ns.rank, ns.ss, 0));
+  if (v->scale) {
+    snprintf(ex, sizeof ex, "%s[%s]", v->scale, tfx_nn_idx(is, "d", ns->rank, ns->ss, 0));
     len += (size_t)snprintf(val + len, sizeof val - len, " * (%s)%s", calc,
-                            tfx_c_load(e, tfx_node_in(g, n, ns.scale_in)->dtype, ex, l2));
+                            tfx_c_load(e, tfx_node_in(g, n, ns->scale_in)->dtype, ex, l2));
   }
-  if (vb) {
-    snprintf(ex, sizeof ex, "%s[%s]", vb, tfx_nn_idx(ib, "d", ns.rank, ns.bs, 0));
+  if (v->bias) {
+    snprintf(ex, sizeof ex, "%s[%s]", v->bias, tfx_nn_idx(ib, "d", ns->rank, ns->bs, 0));
     snprintf(val + len, sizeof val - len, " + (%s)%s", calc,
-             tfx_c_load(e, tfx_node_in(g, n, ns.bias_in)->dtype, ex, l3));
+             tfx_c_load(e, tfx_node_in(g, n, ns->bias_in)->dtype, ex, l3));
   }
-  snprintf(ex, sizeof ex, "%s[%s]", vy, ix);
+  snprintf(ex, sizeof ex, "%s[%s]", v->y, ix);
   tfx_c_store(e, dt, ex, val);
   tfx_nn_end(e, inner);
+}
+
+static TfxStatus norm_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
+  NnShape sh[8] = {{0, NULL}};
+  shapes_of_values(g, n, sh);
+  NnNorm ns;
+  if (norm_spec(g, n, sh, n->n_inputs, &ns)) return TFX_ERR;
+  TfxDtype dt = tfx_node_in(g, n, 0)->dtype;
+  const char *calc = tfx_c_calctype(dt);
+  char ix[512], ex[600], l1[256];
+  tfx_c_line(e, "{ /* %s: %lld statistics of %lld elements */", n->op_type,
+             (long long)(tfx_numel(ns.rank, ns.dims) / ns.count), (long long)ns.count);
+  tfx_c_indent(e, 1);
+  NormVars v = {0};
+  v.x = tfx_nn_alias_in(e, g, n, 0), v.y = tfx_nn_alias_out(e, g, n, 0);
+  if (ns.scale_in >= 0) v.scale = tfx_nn_alias_in(e, g, n, ns.scale_in);
+  if (ns.bias_in >= 0) v.bias = tfx_nn_alias_in(e, g, n, ns.bias_in);
+  if (ns.mean_out >= 0) v.mean = tfx_nn_alias_out(e, g, n, ns.mean_out);
+  if (ns.inv_out >= 0) v.inv = tfx_nn_alias_out(e, g, n, ns.inv_out);
+  if (ns.bn_training) {
+    v.in_mean = tfx_nn_alias_in(e, g, n, 3);
+    v.in_var = tfx_nn_alias_in(e, g, n, 4);
+    if (out_present(n, 1)) v.run_mean = tfx_nn_alias_out(e, g, n, 1);
+    if (out_present(n, 2)) v.run_var = tfx_nn_alias_out(e, g, n, 2);
+  }
+  tfx_nn_idx(ix, "d", ns.rank, ns.xs, 0);
+  snprintf(ex, sizeof ex, "%s[%s]", v.x, ix);
+  const char *xv = tfx_c_load(e, dt, ex, l1);
+  int outer = emit_dim_loops(e, &ns, false);
+  bool rows = norm_rows(g, n, &ns);
+  if (rows) {
+    int64_t rs[TFX_MAX_RANK];
+    char ir[512];
+    for (int i = 0; i < ns.rank; i++) rs[i] = ns.red[i] ? 0 : ns.xs[i];
+    tfx_nn_idx(ir, "d", ns.rank, rs, 0);
+    tfx_c_line(e, "const float *const xr = %s + %s;", v.x, ir);
+    tfx_c_line(e, "float *const yr = %s + %s;", v.y, ir);
+    row_stats(e, &ns);
+  } else {
+    norm_emit_stats(e, &ns, xv);
+  }
+  norm_emit_outputs(e, g, n, &ns, &v);
+  tfx_c_line(e, "const %s mu = (%s)mean, fac = (%s)inv;", calc, calc, calc);
+  if (rows) row_scale(e, &ns, v.scale, v.bias);
+  else norm_emit_scale(e, g, n, &ns, &v, xv, ix);
   tfx_nn_end(e, outer);
   tfx_nn_end(e, 1);
   return TFX_OK;

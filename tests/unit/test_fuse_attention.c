@@ -1,7 +1,9 @@
 /* test_fuse_attention.c — the attention-fusion pass: each exporter pattern is built
  * twice, run at -O1 (no fusion) and -O2 (fusion), and must give one Attention node
  * with the expected inputs and scale and the same outputs under the reference
- * evaluator; a chain whose intermediate has a second user must stay unfused. */
+ * evaluator; a chain whose intermediate has a second user must stay unfused.  The
+ * BERT layout (heads split from [B,S,H*D] and merged back) must become a 3-D
+ * Attention with no Reshape or Transpose left. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,15 +68,52 @@ typedef enum {
   HEADSPLIT,  /* K comes from [B,L,H,D] through Transpose perm [0,2,3,1] */
   TWO_USERS,  /* negative: the scores are also a graph output */
   MASK_FIRST, /* negative: the additive mask is added before the scale */
+  FLAT,       /* [B,S,H*D] split into heads by Reshape+Transpose, merged back likewise */
 } Pattern;
 
+/* Heads split from x3 [B,N,H*D] into [B,H,N,D]; perm [0,2,1,3] or [0,2,3,1] (Kᵀ). */
+static uint32_t split(TfxGraph *g, uint32_t x3, int64_t n, const char *name, bool kt) {
+  const int64_t four = 4;
+  const double shape[4] = {B, (double)n, H, D};
+  const int64_t perm[4] = {0, 2, kt ? 3 : 1, kt ? 1 : 3};
+  char nm[32], out[32];
+  snprintf(nm, sizeof nm, "%s_shape", name);
+  uint32_t sh = constant(g, tfx_graph_strdup(g, nm), TFX_I64, 1, &four, shape);
+  snprintf(nm, sizeof nm, "%s_split", name), snprintf(out, sizeof out, "%s_4", name);
+  uint32_t r = node2(g, TFX_OP_Reshape, tfx_graph_strdup(g, nm), x3, sh, tfx_graph_strdup(g, out));
+  snprintf(nm, sizeof nm, "%s_heads", name), snprintf(out, sizeof out, "%s_h", name);
+  uint32_t t = node1(g, TFX_OP_Transpose, tfx_graph_strdup(g, nm), r, tfx_graph_strdup(g, out));
+  attr_ints(g, "perm", 4, perm);
+  return t;
+}
+
+/* The BERT layout: q3/k3/v3 [B,N,H*D] in, y3 [B,S,H*D] out, Q scaled by a Mul. */
+static TfxGraph *build_flat(TfxGraph *g, uint32_t mask) {
+  const int64_t qd[3] = {B, S, H * D}, kd[3] = {B, L, H * D}, three = 3, perm[4] = {0, 2, 1, 3};
+  const double merged[3] = {B, S, H * D};
+  uint32_t q = split(g, input(g, "q3", TFX_F32, 3, qd), S, "q", false);
+  uint32_t kt = split(g, input(g, "k3", TFX_F32, 3, kd), L, "k", true);
+  uint32_t v = split(g, input(g, "v3", TFX_F32, 3, kd), L, "v", false);
+  q = node2(g, TFX_OP_Mul, "q_scale", q, scalar(g, "qs", 1 / sqrt(D)), "q_s");
+  uint32_t sc = node2(g, TFX_OP_MatMul, "qk", q, kt, "scores");
+  sc = node2(g, TFX_OP_Add, "mask_add", sc, mask, "masked");
+  uint32_t p = node1(g, TFX_OP_Softmax, "attn/Softmax", sc, "probs");
+  attr_int(g, "axis", -1);
+  uint32_t y = node2(g, TFX_OP_MatMul, "pv", p, v, "y");
+  y = node1(g, TFX_OP_Transpose, "merge", y, "y_t");
+  attr_ints(g, "perm", 4, perm);
+  output(g, node2(g, TFX_OP_Reshape, "merge_rs", y, constant(g, "merged", TFX_I64, 1, &three, merged), "y3"));
+  return g;
+}
+
 /* Q [B,H,S,D]; K/V [B,H,L,D] (GQA: [B,HKV,L,D]; SPLIT: K is Kt [B,H,D,L]; HEADSPLIT:
- * K is [B,L,H,D]); mask [B,1,S,L] float (PLAIN, MASK_FIRST). */
+ * K is [B,L,H,D]); mask [B,1,S,L] float (PLAIN, MASK_FIRST, FLAT). */
 static TfxGraph *build(TfxDiag *d, Pattern pat) {
   TfxGraph *g = tfx_graph_new(d, "test.onnx");
   g->opset = 18;
   const int64_t qd[4] = {B, H, S, D}, kd[4] = {B, pat == GQA ? HKV : H, L, D}, ktd[4] = {B, H, D, L},
                 hd[4] = {B, L, H, D}, md[4] = {B, 1, S, L};
+  if (pat == FLAT) return build_flat(g, input(g, "mask", TFX_F32, 4, md));
   uint32_t q = input(g, "q", TFX_F32, 4, qd);
   uint32_t k = input(g, "k", TFX_F32, 4, pat == SPLIT ? ktd : pat == HEADSPLIT ? hd : kd);
   uint32_t v = input(g, "v", TFX_F32, 4, kd);
@@ -209,7 +248,7 @@ static bool input_is(const TfxGraph *g, const TfxNode *n, int k, const char *nam
 }
 
 static void test_fused(Pattern pat, const char *k_name, const char *v_name, const char *mask_name,
-                       double scale, bool on_q) {
+                       double scale, bool exact) {
   TfxDiag d;
   tfx_diag_init(&d);
   double err;
@@ -220,26 +259,25 @@ static void test_fused(Pattern pat, const char *k_name, const char *v_name, cons
     find_op(g, TFX_OP_Softmax, &ns);
     find_op(g, TFX_OP_MatMul, &nm);
     CHECK(na == 1 && ns == 0 && nm == 0);
+    if (pat == FLAT) { /* heads are read in place: no split or merge copies remain */
+      int nt, nr;
+      find_op(g, TFX_OP_Transpose, &nt);
+      find_op(g, TFX_OP_Reshape, &nr);
+      CHECK(nt == 0 && nr == 0);
+    }
     if (a) {
       CHECK(strcmp(a->name, "attn/Attention") == 0);
-      /* the scale is the attribute, or (not reproducible by Attention's float32
-       * sqrt(scale) rounding) a Mul on Q by the exact scale with scale=1 */
-      float as = tfx_attr_float(a, "scale", 0);
-      CHECK(input_is(g, a, 0, "q") != on_q);
-      if (input_is(g, a, 0, "q")) {
-        CHECK(fabs(as - scale) <= 1e-6 * scale);
-      } else {
-        const TfxValue *qs = tfx_node_in(g, a, 0);
-        const TfxNode *mul = qs && qs->producer != TFX_NONE ? &g->nodes[qs->producer] : NULL;
-        CHECK(mul && mul->op == TFX_OP_Mul && input_is(g, mul, 0, "q"));
-        const TfxTensor *c = mul ? tfx_node_const_in(g, mul, 1) : NULL;
-        CHECK(c && fabs(tfx_tensor_get_f64(c, 0) - scale) <= 1e-6 * scale);
-        CHECK(as == 1.0f);
-      }
+      /* the scale is the attribute; scale_exact where Attention's float32 sqrt(scale)
+       * rounding would not reproduce it */
+      CHECK(input_is(g, a, 0, pat == FLAT ? "q3" : "q"));
+      CHECK(fabs(tfx_attr_float(a, "scale", 0) - scale) <= 1e-6 * scale);
+      CHECK((tfx_attr_int(a, "scale_exact", 0) == 1) == exact);
+      CHECK(tfx_attr_int(a, "q_num_heads", 0) == (pat == FLAT ? H : 0));
+      CHECK(tfx_attr_int(a, "kv_num_heads", 0) == (pat == FLAT ? H : 0));
       CHECK(input_is(g, a, 1, k_name));
       CHECK(input_is(g, a, 2, v_name));
       CHECK(mask_name ? input_is(g, a, 3, mask_name) : a->n_inputs == 3);
-      CHECK(strcmp(tfx_val(g, a->outputs[0])->name, "y") == 0);
+      CHECK(strcmp(tfx_val(g, a->outputs[0])->name, pat == FLAT ? "y3" : "y") == 0);
     }
     CHECK(tfx_graph_verify(g) == TFX_OK);
     if (!(err <= 1e-5)) fprintf(stderr, "pattern %d: max error %g\n", (int)pat, err);
@@ -287,6 +325,7 @@ int main(void) {
   test_fused(SPLIT, "attn/Attention_K", "v", "causal", 1 / sqrt(D), false); /* a·a: exact */
   test_fused(GQA, "k", "v", NULL, 1 / sqrt(D), true);
   test_fused(HEADSPLIT, "attn/Attention_K", "v", NULL, 0.25, false);
+  test_fused(FLAT, "k3", "v3", "mask", 1 / sqrt(D), true);
   test_not_fused(TWO_USERS);
   test_not_fused(MASK_FIRST);
   test_changed_count();

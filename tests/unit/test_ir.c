@@ -1,6 +1,6 @@
 /* test_ir.c — the IR core: dtype conversions, broadcasting, graph building,
  * topological order and its errors, folding of exporter shape chains, DCE,
- * and the memory plan's no-overlap invariant. */
+ * graph clones, and the memory plan's no-overlap invariant. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,10 +78,10 @@ static void test_toposort_errors(void) {
 /* Shape -> Gather -> Unsqueeze -> Concat -> Reshape, as torch writes a
  * flatten: everything but the Reshape folds away, and the Reshape's shape
  * operand becomes the constant [2, 12]. */
-static void test_fold_shape_chain(void) {
-  TfxDiag d;
-  tfx_diag_init(&d);
-  TfxGraph *g = tfx_graph_new(&d, "chain.onnx");
+/* x -> Shape -> Gather -> Unsqueeze -> Concat(-1) -> Reshape(x): *shape is
+ * the Concat's output, *y the Reshape's. */
+static TfxGraph *shape_chain(TfxDiag *d, uint32_t *shape_out, uint32_t *y_out) {
+  TfxGraph *g = tfx_graph_new(d, "chain.onnx");
   g->opset = 17;
   int64_t dims[] = {2, 3, 4}, zero = 0, axes0 = 0, minus1 = -1;
   uint32_t x = input(g, "x", TFX_F32, 3, dims);
@@ -105,6 +105,16 @@ static void test_fold_shape_chain(void) {
   uint32_t rin[] = {x, shape};
   uint32_t y = node(g, TFX_OP_Reshape, "reshape", 2, rin, "y");
   output(g, y);
+  *shape_out = shape;
+  *y_out = y;
+  return g;
+}
+
+static void test_fold_shape_chain(void) {
+  TfxDiag d;
+  tfx_diag_init(&d);
+  uint32_t shape, y;
+  TfxGraph *g = shape_chain(&d, &shape, &y);
   TfxPipelineOptions po = {.opt_level = 2};
   TfxStatus st = tfx_run_pipeline(g, &po);
   if (st && d.text) fprintf(stderr, "%s", d.text);
@@ -120,6 +130,32 @@ static void test_fold_shape_chain(void) {
   CHECK(k && k->rank == 1 && k->dims[0] == 2);
   if (k) CHECK(((int64_t *)k->data)[0] == 2 && ((int64_t *)k->data)[1] == -1);
   CHECK(g->values[y].rank == 2 && g->values[y].dims[0] == 2 && g->values[y].dims[1] == 12);
+  tfx_graph_free(g);
+  tfx_diag_deinit(&d);
+}
+
+/* A clone folds on its own: the original keeps its nodes and unknown
+ * shapes, the weights are shared, and the two are freed independently. */
+static void test_clone(void) {
+  TfxDiag d;
+  tfx_diag_init(&d);
+  uint32_t shape, y;
+  TfxGraph *g = shape_chain(&d, &shape, &y);
+  uint32_t i0 = tfx_graph_find_value(g, "i0");
+  TfxGraph *c = tfx_graph_clone(g);
+  TfxPipelineOptions po = {.opt_level = 2};
+  CHECK(tfx_run_pipeline(c, &po) == TFX_OK);
+  CHECK(c->values[shape].konst && !g->values[shape].konst);
+  CHECK(c->values[y].rank == 2 && g->values[y].rank == -1);
+  CHECK(c->values[i0].konst == g->values[i0].konst);
+  int dead = 0;
+  for (uint32_t i = 0; i < g->n_nodes; i++) dead += g->nodes[i].dead;
+  CHECK(dead == 0);
+  uint32_t extra = tfx_graph_add_value(c, "only_in_clone");
+  CHECK(tfx_graph_find_value(c, "only_in_clone") == extra);
+  CHECK(tfx_graph_find_value(g, "only_in_clone") == TFX_NONE && g->n_values == extra);
+  tfx_graph_free(c);
+  CHECK(tfx_run_pipeline(g, &po) == TFX_OK && g->values[y].rank == 2);
   tfx_graph_free(g);
   tfx_diag_deinit(&d);
 }
@@ -158,6 +194,7 @@ int main(void) {
   test_broadcast();
   test_toposort_errors();
   test_fold_shape_chain();
+  test_clone();
   test_memory_plan();
   if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
   else printf("test_ir: all checks passed\n");

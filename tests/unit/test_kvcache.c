@@ -6,7 +6,8 @@
  * code printed at several (S, P) must differ only in integer literals.  The int8
  * cache (kv_int8 = 1) is tested the same way against attention over K/V rows
  * put through this file's own int8 round trip, and the round trip itself
- * against hand-computed values. */
+ * against hand-computed values.  A decode step over a 600-row cache checks the
+ * float32 kernel's key split and merge. */
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "codegen/c/cemit.h"
+#include "codegen/c/kernels.h"
 #include "codegen/codegen.h"
 #include "ir/ir.h"
 
@@ -316,6 +318,17 @@ static void print_array(FILE *f, const char *name, const float *x, int64_t n) {
   fprintf(f, "};\n");
 }
 
+/* The kernels a KvAttention body may call (the float32 cache uses tfx_kv_attn),
+ * printed as the C backend prints them before the model function. */
+static void print_helpers(FILE *f) {
+  fputs("#if defined(__GNUC__) || defined(__clang__)\n#define TFX_MAYBE_UNUSED __attribute__((unused))\n"
+        "#else\n#define TFX_MAYBE_UNUSED\n#endif\n", f);
+  tfx_c_print_pool(f, 1);
+  tfx_c_print_math(f);
+  tfx_c_print_sgemm(f);
+  tfx_c_print_attn(f);
+}
+
 /* Prefill 3 tokens then decode 1 through the generated code; compare with the
  * reference over 4 rows and check the cache block's neighbours stay untouched. */
 static void test_emit(const Cfg *base) {
@@ -349,8 +362,10 @@ static void test_emit(const Cfg *base) {
                 hi = c.kv_int8 ? (c.kv_offset + int8_block(&c)) / 4 : c.kv_offset + c.hkv * c.max_seq * (c.dk + c.dv),
                 total = hi + 7;
   fprintf(f, "#include <stdint.h>\n#include <string.h>\n#include <math.h>\n#include <float.h>\n#include <stdio.h>\n\n");
-  fprintf(f, "static void step0(float *tfx_kv, const float *q, const float *k, const float *v, float *y) {\n%s}\n\n", b0);
-  fprintf(f, "static void step1(float *tfx_kv, const float *q, const float *k, const float *v, float *y) {\n%s}\n\n", b1);
+  print_helpers(f);
+  const char *pool = "  tfx_pool *const tfx_pp = NULL;\n  (void)tfx_pp;\n";
+  fprintf(f, "static void step0(float *tfx_kv, const float *q, const float *k, const float *v, float *y) {\n%s%s}\n\n", pool, b0);
+  fprintf(f, "static void step1(float *tfx_kv, const float *q, const float *k, const float *v, float *y) {\n%s%s}\n\n", pool, b1);
   float q0[BIG], k0[BIG], v0[BIG], q1[BIG], k1[BIG], v1[BIG];
   rows(q, c.hq, T4, c.dk, 0, 3, q0), rows(k, c.hkv, T4, c.dk, 0, 3, k0), rows(v, c.hkv, T4, c.dv, 0, 3, v0);
   rows(q, c.hq, T4, c.dk, 3, 1, q1), rows(k, c.hkv, T4, c.dk, 3, 1, k1), rows(v, c.hkv, T4, c.dv, 3, 1, v1);
@@ -408,6 +423,79 @@ static void test_emit(const Cfg *base) {
   free(b0), free(b1);
 }
 
+/* A decode step over a long cache (P = 599 rows already there, 2 key splits of
+ * the float32 kernel merged afterwards): the cache is filled by a generator that
+ * the test repeats, and the step's output is compared with attention computed
+ * here in double over the same rows. */
+static float lcg(uint32_t *s) {
+  *s = *s * 1664525u + 1013904223u;
+  return (float)((*s >> 8) & 0xffffu) / 65536.0f * 2.0f - 1.0f;
+}
+
+static void test_long_decode(void) {
+  enum { N = 600, P = N - 1, HQ = 10, HKV = 2, DK = 20, DV = 12 }; /* 5 heads a group: dot4 and one more */
+  Cfg c = BASE;
+  c.hq = HQ, c.hkv = HKV, c.dk = DK, c.dv = DV, c.max_seq = N, c.kv_offset = 0;
+  char *b = emit_body(&c, 1, P);
+  char dir[] = "/tmp/tfx_kvlong_XXXXXX", src[128], exe[128], cmd[512];
+  CHECK(b != NULL);
+  if (!b || !mkdtemp(dir)) return;
+  snprintf(src, sizeof src, "%s/long.c", dir), snprintf(exe, sizeof exe, "%s/long", dir);
+  FILE *f = fopen(src, "w");
+  CHECK(f != NULL);
+  if (!f) return;
+  fprintf(f, "#include <stdint.h>\n#include <string.h>\n#include <math.h>\n#include <float.h>\n#include <stdio.h>\n\n");
+  print_helpers(f);
+  fprintf(f, "static float lcg(uint32_t *s) {\n  *s = *s * 1664525u + 1013904223u;\n"
+             "  return (float)((*s >> 8) & 0xffffu) / 65536.0f * 2.0f - 1.0f;\n}\n");
+  fprintf(f, "static void step(float *tfx_kv, const float *q, const float *k, const float *v, float *y) {\n"
+             "  tfx_pool *const tfx_pp = NULL;\n  (void)tfx_pp;\n%s}\n", b);
+  fprintf(f, "int main(void) {\n  static float kv[%d], q[%d], k[%d], v[%d], y[%d];\n  uint32_t s = 7;\n  int i;\n"
+             "  for (i = 0; i < %d; i++) kv[i] = lcg(&s);\n  for (i = 0; i < %d; i++) q[i] = 2.0f * lcg(&s);\n"
+             "  for (i = 0; i < %d; i++) k[i] = lcg(&s);\n  for (i = 0; i < %d; i++) v[i] = lcg(&s);\n"
+             "  step(kv, q, k, v, y);\n  for (i = 0; i < %d; i++) printf(\"%%a\\n\", (double)y[i]);\n  return 0;\n}\n",
+          HKV * N * (DK + DV), HQ * DK, HKV * DK, HKV * DV, HQ * DV, HKV * N * (DK + DV), HQ * DK, HKV * DK, HKV * DV,
+          HQ * DV);
+  fclose(f);
+  /* the same numbers here: cache K [HKV][N][DK] then V [HKV][N][DV]; row P comes from k/v */
+  static float kv[HKV * N * (DK + DV)];
+  float q[HQ * DK], k[HKV * DK], v[HKV * DV];
+  uint32_t st = 7;
+  for (int i = 0; i < HKV * N * (DK + DV); i++) kv[i] = lcg(&st);
+  for (int i = 0; i < HQ * DK; i++) q[i] = 2.0f * lcg(&st);
+  for (int i = 0; i < HKV * DK; i++) k[i] = lcg(&st);
+  for (int i = 0; i < HKV * DV; i++) v[i] = lcg(&st);
+  double worst = 0;
+  snprintf(cmd, sizeof cmd, "cc -std=c99 -O2 -Wall -Wextra -Werror -o %s %s -lm", exe, src);
+  int rc = system(cmd);
+  CHECK(rc == 0);
+  FILE *p = rc == 0 ? popen(exe, "r") : NULL;
+  for (int h = 0; p && h < HQ; h++) {
+    const int kh = h / (HQ / HKV);
+    static double sc[N];
+    double mx = -INFINITY, sum = 0;
+    for (int j = 0; j < N; j++) {
+      const float *kr = j < P ? kv + (kh * N + j) * DK : k + kh * DK;
+      double d = 0;
+      for (int x = 0; x < DK; x++) d += (double)q[h * DK + x] * kr[x];
+      sc[j] = d * (double)c.scale, mx = fmax(mx, sc[j]);
+    }
+    for (int j = 0; j < N; j++) sum += sc[j] = exp(sc[j] - mx);
+    for (int x = 0; x < DV; x++) {
+      double y = 0;
+      for (int j = 0; j < N; j++) y += sc[j] / sum * (j < P ? kv[HKV * N * DK + (kh * N + j) * DV + x] : v[kh * DV + x]);
+      char line[64];
+      CHECK(fgets(line, sizeof line, p) != NULL);
+      worst = fmax(worst, fabs(strtod(line, NULL) - y));
+    }
+  }
+  if (p) CHECK(pclose(p) == 0);
+  CHECK(worst < 1e-5);
+  if (worst >= 1e-5) fprintf(stderr, "long decode: worst error %g (kept %s)\n", worst, dir);
+  else unlink(exe), unlink(src), rmdir(dir);
+  free(b);
+}
+
 int main(void) {
   test_infer();
   test_eval(0, false);
@@ -435,6 +523,7 @@ int main(void) {
   c = BASE, c.dk = 10, c.kv_int8 = 1, c.kv_offset = 16; /* the 8-lane score loop plus a remainder of 2 */
   test_structure(&c);
   test_emit(&c);
+  test_long_decode();
   if (failures) fprintf(stderr, "test_kvcache: %d failure(s)\n", failures);
   else printf("test_kvcache: ok\n");
   return failures != 0;
