@@ -18,7 +18,8 @@
  * whose K is not a multiple of the group, and the LM head unless q->lm_head.
  * The LM head is a MatMul/Gemm whose output is a graph output, directly or
  * through at most two single-consumer Add/Reshape/Transpose/Squeeze/Unsqueeze/
- * Identity nodes.  changed counts distinct weights quantised.  Gather tables (--quantize-embeddings) are not supported yet. */
+ * Identity nodes.  changed counts distinct weights quantised.  With
+ * q->embeddings, Gather tables too (see quantize_tables). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,6 +368,67 @@ static TfxAttr *q_attrs(TfxGraph *g, int bits, int64_t group) {
   return a;
 }
 
+/* ---- embedding tables ------------------------------------------------------------ */
+
+/* Whether every live reader of v is a Gather: a table also read as a matrix
+ * (tied LM head) stays float32 unless the head may be quantised too. */
+static bool only_gathered(const TfxGraph *g, uint32_t v) {
+  for (uint32_t i = 0; i < g->n_nodes; i++) {
+    const TfxNode *n = &g->nodes[i];
+    for (int k = 0; !n->dead && k < n->n_inputs; k++)
+      if (n->inputs[k] == v && (n->op != TFX_OP_Gather || k != 0)) return false;
+  }
+  return true;
+}
+
+/* Gather on a float32 constant [V, D] along axis 0 with computed indices
+ * becomes WeightQGather on int8 rows, a scale per row or per group of the
+ * row with --group (the same scale search as a weight's; memo group -1 - G keeps it apart from a tied
+ * head's own quantisation, which may carry activation rescaling). */
+static TfxStatus quantize_tables(TfxGraph *g, const TfxQuantOptions *q, int64_t group, TfxQuantCalib *memo,
+                                 const char *const *keep, int n_keep, int *changed) {
+  uint32_t n_nodes = g->n_nodes, done_v = TFX_NONE, done_q = TFX_NONE, done_s = TFX_NONE;
+  int64_t gq_v = 0;
+  for (uint32_t i = 0; i < n_nodes; i++) {
+    TfxNode *n = &g->nodes[i];
+    if (n->dead || n->op != TFX_OP_Gather || n->n_inputs != 2) continue;
+    const TfxValue *t = tfx_node_in(g, n, 0), *ind = tfx_node_in(g, n, 1);
+    if (!t || !t->konst || t->dtype != TFX_F32 || t->rank != 2 || !ind || ind->konst) continue;
+    if (tfx_axis(tfx_attr_int(n, "axis", 0), 2) != 0 || in_keep(t->name, keep, n_keep)) continue;
+    if (!q->lm_head && !only_gathered(g, n->inputs[0])) continue;
+    uint32_t tv = n->inputs[0], iv = n->inputs[1];
+    if (tv != done_v) { /* the tables of a model are few: remembering the last suffices */
+      const char *tname = t->name;
+      int64_t D = t->dims[1], gq = group && D % group == 0 ? group : 0;
+      Memo *m = find_memo(memo, tname, true, 8, -1 - gq);
+      if (!m) {
+        memo->m = xrealloc(memo->m, sizeof *memo->m * (size_t)(memo->n_m + 1));
+        m = &memo->m[memo->n_m++];
+        *m = (Memo){.weight = strdup(tname), .trans = true, .bits = 8, .group = -1 - gq};
+        if (!m->weight) abort();
+        quantise(g, tv, true, 8, gq, NULL, m);
+      }
+      done_v = tv;
+      done_q = add_const(g, tname, ".q8", &m->q);
+      done_s = add_const(g, tname, ".scale", &m->s);
+      gq_v = gq;
+      (*changed)++;
+    }
+    n = &g->nodes[i];
+    free(n->inputs);
+    n->inputs = xcalloc(3, sizeof(uint32_t));
+    n->inputs[0] = done_q, n->inputs[1] = done_s, n->inputs[2] = iv;
+    n->n_inputs = 3;
+    n->op = TFX_OP_WeightQGather;
+    n->op_type = "WeightQGather";
+    n->attrs = tfx_graph_alloc(g, sizeof *n->attrs);
+    n->attrs[0] = (TfxAttr){.name = "group", .kind = TFX_ATTR_INT, .i = gq_v};
+    n->n_attrs = gq_v ? 1 : 0;
+    if (tfx_ops[TFX_OP_WeightQGather].infer(g, n)) return TFX_ERR;
+  }
+  return TFX_OK;
+}
+
 TfxStatus tfx_pass_quantize_weights(TfxGraph *g, const TfxQuantOptions *q, const char *const *keep, int n_keep,
                                     int *changed) {
   *changed = 0;
@@ -378,12 +440,6 @@ TfxStatus tfx_pass_quantize_weights(TfxGraph *g, const TfxQuantOptions *q, const
   int64_t group = q->group ? q->group : q->weight_bits == 4 ? 32 : 0;
   if (group && group != 32 && group != 64 && group != 128)
     return tfx_error(g->diag, "%s: --group must be 32, 64 or 128, got %lld", g->path, (long long)group);
-  if (q->embeddings)
-    for (uint32_t i = 0; i < g->n_nodes; i++)
-      if (!g->nodes[i].dead && g->nodes[i].op == TFX_OP_Gather && tfx_node_const_in(g, &g->nodes[i], 0))
-        return tfx_error(g->diag, "%s: --quantize-embeddings is not supported yet (the embedding table '%s' "
-                         "would need a dequantising Gather); leave it out",
-                         g->path, g->values[g->nodes[i].inputs[0]].name);
   /* one quantised copy per weight, shared by the nodes reading it (twice: transposed or not) */
   uint32_t n_vals = g->n_values;
   uint32_t *qcache = xcalloc((size_t)(n_vals + 1), 6 * sizeof(uint32_t));
@@ -428,6 +484,7 @@ TfxStatus tfx_pass_quantize_weights(TfxGraph *g, const TfxQuantOptions *q, const
     n->n_attrs = gq ? 2 : 1;
     st = tfx_ops[TFX_OP_WeightQMatMul].infer(g, n);
   }
+  if (!st && q->embeddings) st = quantize_tables(g, q, group, memo, keep, n_keep, changed);
   tfx_quant_calib_free(local);
   free(qcache);
   return st;
