@@ -48,8 +48,9 @@ int main(int argc, char **argv) {
   static M(ctx) ctx;
   bench_init(&ctx, argv[1], atoi(argv[6]));
   const int64_t *ids = bench_read(argv[2], sizeof(int64_t) * (size_t)len);
+  /* decode prefills len - reps - 1 rows first: room for len rows either way */
   size_t rows = decode ? 1 : (size_t)len;
-  float *logits = bench_alloc(sizeof(float) * rows * MC(VOCAB));
+  float *logits = bench_alloc(sizeof(float) * (size_t)len * MC(VOCAB));
   double *t = malloc(sizeof(double) * (size_t)reps);
   if (!t) return 1;
   (decode ? run_decode : run_prefill)(&ctx, ids, len, reps, logits, t);
