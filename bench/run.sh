@@ -56,7 +56,7 @@ $PY bench/make_models.py "$W" $GEMM_NS
 printf "%-6s %10s %10s %10s %8s\n" N "median ms" "best ms" "GFLOP/s" "% peak"
 for n in $GEMM_NS; do
   "$TFXC" "$W/matmul_$n.onnx" -o "$W/mm$n.c" --name mm >/dev/null
-  $CC $CFLAGS -DMM_N=$n -include "$W/mm$n.h" -o "$W/gemm$n" "$W/mm$n.c" bench/gemm_main.c
+  $CC $CFLAGS -DMM_N=$n -DMODEL_H="\"mm$n.h\"" -DMODEL=mm -DMODEL_UC=MM -I"$W" -o "$W/gemm$n" "$W/mm$n.c" bench/gemm_main.c
   reps=$(( REPS * 2 )); [ "$n" -ge 1024 ] && reps=$(( REPS > 3 ? REPS : 3 ))
   read -r med best _ < <("$W/gemm$n" "$reps")
   awk -v n="$n" -v med="$med" -v best="$best" -v peak="$PEAK" 'BEGIN {

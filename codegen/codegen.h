@@ -30,9 +30,12 @@ const char *tfx_c_tmp(TfxCEmit *e, const char *prefix);
  *   TFX_HELP_SGEMM: the f32 GEMM tfx_sgemm (codegen/c/kernels.h)
  *   TFX_HELP_POOL:  the thread pool: tfx_parallel(tfx_pp, n, fn, arg) (kernels.h)
  *   TFX_HELP_MATH:  vectorisable exp/erf/tanh (codegen/c/kernels.h)
- *   TFX_HELP_ATTN:  the fused prefill attention kernel (codegen/c/kernels.h)
- * A helper's own needs (ATTN needs SGEMM and MATH, SGEMM needs POOL) are
- * printed with it. */
+ *   TFX_HELP_ATTN:  the fused attention kernels (codegen/c/kernels.h)
+ *   TFX_HELP_SIMD:  <immintrin.h> and TFX_SIMD defined when the C compiler
+ *                   targets AVX2+FMA (and TFX_PORTABLE is not defined):
+ *                   emitters guard intrinsics with `#ifdef TFX_SIMD`
+ * tfx_c_need also records what a helper uses: ATTN needs SGEMM, MATH and
+ * SIMD; SGEMM needs POOL and SIMD. */
 typedef enum {
   TFX_HELP_F16,
   TFX_HELP_BF16,
@@ -40,6 +43,7 @@ typedef enum {
   TFX_HELP_POOL,
   TFX_HELP_MATH,
   TFX_HELP_ATTN,
+  TFX_HELP_SIMD,
   TFX_HELP_COUNT
 } TfxCHelper;
 void tfx_c_need(TfxCEmit *e, TfxCHelper h);

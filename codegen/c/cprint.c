@@ -76,7 +76,14 @@ const char *tfx_c_tmp(TfxCEmit *e, const char *prefix) {
 }
 
 void tfx_c_need(TfxCEmit *e, TfxCHelper h) {
-  if (h < TFX_HELP_COUNT) e->need[h] = true;
+  if (h >= TFX_HELP_COUNT || e->need[h]) return;
+  e->need[h] = true;
+  if (h == TFX_HELP_ATTN) {
+    tfx_c_need(e, TFX_HELP_SGEMM);
+    tfx_c_need(e, TFX_HELP_MATH);
+  }
+  if (h == TFX_HELP_ATTN || h == TFX_HELP_SGEMM) tfx_c_need(e, TFX_HELP_SIMD);
+  if (h == TFX_HELP_SGEMM) tfx_c_need(e, TFX_HELP_POOL);
 }
 
 const char *tfx_c_calctype(TfxDtype t) {

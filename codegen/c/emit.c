@@ -257,8 +257,7 @@ static void print_header(Emitter *m, FILE *f) {
 
 static void print_helpers(Emitter *m, FILE *f) {
   /* a pair is printed whole; a program may use only one half of it */
-  if (m->e.need[TFX_HELP_ATTN]) m->e.need[TFX_HELP_SGEMM] = m->e.need[TFX_HELP_MATH] = true;
-  if (m->e.need[TFX_HELP_SGEMM] || m->threads > 1) m->e.need[TFX_HELP_POOL] = true;
+  if (m->threads > 1) m->e.need[TFX_HELP_POOL] = true; /* set_threads uses it */
   if (m->e.need[TFX_HELP_F16] || m->e.need[TFX_HELP_BF16] || m->e.need[TFX_HELP_POOL] || m->e.need[TFX_HELP_MATH])
     fputs("#if defined(__GNUC__) || defined(__clang__)\n#define TFX_MAYBE_UNUSED __attribute__((unused))\n"
           "#else\n#define TFX_MAYBE_UNUSED\n#endif\n", f);
@@ -293,6 +292,7 @@ static void print_helpers(Emitter *m, FILE *f) {
           "  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);\n"
           "  u += 0x7fffu + ((u >> 16) & 1u);\n  return (uint16_t)(u >> 16);\n}\n", f);
   }
+  if (m->e.need[TFX_HELP_SIMD]) tfx_c_print_simd(f);
   if (m->e.need[TFX_HELP_POOL]) tfx_c_print_pool(f, m->threads);
   if (m->e.need[TFX_HELP_MATH]) tfx_c_print_math(f);
   if (m->e.need[TFX_HELP_SGEMM]) tfx_c_print_sgemm(f);
@@ -372,7 +372,7 @@ static void print_inner(Emitter *m, FILE *f, const char *body) {
   if (m->threads > 1)
     fprintf(f, "  tfx_pool *const tfx_pp = (tfx_pool *)(void *)(ctx->ws + %lld);\n  (void)tfx_pp;\n",
             (long long)m->pool_off);
-  else if (m->e.need[TFX_HELP_POOL] || m->e.need[TFX_HELP_SGEMM] || m->e.need[TFX_HELP_ATTN])
+  else if (m->e.need[TFX_HELP_POOL])
     fputs("  tfx_pool *const tfx_pp = NULL; /* one thread */\n  (void)tfx_pp;\n", f);
   bool *declared = calloc(g->n_values + 1, 1);
   if (!declared) abort();

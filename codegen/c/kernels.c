@@ -363,12 +363,15 @@ static const char sgemm_driver[] =
     "  else tfx_parallel(pp, units, tfx_sgemm_part, &j);\n"
     "}\n";
 
+void tfx_c_print_simd(FILE *f) {
+  fputs("#if defined(__AVX2__) && defined(__FMA__) && !defined(TFX_PORTABLE)\n"
+        "#include <immintrin.h>\n#define TFX_SIMD 1\n#endif\n", f);
+}
+
 void tfx_c_print_sgemm(FILE *f) {
   fputs("\n/* ---- f32 GEMM: C (M x N) = A (M x K) x B' with B' = B (K x N) or, when tb,\n"
         " * B^T (B is N x K).  B' is copied panel by panel (KC x 16) into an aligned\n"
         " * stack buffer; micro-kernels keep a 6 x 16 tile of C in registers. */\n", f);
-  fputs("#if defined(__AVX2__) && defined(__FMA__) && !defined(TFX_PORTABLE)\n"
-        "#include <immintrin.h>\n#define TFX_SGEMM_SIMD 1\n#endif\n", f);
   fprintf(f, "#define TFX_SGEMM_KC 256\n#define TFX_SGEMM_MC 240\n");
   fputs("/* P[k * 16 + j] = B'(k0 + k, j0 + j) for j < nr, 0 past nr */\n"
         "static void tfx_sgemm_pack(const float *B, int64_t ldb, int tb, int64_t k0, int64_t kc,\n"
@@ -377,7 +380,7 @@ void tfx_c_print_sgemm(FILE *f) {
         "  if (!tb && nr == 16) {\n"
         "    for (k = 0; k < kc; k++) {\n"
         "      const float *b = B + (k0 + k) * ldb + j0;\n"
-        "#ifdef TFX_SGEMM_SIMD\n"
+        "#ifdef TFX_SIMD\n"
         "      /* the next panel's line of this row: there by the time it is packed */\n"
         "      _mm_prefetch((const char *)(b + 16), _MM_HINT_T0);\n"
         "#endif\n"
@@ -397,7 +400,7 @@ void tfx_c_print_sgemm(FILE *f) {
         "    }\n"
         "  }\n"
         "}\n", f);
-  fputs("#if defined(TFX_SGEMM_SIMD)\n", f);
+  fputs("#if defined(TFX_SIMD)\n", f);
   for (int r = MR; r >= 1; r--) print_kernel(f, r, K_AVX2);
   print_small(f, K_AVX2);
   /* only where 8-float registers exist: on SSE alone gcc lowers these vectors

@@ -20,6 +20,10 @@
  * TFX_PORTABLE when building the generated file forces plain C. */
 void tfx_c_print_sgemm(FILE *f);
 
+/* TFX_HELP_SIMD: `#include <immintrin.h>` and `#define TFX_SIMD 1` when the
+ * C compiler targets AVX2+FMA and TFX_PORTABLE is not defined. */
+void tfx_c_print_simd(FILE *f);
+
 /* TFX_HELP_POOL: work split across the threads of the run (kernels.c)
  *   typedef struct tfx_pool tfx_pool;
  *   static void tfx_parallel(tfx_pool *pp, int64_t n,

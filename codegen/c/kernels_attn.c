@@ -25,8 +25,7 @@
 /* 8-wide primitives: AVX2+FMA intrinsics, else plain loops written with eight
  * partial sums so no result depends on a chain of n dependent adds. */
 static void print_vec(FILE *f) {
-  fputs("#if defined(__AVX2__) && defined(__FMA__) && !defined(TFX_PORTABLE)\n"
-        "#include <immintrin.h>\n#define TFX_ATTN_SIMD 1\n"
+  fputs("#ifdef TFX_SIMD\n"
         "static float tfx_attn_hsum(__m256 v) {\n"
         "  __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));\n"
         "  h = _mm_add_ps(h, _mm_movehl_ps(h, h));\n"
@@ -36,7 +35,7 @@ static void print_vec(FILE *f) {
   /* dot product */
   fputs("static TFX_MAYBE_UNUSED float tfx_attn_dot(const float *a, const float *b, int64_t n) {\n"
         "  const int64_t n8 = n / 8 * 8;\n  int64_t d;\n  float s;\n"
-        "#ifdef TFX_ATTN_SIMD\n"
+        "#ifdef TFX_SIMD\n"
         "  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();\n"
         "  for (d = 0; d < n / 16 * 16; d += 16) {\n"
         "    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + d), _mm256_loadu_ps(b + d), s0);\n"
@@ -52,7 +51,7 @@ static void print_vec(FILE *f) {
         "  for (d = n8; d < n; d++) s += a[d] * b[d];\n  return s;\n}\n", f);
   /* out[u] = a_u . b for the four rows a_u = a + u * lda: b is loaded once for all four */
   fputs("static TFX_MAYBE_UNUSED void tfx_attn_dot4(const float *a, int64_t lda, const float *b, int64_t n, float *out) {\n"
-        "#ifdef TFX_ATTN_SIMD\n"
+        "#ifdef TFX_SIMD\n"
         "  __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, t;\n  __m128 h;\n"
         "  const int64_t n8 = n / 8 * 8;\n  int64_t d;\n"
         "  for (d = 0; d < n8; d += 8) {\n"
@@ -78,7 +77,7 @@ static void print_vec(FILE *f) {
   fputs("static TFX_MAYBE_UNUSED void tfx_attn_axpby(float *restrict y, float c, float a, const float *restrict x,\n"
         "    int64_t n) {\n"
         "  const int64_t n8 = n / 8 * 8;\n  int64_t d;\n"
-        "#ifdef TFX_ATTN_SIMD\n"
+        "#ifdef TFX_SIMD\n"
         "  const __m256 vc = _mm256_set1_ps(c), va = _mm256_set1_ps(a);\n"
         "  for (d = 0; d < n8; d += 8) {\n"
         "    __m256 t = _mm256_mul_ps(vc, _mm256_loadu_ps(y + d));\n"
@@ -93,7 +92,7 @@ static void print_vec(FILE *f) {
   /* largest element (-inf for none) */
   fputs("static TFX_MAYBE_UNUSED float tfx_attn_max(const float *x, int64_t n) {\n"
         "  int64_t d, d0 = 0;\n  float m = -INFINITY;\n"
-        "#ifdef TFX_ATTN_SIMD\n"
+        "#ifdef TFX_SIMD\n"
         "  const int64_t n8 = n / 8 * 8;\n"
         "  if (n8 > 0) {\n"
         "    __m256 v = _mm256_loadu_ps(x);\n    __m128 h;\n"
@@ -109,7 +108,7 @@ static void print_vec(FILE *f) {
         "  const int64_t n8 = n / 8 * 8;\n  int64_t d;\n"
         "  for (d = 0; d < n; d++) x[d] -= m;\n"
         "  tfx_vexpf(x, x, n);\n"
-        "#ifdef TFX_ATTN_SIMD\n"
+        "#ifdef TFX_SIMD\n"
         "  {\n    __m256 s = _mm256_setzero_ps();\n    float r;\n"
         "    for (d = 0; d < n8; d += 8) s = _mm256_add_ps(s, _mm256_loadu_ps(x + d));\n"
         "    for (r = tfx_attn_hsum(s), d = n8; d < n; d++) r += x[d];\n    return r;\n  }\n"

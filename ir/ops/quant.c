@@ -309,7 +309,7 @@ static void emit_full_block(TfxCEmit *e, const QShape *s) {
     emit_stores(e, s, QB);
     return;
   }
-  tfx_c_line(e, "#if defined(__AVX2__) && defined(__FMA__) && !defined(TFX_PORTABLE)");
+  tfx_c_line(e, "#ifdef TFX_SIMD");
   emit_simd_block(e, s);
   tfx_c_line(e, "#else");
   emit_block(e, s, QB);
@@ -331,7 +331,7 @@ static TfxStatus mm_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
     tfx_c_line(e, "{ /* WeightQMatMul int%d: (%lld x %lld) x (%lld x %lld)^T, group %lld */", s.bits, (long long)s.M,
                (long long)s.K, (long long)s.N, (long long)s.K, (long long)s.group);
   tfx_c_indent(e, 1);
-  if (simd_fits(&s)) tfx_c_need(e, TFX_HELP_SGEMM); /* its preamble includes <immintrin.h> under the same test */
+  if (simd_fits(&s)) tfx_c_need(e, TFX_HELP_SIMD);
   tfx_c_line(e, "const float *const px = %s;", tfx_c_var(e, n->inputs[0]));
   tfx_c_line(e, "const %s *const pw = %s;", s.bits == 8 ? "int8_t" : "uint8_t", tfx_c_var(e, n->inputs[1]));
   tfx_c_line(e, "const float *const ps = %s;", tfx_c_var(e, n->inputs[2]));
@@ -339,7 +339,7 @@ static TfxStatus mm_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   if (s.has_xs) tfx_c_line(e, "const float *const pxs = %s;", tfx_c_var(e, n->inputs[4]));
   tfx_c_line(e, "float *const py = %s;", tfx_c_var(e, n->outputs[0]));
   if (s.bits == 4 && simd_fits(&s)) {
-    tfx_c_line(e, "#if defined(__AVX2__) && defined(__FMA__) && !defined(TFX_PORTABLE)");
+    tfx_c_line(e, "#ifdef TFX_SIMD");
     tfx_c_line(e, "const __m256i lo4 = _mm256_set1_epi32(15);");
     tfx_c_line(e, "#endif");
   }
@@ -356,7 +356,7 @@ static TfxStatus mm_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
     tfx_c_line(e, "const float *const xr = px + m * %lld;", (long long)s.K);
     tfx_c_line(e, "float *const yr = py + m * %lld;", (long long)s.N);
     if (simd_fits(&s)) {
-      tfx_c_line(e, "#if defined(__AVX2__) && defined(__FMA__) && !defined(TFX_PORTABLE)");
+      tfx_c_line(e, "#ifdef TFX_SIMD");
       emit_simd_xprep(e, &s);
       tfx_c_line(e, "#endif");
     }
