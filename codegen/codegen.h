@@ -20,6 +20,10 @@ void tfx_c_close(TfxCEmit *e, int n);
 /* Name of the pointer variable for value v: its type is `ctype *` (const for
  * inputs and constants), pointing at numel elements in row-major order. */
 const char *tfx_c_var(TfxCEmit *e, uint32_t v);
+/* Constant v is stored prepacked for the f32 GEMM (panels of 16 columns, each
+ * K x 16 contiguous, the last zero-padded): every reader of it is a Linear
+ * node taking it as its weight (codegen/c/emit.c decides). */
+bool tfx_c_packed(const TfxCEmit *e, uint32_t v);
 /* A fresh identifier with the given prefix, unique in the function. */
 const char *tfx_c_tmp(TfxCEmit *e, const char *prefix);
 
@@ -34,8 +38,9 @@ const char *tfx_c_tmp(TfxCEmit *e, const char *prefix);
  *   TFX_HELP_SIMD:  <immintrin.h> and TFX_SIMD defined when the C compiler
  *                   targets AVX2+FMA (and TFX_PORTABLE is not defined):
  *                   emitters guard intrinsics with `#ifdef TFX_SIMD`
+ *   TFX_HELP_QMM:   tfx_qmm, the product with int8 / int4 weights (kernels.h)
  * tfx_c_need also records what a helper uses: ATTN needs SGEMM, MATH and
- * SIMD; SGEMM needs POOL and SIMD. */
+ * SIMD; SGEMM needs POOL and SIMD; QMM needs SGEMM, POOL and SIMD. */
 typedef enum {
   TFX_HELP_F16,
   TFX_HELP_BF16,
@@ -44,6 +49,7 @@ typedef enum {
   TFX_HELP_MATH,
   TFX_HELP_ATTN,
   TFX_HELP_SIMD,
+  TFX_HELP_QMM,
   TFX_HELP_COUNT
 } TfxCHelper;
 void tfx_c_need(TfxCEmit *e, TfxCHelper h);

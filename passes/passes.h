@@ -27,6 +27,12 @@ TfxStatus tfx_pass_dce(TfxGraph *g, int *changed);
 /* softmax(Q·Kᵀ·scale + mask)·V exporter patterns (4-D, float32/float64, GQA head
  * broadcasts included) into one Attention node; changed = fusions.  Re-sorts. */
 TfxStatus tfx_pass_fuse_attention(TfxGraph *g, int *changed);
+/* The elementwise spellings of GELU (erf and tanh forms) become Gelu nodes. */
+TfxStatus tfx_pass_fuse_gelu(TfxGraph *g, int *changed);
+/* MatMul/Gemm on a constant float32 weight, with the bias Add, Gelu and
+ * residual Add after it, become Linear nodes (passes/fuse_linear.c). Run
+ * after quantisation (which takes MatMul/Gemm) and the KV-cache pass. */
+TfxStatus tfx_pass_fuse_linear(TfxGraph *g, int *changed);
 
 /* ---- the KV cache (decoders) ---------------------------------------------- */
 typedef struct {
@@ -59,18 +65,24 @@ TfxStatus tfx_pass_kv_cache(TfxGraph *g, const TfxKvOptions *o, TfxKvInfo *info)
 /* Calibration statistics of the activations that multiply each weight (mean
  * x_k^2 and mean |x_k| per input channel, and a sample of rows), gathered by
  * the caller with the reference evaluator; with them the pass weighs each
- * input channel by its activation energy when it picks a scale, and searches
- * per weight an activation-aware (AWQ) rescaling of the input channels.  The
- * object also remembers every weight it quantised, so that the several builds
- * of one compilation (calibration, lengths) quantise each weight once. */
+ * input channel by its activation energy when it picks a scale, searches per
+ * weight an activation-aware (AWQ) rescaling of the input channels, and
+ * compensates rounding errors with GPTQ over the sampled rows.  The object
+ * also remembers every weight it quantised, so that the several builds of one
+ * compilation (calibration, lengths) quantise each weight once. */
 typedef struct TfxQuantCalib TfxQuantCalib;
 TfxQuantCalib *tfx_quant_calib_new(void);
 void tfx_quant_calib_free(TfxQuantCalib *c);
 /* Record rows [rows, K] of the activation x multiplying the float weight
  * value `weight` (all products that read it add up). */
 void tfx_quant_calib_add(TfxQuantCalib *c, const char *weight, const float *x, int64_t rows, int64_t K);
+/* `weight` multiplies the same activation as `with` (already recorded): it
+ * shares with's statistics, so rows are recorded once for both. */
+void tfx_quant_calib_share(TfxQuantCalib *c, const char *weight, const char *with);
 /* The AWQ exponent chosen for `weight` (0: no rescaling), or -1 if it was not quantised. */
 double tfx_quant_calib_alpha(const TfxQuantCalib *c, const char *weight);
+/* 1 if GPTQ's quantisation was kept for `weight`, 0 if not, -1 if it was not quantised. */
+int tfx_quant_calib_gptq(const TfxQuantCalib *c, const char *weight);
 /* The float weight that the pass would quantise for node n (MatMul or Gemm),
  * or TFX_NONE. */
 uint32_t tfx_quant_weight_of(const TfxGraph *g, const TfxNode *n);
@@ -78,6 +90,7 @@ uint32_t tfx_quant_weight_of(const TfxGraph *g, const TfxNode *n);
 typedef struct {
   int weight_bits;  /* 0: float32 weights; 8: int8 per output channel; 4: int4 group-wise */
   int group;        /* int4 group size along K: 32 (default), 64 or 128 */
+  bool no_gptq;     /* round to nearest only: no GPTQ error compensation */
   bool embeddings;  /* also the token embedding table */
   bool lm_head;     /* also the final projection to the logits */
   bool kv_int8;     /* decoders: the KV cache in int8, a scale per token and head */
@@ -93,6 +106,21 @@ typedef struct {
  * weight values named in keep stay float32 (mixed precision). */
 TfxStatus tfx_pass_quantize_weights(TfxGraph *g, const TfxQuantOptions *q, const char *const *keep, int n_keep,
                                     int *changed);
+
+/* The quantiser alone, without AWQ: w [N, K] into q [N, K] (one value a
+ * byte) and scales [N, K / group] (group 0: [N], one per row), each scale
+ * searched with the error of channel k weighted by mean x_k^2 over the rows
+ * x [rows, K] (x NULL: unweighted); with gptq and x, GPTQ error compensation
+ * over those rows. */
+void tfx_quant_matrix(const float *w, int64_t N, int64_t K, int bits, int64_t group, const float *x, int64_t rows,
+                      bool gptq, int8_t *q, float *scales);
+/* GPTQ's factor: r [K, K] (row-major, upper triangle j >= i) gets R with
+ * R R^T = X^T X + damp * mean(diag) * I, X the rows x [rows, K] with channel k
+ * times scale[k] (scale NULL: 1).  R^-1 is the upper Cholesky factor of H^-1
+ * in GPTQ's update, so quantising channel k with error t_k = w_k - Q_k moves
+ * each later channel j by t_k R_kj / R_jj.  False when X^T X is zero or the
+ * factorisation breaks down.  passes/gptq.c. */
+bool tfx_gptq_factor(const float *x, int64_t rows, int64_t K, const float *scale, double damp, double *r);
 
 typedef struct {
   int opt_level;          /* 0..3 */

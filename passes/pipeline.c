@@ -23,6 +23,7 @@ static const PassEntry pipeline[] = {
     {"fold", tfx_pass_fold, 0},
     {"dce", tfx_pass_dce, 0},
     {"fuse-attention", tfx_pass_fuse_attention, 2},
+    {"fuse-gelu", tfx_pass_fuse_gelu, 2},
     {"dce", tfx_pass_dce, 2},
 };
 

@@ -12,7 +12,12 @@
  * also rescaled first (AWQ): W diag(s) with s_k = mean|x_k|^alpha is quantised
  * and the product reads x_k / s_k (the node's fifth input holds 1 / s_k); alpha
  * in 0, 0.1 .. 1 is the one whose product has the smallest squared error on
- * the sampled calibration rows (0: no rescaling, no fifth input).
+ * the sampled calibration rows (0: no rescaling, no fifth input).  Then GPTQ
+ * (unless q->no_gptq): the rescaled weight is quantised again channel by
+ * channel, each channel's rounding error pushed onto the channels after it
+ * through the Cholesky factor of the rescaled activations' X^T X (gptq.c), a
+ * group's scale searched when the quantiser enters it; the result is kept
+ * when its product error on the sampled rows is the smaller.
  * The node is rewritten in place (same output value, same position in the
  * topological order).  Left float32: weights named in keep[], int4 weights
  * whose K is not a multiple of the group, and the LM head unless q->lm_head.
@@ -27,16 +32,21 @@
 
 #include "passes/passes.h"
 
-/* Scales tried per group: max|w| / lim times 1, then down to the smallest ratio in STEPS steps. */
-enum { SCALE_STEPS = 20, ALPHA_STEPS = 10, SAMPLE_ROWS = 128 };
+/* Scales tried per group: max|w| / lim times 1, then down to the smallest ratio
+ * in STEPS steps.  SAMPLE_ROWS rows of each activation are kept for GPTQ's
+ * X^T X; ERROR_ROWS of them, evenly spaced, measure a candidate's error. */
+enum { SCALE_STEPS = 20, ALPHA_STEPS = 10, SAMPLE_ROWS = 1024, ERROR_ROWS = 128 };
+/* GPTQ's damping: this fraction of the mean diagonal of X^T X added to it. */
+static const double GPTQ_DAMP = 0.01;
 
 /* ---- calibration statistics and the quantised weights ---------------------- */
 typedef struct {
   char *weight;
-  int64_t K, seen; /* seen: rows recorded */
+  int shared;       /* >= 0: the statistics are those of w[shared] (same activation) */
+  int64_t K, seen;  /* seen: rows recorded */
   double *sq, *abs; /* [K] sums of x_k^2 and |x_k| */
-  float *x;         /* [SAMPLE_ROWS, K]: a uniform sample of the rows (reservoir) */
-  int64_t rows;
+  float *x;         /* [rows, K]: a uniform sample of the rows (reservoir) */
+  int64_t rows, cap; /* cap: rows allocated */
   uint64_t rng;
 } WStats;
 
@@ -47,6 +57,7 @@ typedef struct {
   int64_t group;
   TfxTensor q, s, xs; /* xs.data NULL: no rescaling */
   double alpha;
+  bool gptq; /* the error-compensated quantisation was kept */
 } Memo;
 
 struct TfxQuantCalib {
@@ -68,6 +79,12 @@ static void *xcalloc(size_t n, size_t size) {
   return p;
 }
 
+static char *xstrdup(const char *s) {
+  char *d = strdup(s);
+  if (!d) abort();
+  return d;
+}
+
 TfxQuantCalib *tfx_quant_calib_new(void) { return xcalloc(1, sizeof(TfxQuantCalib)); }
 
 void tfx_quant_calib_free(TfxQuantCalib *c) {
@@ -80,27 +97,42 @@ void tfx_quant_calib_free(TfxQuantCalib *c) {
 
 static WStats *find_stats(const TfxQuantCalib *c, const char *weight) {
   for (int i = 0; c && i < c->n_w; i++)
-    if (strcmp(c->w[i].weight, weight) == 0) return &c->w[i];
+    if (strcmp(c->w[i].weight, weight) == 0) return c->w[i].shared >= 0 ? &c->w[c->w[i].shared] : &c->w[i];
   return NULL;
+}
+
+static WStats *new_stats(TfxQuantCalib *c, const char *weight, int64_t K, int shared) {
+  c->w = xrealloc(c->w, sizeof *c->w * (size_t)(c->n_w + 1));
+  WStats *st = &c->w[c->n_w++];
+  *st = (WStats){.weight = xstrdup(weight), .shared = shared, .K = K, .rng = 0x9E3779B97F4A7C15ull};
+  if (shared < 0) {
+    st->sq = xcalloc((size_t)K, sizeof *st->sq);
+    st->abs = xcalloc((size_t)K, sizeof *st->abs);
+  }
+  return st;
+}
+
+void tfx_quant_calib_share(TfxQuantCalib *c, const char *weight, const char *with) {
+  const WStats *to = find_stats(c, with);
+  if (!to || find_stats(c, weight)) return;
+  new_stats(c, weight, to->K, (int)(to - c->w));
 }
 
 void tfx_quant_calib_add(TfxQuantCalib *c, const char *weight, const float *x, int64_t rows, int64_t K) {
   WStats *st = find_stats(c, weight);
   if (st && st->K != K) return; /* a weight read with two different K: not one activation */
-  if (!st) {
-    c->w = xrealloc(c->w, sizeof *c->w * (size_t)(c->n_w + 1));
-    st = &c->w[c->n_w++];
-    *st = (WStats){.weight = strdup(weight), .K = K, .rng = 0x9E3779B97F4A7C15ull};
-    st->sq = xcalloc((size_t)K, sizeof *st->sq);
-    st->abs = xcalloc((size_t)K, sizeof *st->abs);
-    st->x = xcalloc((size_t)(SAMPLE_ROWS * K), sizeof *st->x);
-    if (!st->weight) abort();
-  }
+  if (!st) st = new_stats(c, weight, K, -1);
   for (int64_t r = 0; r < rows; r++) {
     const float *xr = x + r * K;
     for (int64_t k = 0; k < K; k++) st->sq[k] += (double)xr[k] * xr[k], st->abs[k] += fabs((double)xr[k]);
-    int64_t slot = st->rows < SAMPLE_ROWS ? st->rows++ : -1;
-    if (slot < 0) { /* keep row number `seen` with probability SAMPLE_ROWS / (seen + 1) */
+    int64_t slot = -1;
+    if (st->rows < SAMPLE_ROWS) {
+      if (st->rows == st->cap) {
+        st->cap = st->cap ? (2 * st->cap < SAMPLE_ROWS ? 2 * st->cap : SAMPLE_ROWS) : 64;
+        st->x = xrealloc(st->x, sizeof *st->x * (size_t)(st->cap * K));
+      }
+      slot = st->rows++;
+    } else { /* keep row number `seen` with probability SAMPLE_ROWS / (seen + 1) */
       st->rng = st->rng * 6364136223846793005ull + 1442695040888963407ull;
       uint64_t j = (st->rng >> 11) % (uint64_t)(st->seen + 1);
       if (j < SAMPLE_ROWS) slot = (int64_t)j;
@@ -118,10 +150,20 @@ static Memo *find_memo(const TfxQuantCalib *c, const char *weight, bool trans, i
   return NULL;
 }
 
-double tfx_quant_calib_alpha(const TfxQuantCalib *c, const char *weight) {
+static const Memo *memo_of(const TfxQuantCalib *c, const char *weight) {
   for (int i = 0; c && i < c->n_m; i++)
-    if (strcmp(c->m[i].weight, weight) == 0) return c->m[i].alpha;
-  return -1;
+    if (strcmp(c->m[i].weight, weight) == 0) return &c->m[i];
+  return NULL;
+}
+
+double tfx_quant_calib_alpha(const TfxQuantCalib *c, const char *weight) {
+  const Memo *m = memo_of(c, weight);
+  return m ? m->alpha : -1;
+}
+
+int tfx_quant_calib_gptq(const TfxQuantCalib *c, const char *weight) {
+  const Memo *m = memo_of(c, weight);
+  return m ? m->gptq : -1;
 }
 
 /* ---- choosing scales ---------------------------------------------------------- */
@@ -174,17 +216,56 @@ static void quant_matrix(const QFormat *f, const float *w, const double *imp, in
     }
 }
 
-/* Squared error of the quantised product on the sampled rows: the weight it
- * stands for is q * scale * inv_s (inv_s NULL: 1). */
+/* GPTQ on w [N, K] with R from tfx_gptq_factor: channel k of a row is
+ * quantised as w_k + p_k / R_kk, where p_k = sum over m < k of (w_m - Q_m) R_mk
+ * is the compensation so far; a group's scale is searched on its compensated
+ * weights when the quantiser enters it.  RB rows at a time share each read of
+ * a row of R. */
+static void gptq_matrix(const QFormat *f, const float *w, const double *r, const double *imp, int8_t *q,
+                        float *sc) {
+  enum { RB = 16 };
+  int64_t K = f->K;
+  double *p = xcalloc((size_t)(RB * K), sizeof *p), t[RB];
+  float *cur = xcalloc((size_t)f->G, sizeof *cur);
+  for (int64_t n0 = 0; n0 < f->N; n0 += RB) {
+    int64_t nb = f->N - n0 < RB ? f->N - n0 : RB;
+    memset(p, 0, sizeof *p * (size_t)(RB * K));
+    for (int64_t k = 0; k < K; k++) {
+      for (int64_t b = 0; b < nb; b++) {
+        const float *wn = w + (n0 + b) * K;
+        const double *pb = p + b * K;
+        float *s = sc + (n0 + b) * f->ng + k / f->G;
+        if (k % f->G == 0) {
+          for (int64_t j = 0; j < f->G; j++) cur[j] = (float)(wn[k + j] + pb[k + j] / r[(k + j) * K + k + j]);
+          *s = quant_group(f, cur, imp ? imp + k : NULL, q + (n0 + b) * K + k);
+        }
+        float v = (float)(wn[k] + pb[k] / r[k * K + k]);
+        int qk = *s != 0 ? qround(v * (1.0f / *s), f) : 0;
+        q[(n0 + b) * K + k] = (int8_t)qk;
+        t[b] = (double)wn[k] - (double)qk * *s;
+      }
+      const double *rk = r + k * K;
+      for (int64_t b = 0; b < nb; b++) {
+        double *pb = p + b * K, tb = t[b];
+        for (int64_t j = k + 1; j < K; j++) pb[j] += tb * rk[j];
+      }
+    }
+  }
+  free(p), free(cur);
+}
+
+/* Squared error of the quantised product on ERROR_ROWS of the sampled rows:
+ * the weight it stands for is q * scale * inv_s (inv_s NULL: 1). */
 static double output_error(const QFormat *f, const WStats *st, const float *w, const int8_t *q, const float *sc,
                            const float *inv_s) {
   float *d = xcalloc((size_t)f->K, sizeof *d);
   double err = 0;
+  int64_t rows = st->rows < ERROR_ROWS ? st->rows : ERROR_ROWS;
   for (int64_t n = 0; n < f->N; n++) {
     for (int64_t k = 0; k < f->K; k++)
       d[k] = w[n * f->K + k] - (float)q[n * f->K + k] * sc[n * f->ng + k / f->G] * (inv_s ? inv_s[k] : 1.0f);
-    for (int64_t r = 0; r < st->rows; r++) {
-      const float *x = st->x + r * f->K;
+    for (int64_t i = 0; i < rows; i++) {
+      const float *x = st->x + i * st->rows / rows * f->K;
       float acc[8] = {0};
       int64_t k = 0;
       for (; k + 8 <= f->K; k += 8)
@@ -218,11 +299,52 @@ static void awq_scales(const WStats *st, double alpha, float *s, float *inv, dou
   }
 }
 
+/* GPTQ on ws (w rescaled by 1 / inv), in place of q and sc when its product
+ * error on the sampled rows is below err. */
+static void try_gptq(const QFormat *f, const float *w, const float *ws, const WStats *st, const float *inv,
+                     const double *imp, double err, Memo *m, int8_t *q, float *sc) {
+  int64_t K = f->K;
+  double *r = xcalloc((size_t)(K * K), sizeof *r);
+  if (getenv("HOLD")) {
+    /* debug: H from even rows, errors on odd rows */
+    int64_t h = st->rows / 2;
+    float *xe = xcalloc((size_t)(h * K), sizeof(float));
+    WStats odd = *st; odd.x = xcalloc((size_t)(h * K), sizeof(float)); odd.rows = h;
+    for (int64_t i = 0; i < h; i++) memcpy(xe + i * K, st->x + 2 * i * K, sizeof(float) * K), memcpy(odd.x + i * K, st->x + (2 * i + 1) * K, sizeof(float) * K);
+    double damp = atof(getenv("HOLD"));
+    if (tfx_gptq_factor(xe, h, K, inv, damp, r)) {
+      int8_t *q2 = xcalloc((size_t)(f->N * K), 1);
+      float *sc2 = xcalloc((size_t)(f->N * f->ng), sizeof *sc2);
+      gptq_matrix(f, ws, r, imp, q2, sc2);
+      double e0 = output_error(f, &odd, w, q, sc, m->alpha > 0 ? inv : NULL), e1 = output_error(f, &odd, w, q2, sc2, m->alpha > 0 ? inv : NULL);
+      WStats ev = odd; ev.x = xe;
+      double c0 = output_error(f, &ev, w, q, sc, m->alpha > 0 ? inv : NULL), c1 = output_error(f, &ev, w, q2, sc2, m->alpha > 0 ? inv : NULL);
+      fprintf(stderr, "HOLD %s K=%lld N=%lld rows=%lld: held-out rtn %.4g gptq %.4g (%.3f) | fit rtn %.4g gptq %.4g (%.3f)\n", m->weight, (long long)K, (long long)f->N, (long long)h, e0, e1, e1/e0, c0, c1, c1/c0);
+      free(q2), free(sc2);
+    }
+    free(xe), free(odd.x);
+  }
+  if (tfx_gptq_factor(st->x, st->rows, K, inv, GPTQ_DAMP, r)) {
+    int8_t *q2 = xcalloc((size_t)(f->N * K), 1);
+    float *sc2 = xcalloc((size_t)(f->N * f->ng), sizeof *sc2);
+    gptq_matrix(f, ws, r, imp, q2, sc2);
+    if (output_error(f, st, w, q2, sc2, m->alpha > 0 ? inv : NULL) < err) {
+      memcpy(q, q2, (size_t)(f->N * K));
+      memcpy(sc, sc2, sizeof *sc * (size_t)(f->N * f->ng));
+      m->gptq = true;
+    }
+    free(q2), free(sc2);
+  }
+  free(r);
+}
+
 /* Quantise w [N, K] into q (one value a byte), sc and m->xs: without
  * statistics the plain scale search; with them, the alpha whose max|w|
  * quantisation gives the smallest product error on the sampled rows, then
- * the energy-weighted scale search on the weight rescaled with it. */
-static void quant_search(const QFormat *f, const float *w, const WStats *st, Memo *m, int8_t *q, float *sc) {
+ * the energy-weighted scale search on the weight rescaled with it, and GPTQ
+ * on that weight if asked and better. */
+static void quant_search(const QFormat *f, const float *w, const WStats *st, bool gptq, Memo *m, int8_t *q,
+                         float *sc) {
   m->alpha = 0;
   if (!st || !st->rows) {
     quant_matrix(f, w, NULL, q, sc);
@@ -245,6 +367,7 @@ static void quant_search(const QFormat *f, const float *w, const WStats *st, Mem
   awq_scales(st, m->alpha, s, inv, imp);
   for (int64_t i = 0; i < NK; i++) ws[i] = w[i] * s[i % K];
   quant_matrix(f, ws, imp, q, sc);
+  if (gptq) try_gptq(f, w, ws, st, inv, imp, output_error(f, st, w, q, sc, m->alpha > 0 ? inv : NULL), m, q, sc);
   if (m->alpha > 0) {
     m->xs = (TfxTensor){.dtype = TFX_F32, .rank = 1, .dims = {K}};
     m->xs.data = memcpy(xcalloc((size_t)K, sizeof(float)), inv, sizeof(float) * (size_t)K);
@@ -252,15 +375,35 @@ static void quant_search(const QFormat *f, const float *w, const WStats *st, Mem
   free(ws), free(s), free(inv), free(imp);
 }
 
-/* Quantise weight wv (float32 2-D, [K, N] or, when trans, [N, K]) into m's
- * malloc'd tensors; group 0: one group per output channel. */
-static void quantise(const TfxGraph *g, uint32_t wv, bool trans, int bits, int64_t group, const WStats *st,
-                     Memo *m) {
-  const TfxTensor *w = g->values[wv].konst;
-  int64_t K = trans ? w->dims[1] : w->dims[0], N = trans ? w->dims[0] : w->dims[1];
+static QFormat qformat(int bits, int64_t N, int64_t K, int64_t group) {
   QFormat f = {.bits = bits, .lo = bits == 8 ? -127 : -8, .hi = bits == 8 ? 127 : 7, .N = N, .K = K,
                .G = group ? group : K, .min_ratio = bits == 8 ? 0.8 : 0.5, .steps = SCALE_STEPS};
   f.ng = K / f.G;
+  return f;
+}
+
+void tfx_quant_matrix(const float *w, int64_t N, int64_t K, int bits, int64_t group, const float *x, int64_t rows,
+                      bool gptq, int8_t *q, float *scales) {
+  QFormat f = qformat(bits, N, K, group);
+  double *imp = NULL, *r = NULL;
+  if (x && rows > 0) {
+    imp = xcalloc((size_t)K, sizeof *imp);
+    for (int64_t i = 0; i < rows; i++)
+      for (int64_t k = 0; k < K; k++) imp[k] += (double)x[i * K + k] * x[i * K + k] / (double)rows;
+    r = gptq ? xcalloc((size_t)(K * K), sizeof *r) : NULL;
+  }
+  if (r && tfx_gptq_factor(x, rows, K, NULL, GPTQ_DAMP, r)) gptq_matrix(&f, w, r, imp, q, scales);
+  else quant_matrix(&f, w, imp, q, scales);
+  free(imp), free(r);
+}
+
+/* Quantise weight wv (float32 2-D, [K, N] or, when trans, [N, K]) into m's
+ * malloc'd tensors; group 0: one group per output channel. */
+static void quantise(const TfxGraph *g, uint32_t wv, bool trans, int bits, int64_t group, const WStats *st,
+                     bool gptq, Memo *m) {
+  const TfxTensor *w = g->values[wv].konst;
+  int64_t K = trans ? w->dims[1] : w->dims[0], N = trans ? w->dims[0] : w->dims[1];
+  QFormat f = qformat(bits, N, K, group);
   const float *src = w->data;
   float *wt = xcalloc((size_t)(N * K), sizeof *wt); /* [N, K] */
   for (int64_t n = 0; n < N; n++)
@@ -268,7 +411,7 @@ static void quantise(const TfxGraph *g, uint32_t wv, bool trans, int bits, int64
   int8_t *q = xcalloc((size_t)(N * K), 1);
   m->s = (TfxTensor){.dtype = TFX_F32, .rank = group ? 2 : 1, .dims = {N, f.ng}};
   m->s.data = xcalloc((size_t)(N * f.ng), sizeof(float));
-  quant_search(&f, wt, st && st->K == K ? st : NULL, m, q, m->s.data);
+  quant_search(&f, wt, st && st->K == K ? st : NULL, gptq, m, q, m->s.data);
   if (bits == 8) {
     m->q = (TfxTensor){.dtype = TFX_I8, .rank = 2, .dims = {N, K}, .data = q};
   } else {
@@ -404,9 +547,8 @@ static TfxStatus quantize_tables(TfxGraph *g, const TfxQuantOptions *q, int64_t 
       if (!m) {
         memo->m = xrealloc(memo->m, sizeof *memo->m * (size_t)(memo->n_m + 1));
         m = &memo->m[memo->n_m++];
-        *m = (Memo){.weight = strdup(tname), .trans = true, .bits = 8, .group = -1 - gq};
-        if (!m->weight) abort();
-        quantise(g, tv, true, 8, gq, NULL, m);
+        *m = (Memo){.weight = xstrdup(tname), .trans = true, .bits = 8, .group = -1 - gq};
+        quantise(g, tv, true, 8, gq, NULL, false, m);
       }
       done_v = tv;
       done_q = add_const(g, tname, ".q8", &m->q);
@@ -464,9 +606,8 @@ TfxStatus tfx_pass_quantize_weights(TfxGraph *g, const TfxQuantOptions *q, const
       if (!m) {
         memo->m = xrealloc(memo->m, sizeof *memo->m * (size_t)(memo->n_m + 1));
         m = &memo->m[memo->n_m++];
-        *m = (Memo){.weight = strdup(wname), .trans = c.trans, .bits = q->weight_bits, .group = gq};
-        if (!m->weight) abort();
-        quantise(g, c.w, c.trans, q->weight_bits, gq, find_stats(q->stats, wname), m);
+        *m = (Memo){.weight = xstrdup(wname), .trans = c.trans, .bits = q->weight_bits, .group = gq};
+        quantise(g, c.w, c.trans, q->weight_bits, gq, find_stats(q->stats, wname), !q->no_gptq, m);
       }
       slot[0] = add_const(g, wname, q->weight_bits == 8 ? ".q8" : ".q4", &m->q);
       slot[1] = add_const(g, wname, ".scale", &m->s);

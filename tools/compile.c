@@ -95,6 +95,10 @@ static TfxGraph *build(Ctx *c, bool have_s, int64_t S, int64_t P, bool kv, TfxKv
     int changed = 0;
     if (kvi->ok && (tfx_pass_dce(g, &changed) || tfx_graph_verify(g))) goto fail;
   }
+  if (r->opt_level >= 2) {
+    int changed = 0;
+    if (tfx_pass_fuse_linear(g, &changed) || tfx_pass_dce(g, &changed) || tfx_graph_verify(g)) goto fail;
+  }
   return g;
 fail:
   tfx_graph_free(g);

@@ -78,12 +78,15 @@ const char *tfx_c_tmp(TfxCEmit *e, const char *prefix) {
 void tfx_c_need(TfxCEmit *e, TfxCHelper h) {
   if (h >= TFX_HELP_COUNT || e->need[h]) return;
   e->need[h] = true;
-  if (h == TFX_HELP_ATTN) {
+  if (h == TFX_HELP_ATTN || h == TFX_HELP_QMM) {
     tfx_c_need(e, TFX_HELP_SGEMM);
-    tfx_c_need(e, TFX_HELP_MATH);
+    if (h == TFX_HELP_ATTN) tfx_c_need(e, TFX_HELP_MATH);
   }
   if (h == TFX_HELP_ATTN || h == TFX_HELP_SGEMM) tfx_c_need(e, TFX_HELP_SIMD);
-  if (h == TFX_HELP_SGEMM) tfx_c_need(e, TFX_HELP_POOL);
+  if (h == TFX_HELP_SGEMM) {
+    tfx_c_need(e, TFX_HELP_POOL);
+    tfx_c_need(e, TFX_HELP_MATH); /* the GELU epilogue */
+  }
 }
 
 const char *tfx_c_calctype(TfxDtype t) {
@@ -197,3 +200,5 @@ const char *tfx_c_type_text(char *buf, size_t size, const TfxValue *v) {
   if (n < size) snprintf(buf + n, size - n, "]");
   return buf;
 }
+
+bool tfx_c_packed(const TfxCEmit *e, uint32_t v) { return e->packed && v != TFX_NONE && e->packed[v]; }

@@ -35,6 +35,8 @@ typedef struct {
   int64_t pool_off;     /* workspace offset of the thread pool (threads > 1) */
   int threads;          /* most threads the code may use (1: no pool) */
   int sample;           /* the lifted sample being printed */
+  uint8_t *pack;        /* per value: 0, or the weight is stored prepacked from K x N (1) or N x K (2) */
+  bool *packed;         /* pack[v] != 0, for tfx_c_packed */
 } Emitter;
 
 /* The constant printed for value v: the full-length one for a window. */
@@ -103,6 +105,76 @@ static void print_embedded(FILE *f, const char *name, uint32_t id, const TfxTens
     }
   }
   fputs(punned ? "\n}};\n" : "\n};\n", f);
+}
+
+/* ---- prepacked weights ------------------------------------------------------
+ * A float32 weight read only as the weight of Linear nodes (all with the same
+ * trans_b) is stored as the GEMM reads it: panels of 16 columns of the K x N
+ * matrix, each K x 16 and contiguous, the last one zero-padded, so no call
+ * packs it again (codegen/c/kernels.c, layout 2). */
+static void find_packed(Emitter *m) {
+  TfxGraph *g = m->g;
+  for (uint32_t v = 0; v < g->n_values; v++) m->pack[v] = 0;
+  for (uint32_t v = 0; v < g->n_values; v++) {
+    const TfxValue *val = &g->values[v];
+    if (val->konst && val->dtype == TFX_F32 && val->rank == 2 && !val->is_output &&
+        !(m->lift && (m->lift->window[v] || m->lift->varies[v])))
+      m->pack[v] = 3; /* candidate, no reader seen yet */
+  }
+  for (uint32_t i = 0; i < g->n_nodes; i++) {
+    const TfxNode *n = &g->nodes[i];
+    if (n->dead) continue;
+    for (int k = 0; k < n->n_inputs; k++) {
+      uint32_t v = n->inputs[k];
+      if (v == TFX_NONE || !m->pack[v]) continue;
+      uint8_t want = n->op == TFX_OP_Linear && k == 1 ? (tfx_attr_int(n, "trans_b", 0) ? 2 : 1) : 0;
+      m->pack[v] = m->pack[v] == 3 || m->pack[v] == want ? want : 0;
+    }
+  }
+  for (uint32_t v = 0; v < g->n_values; v++) {
+    if (m->pack[v] == 3) m->pack[v] = 0;
+    m->packed[v] = m->pack[v] != 0;
+  }
+}
+
+static void pack_dims(const Emitter *m, uint32_t v, int64_t *K, int64_t *N) {
+  const TfxTensor *t = m->g->values[v].konst;
+  *K = t->dims[m->pack[v] == 2 ? 1 : 0];
+  *N = t->dims[m->pack[v] == 2 ? 0 : 1];
+}
+
+static int64_t stored_bytes(const Emitter *m, uint32_t v) {
+  if (!m->pack[v]) return (int64_t)tfx_tensor_bytes(const_of(m, v));
+  int64_t K, N;
+  pack_dims(m, v, &K, &N);
+  return (N + 15) / 16 * 16 * K * (int64_t)sizeof(float);
+}
+
+/* Panel p of weight v into out[K * 16]. */
+static void pack_panel(const Emitter *m, uint32_t v, int64_t p, float *out) {
+  const float *w = m->g->values[v].konst->data;
+  int64_t K, N;
+  pack_dims(m, v, &K, &N);
+  for (int64_t k = 0; k < K; k++)
+    for (int64_t j = 0; j < 16; j++) {
+      int64_t c = p * 16 + j;
+      out[k * 16 + j] = c >= N ? 0.0f : m->pack[v] == 2 ? w[c * K + k] : w[k * N + c];
+    }
+}
+
+/* The whole prepacked weight (embedded weights only: they are small). */
+static TfxTensor *pack_whole(const Emitter *m, uint32_t v, TfxTensor *t) {
+  int64_t K, N;
+  pack_dims(m, v, &K, &N);
+  int64_t panels = (N + 15) / 16;
+  memset(t, 0, sizeof *t);
+  t->dtype = TFX_F32;
+  t->rank = 1;
+  t->dims[0] = panels * 16 * K;
+  t->data = malloc((size_t)(t->dims[0] ? t->dims[0] : 1) * sizeof(float));
+  if (!t->data) abort();
+  for (int64_t p = 0; p < panels; p++) pack_panel(m, v, p, (float *)t->data + p * 16 * K);
+  return t;
 }
 
 /* ---- declarations -------------------------------------------------------- */
@@ -297,6 +369,7 @@ static void print_helpers(Emitter *m, FILE *f) {
   if (m->e.need[TFX_HELP_MATH]) tfx_c_print_math(f);
   if (m->e.need[TFX_HELP_SGEMM]) tfx_c_print_sgemm(f);
   if (m->e.need[TFX_HELP_ATTN]) tfx_c_print_attn(f);
+  if (m->e.need[TFX_HELP_QMM]) tfx_c_print_qmm(f);
 }
 
 static void print_set_threads(Emitter *m, FILE *f) {
@@ -482,6 +555,27 @@ static uint64_t fnv_step(uint64_t h, const unsigned char *p, size_t n) {
   return h;
 }
 
+/* A prepacked weight panel by panel: hashed into *h, or written to f when h is NULL. */
+static TfxStatus write_packed(const Emitter *m, uint32_t v, FILE *f, uint64_t *h) {
+  static const unsigned char zeros[64];
+  int64_t K, N;
+  pack_dims(m, v, &K, &N);
+  float *buf = malloc((size_t)(K ? K : 1) * 16 * sizeof(float));
+  if (!buf) abort();
+  size_t nb = (size_t)K * 16 * sizeof(float);
+  TfxStatus st = TFX_OK;
+  for (int64_t p = 0; p < (N + 15) / 16 && !st; p++) {
+    pack_panel(m, v, p, buf);
+    if (h) *h = fnv_step(*h, (const unsigned char *)buf, nb);
+    else if (nb && fwrite(buf, 1, nb, f) != nb) st = TFX_ERR;
+  }
+  free(buf);
+  size_t pad = (size_t)((64 - stored_bytes(m, v) % 64) % 64);
+  if (h) *h = fnv_step(*h, zeros, pad);
+  else if (!st && fwrite(zeros, 1, pad, f) != pad) st = TFX_ERR;
+  return st;
+}
+
 /* Header (with the FNV-1a hash of everything after it), then each constant
  * padded to 64 bytes in woff order: hashed in a first pass and written in a
  * second, so the weights are never copied into one block. */
@@ -500,6 +594,10 @@ static TfxStatus write_bin(Emitter *m, FILE *f) {
     }
     for (uint32_t v = 0; v < g->n_values; v++) {
       if (m->woff[v] < 0) continue;
+      if (m->pack[v]) {
+        if (write_packed(m, v, f, pass ? NULL : &h)) return TFX_ERR;
+        continue;
+      }
       const TfxTensor *t = const_of(m, v);
       size_t nb = tfx_tensor_bytes(t), pad = (64 - nb % 64) % 64;
       if (pass == 0) {
@@ -686,8 +784,13 @@ TfxStatus tfx_emit_c(TfxGraph *g, const TfxCOptions *opt) {
   m.e.referenced = calloc(g->n_values + 1, sizeof *m.e.referenced);
   m.params = calloc(g->n_inputs + 1, sizeof *m.params);
   m.oparams = calloc(g->n_outputs + 1, sizeof *m.oparams);
-  if (!m.used || !m.body_ref || !m.woff || !m.win_off || !m.e.vars || !m.e.referenced || !m.params || !m.oparams)
+  m.pack = calloc(g->n_values + 1, sizeof *m.pack);
+  m.packed = calloc(g->n_values + 1, sizeof *m.packed);
+  if (!m.used || !m.body_ref || !m.woff || !m.win_off || !m.e.vars || !m.e.referenced || !m.params || !m.oparams ||
+      !m.pack || !m.packed)
     abort();
+  find_packed(&m);
+  m.e.packed = m.packed;
   for (uint32_t i = 0; i < g->n_nodes; i++) {
     const TfxNode *n = &g->nodes[i];
     if (n->dead) continue;
@@ -719,7 +822,7 @@ TfxStatus tfx_emit_c(TfxGraph *g, const TfxCOptions *opt) {
     m.woff[v] = -1;
     if (!m.file_weights || !m.used[v] || !g->values[v].konst) continue;
     m.woff[v] = m.weights_bytes;
-    m.weights_bytes += ((int64_t)tfx_tensor_bytes(const_of(&m, v)) + 63) / 64 * 64;
+    m.weights_bytes += (stored_bytes(&m, v) + 63) / 64 * 64;
   }
   /* workspace: the plan, then the windows of length-dependent constants, then the KV cache */
   m.ws_total = m.plan.total;
@@ -762,7 +865,11 @@ TfxStatus tfx_emit_c(TfxGraph *g, const TfxCOptions *opt) {
     print_helpers(&m, fc);
     if (!m.file_weights)
       for (uint32_t v = 0; v < g->n_values; v++)
-        if (m.used[v] && g->values[v].konst) print_embedded(fc, opt->name, v, const_of(&m, v));
+        if (m.used[v] && g->values[v].konst) {
+          TfxTensor t;
+          print_embedded(fc, opt->name, v, m.pack[v] ? pack_whole(&m, v, &t) : const_of(&m, v));
+          if (m.pack[v]) free(t.data);
+        }
     fputc('\n', fc);
     print_init(&m, fc);
     if (L) print_lifted_run(&m, fc, lifted);
@@ -795,6 +902,8 @@ TfxStatus tfx_emit_c(TfxGraph *g, const TfxCOptions *opt) {
   free(m.e.referenced);
   free(m.params);
   free(m.oparams);
+  free(m.pack);
+  free(m.packed);
   tfx_plan_free(&m.plan);
   return st;
 }

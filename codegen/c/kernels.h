@@ -54,4 +54,14 @@ void tfx_c_print_math(FILE *f);
  * a decode step over the KV cache with the keys split across threads. */
 void tfx_c_print_attn(FILE *f);
 
+/* TFX_HELP_QMM: the product with quantised weights (kernels_quant.c)
+ *   static void tfx_qmm(tfx_pool *pp, int64_t M, int64_t N, int64_t K, const float *x,
+ *                       const void *wq, const float *scales, int64_t group, int bits,
+ *                       const float *bias, const float *xs, float *y);
+ * y [M, N] = (x [M, K] .* xs) x W^T + bias with W [N, K] stored as WeightQMatMul's
+ * wq (int8, or uint8 nibble pairs for bits 4) and scales [N, K / group]; bias
+ * and xs may be NULL.  Threads split the channels; the result is the same for
+ * any thread count. */
+void tfx_c_print_qmm(FILE *f);
+
 #endif

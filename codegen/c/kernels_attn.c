@@ -89,6 +89,15 @@ static void print_vec(FILE *f) {
         "#endif\n"
         "  for (d = n8; d < n; d++) y[d] = x ? y[d] * c + a * x[d] : y[d] * c;\n"
         "}\n", f);
+  /* x = x / c */
+  fputs("static TFX_MAYBE_UNUSED void tfx_attn_div(float *x, float c, int64_t n) {\n"
+        "  int64_t d = 0;\n"
+        "#ifdef TFX_SIMD\n"
+        "  const __m256 vc = _mm256_set1_ps(c);\n"
+        "  for (; d < n / 8 * 8; d += 8) _mm256_storeu_ps(x + d, _mm256_div_ps(_mm256_loadu_ps(x + d), vc));\n"
+        "#endif\n"
+        "  for (; d < n; d++) x[d] /= c;\n"
+        "}\n", f);
   /* largest element (-inf for none) */
   fputs("static TFX_MAYBE_UNUSED float tfx_attn_max(const float *x, int64_t n) {\n"
         "  int64_t d, d0 = 0;\n  float m = -INFINITY;\n"
@@ -105,14 +114,25 @@ static void print_vec(FILE *f) {
         "  for (d = d0; d < n; d++) m = x[d] > m ? x[d] : m;\n  return m;\n}\n", f);
   /* x = exp(x - m), returns the sum */
   fputs("static TFX_MAYBE_UNUSED float tfx_attn_expsum(float *x, float m, int64_t n) {\n"
-        "  const int64_t n8 = n / 8 * 8;\n  int64_t d;\n"
-        "  for (d = 0; d < n; d++) x[d] -= m;\n"
-        "  tfx_vexpf(x, x, n);\n"
+        "  const int64_t n8 = n / 8 * 8;\n  int64_t d;\n  int u;\n"
         "#ifdef TFX_SIMD\n"
         "  {\n    __m256 s = _mm256_setzero_ps();\n    float r;\n"
-        "    for (d = 0; d < n8; d += 8) s = _mm256_add_ps(s, _mm256_loadu_ps(x + d));\n"
-        "    for (r = tfx_attn_hsum(s), d = n8; d < n; d++) r += x[d];\n    return r;\n  }\n"
+        "    for (d = 0; d < n8; d += 8) {\n"
+        "      float t[8];\n"
+        "      __m256 e;\n"
+        "      for (u = 0; u < 8; u++) t[u] = tfx_expf(x[d + u] - m);\n"
+        "      e = _mm256_loadu_ps(t);\n"
+        "      _mm256_storeu_ps(x + d, e);\n"
+        "      s = _mm256_add_ps(s, e);\n"
+        "    }\n"
+        "    for (r = tfx_attn_hsum(s), d = n8; d < n; d++) r += x[d] = tfx_expf(x[d] - m);\n    return r;\n  }\n"
         "#else\n"
+        "  for (d = 0; d < n8; d += 8) {\n"
+        "    float t[8];\n"
+        "    for (u = 0; u < 8; u++) t[u] = tfx_expf(x[d + u] - m);\n"
+        "    for (u = 0; u < 8; u++) x[d + u] = t[u];\n"
+        "  }\n"
+        "  for (d = n8; d < n; d++) x[d] = tfx_expf(x[d] - m);\n"
         "  {\n    float p[8] = {0, 0, 0, 0, 0, 0, 0, 0}, r;\n    int u;\n"
         "    for (d = 0; d < n8; d += 8)\n      for (u = 0; u < 8; u++) p[u] += x[d + u];\n"
         "    r = ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));\n"
@@ -121,89 +141,223 @@ static void print_vec(FILE *f) {
         "}\n", f);
 }
 
+/* The micro-kernels of both products of a tile, for the six rows u of a block:
+ *   c_u[0..w) = (add ? c_u[0..w) : 0) + sum over t < K of a(u, t) * b[t * ldb + 0..w)
+ * with a(u, t) = a[u * ua + t * ta] and c_u = c + u * ldc, each element one chain
+ * of multiply-adds in t order.  With SIMD the 6 x w block stays in registers
+ * (w = 16: twelve accumulators, two loads and six broadcasts per step), and ua, ta
+ * are literals so that one pointer walks a.  Callers pad their buffers to whole
+ * blocks of six rows, so no row count reaches the loop. */
+static void print_mk(FILE *f, const char *name, int w, const char *ua, const char *ta) {
+  const int nv = w / 8;
+  int u, x;
+  fprintf(f,
+          "static TFX_INLINE void tfx_attn_%s%d(const float *a, const float *b, int64_t ldb, int64_t K, float *c,\n"
+          "    int64_t ldc, int add) {\n#ifdef TFX_SIMD\n  int64_t t;\n  __m256 x, b0",
+          name, w);
+  for (x = 1; x < nv; x++) fprintf(f, ", b%d", x);
+  fputs(";\n", f);
+  for (u = 0; u < 6; u++)
+    for (x = 0; x < nv; x++)
+      fprintf(f, "  __m256 s%d%d = add ? _mm256_loadu_ps(c + %d * ldc + %d) : _mm256_setzero_ps();\n", u, x, u, 8 * x);
+  fprintf(f, "  for (t = 0; t < K; t++, a += %s, b += ldb) {\n", ta);
+  for (x = 0; x < nv; x++) fprintf(f, "    b%d = _mm256_loadu_ps(b + %d);\n", x, 8 * x);
+  for (u = 0; u < 6; u++) {
+    fprintf(f, "    x = _mm256_broadcast_ss(a + %d * %s);\n", u, ua);
+    for (x = 0; x < nv; x++) fprintf(f, "    s%d%d = _mm256_fmadd_ps(x, b%d, s%d%d);\n", u, x, x, u, x);
+  }
+  fputs("  }\n", f);
+  for (u = 0; u < 6; u++)
+    for (x = 0; x < nv; x++) fprintf(f, "  _mm256_storeu_ps(c + %d * ldc + %d, s%d%d);\n", u, 8 * x, u, x);
+  fprintf(f, "#else\n  tfx_attn_mkn(a, %s, %s, b, ldb, K, c, ldc, add, %d);\n#endif\n}\n", ua, ta, w);
+}
+
+/* The products of a tile (see print_mk), the packing of Q and Kᵀ. */
+static void print_products(FILE *f) {
+  fputs("/* the micro-kernels' product for any width n, in plain C (portable path, narrow tails) */\n"
+        "static TFX_MAYBE_UNUSED void tfx_attn_mkn(const float *a, int64_t ua, int64_t ta, const float *b,\n"
+        "    int64_t ldb, int64_t K, float *c, int64_t ldc, int add, int64_t n) {\n"
+        "  int64_t u, t, j;\n"
+        "  for (u = 0; u < 6; u++) {\n"
+        "    float *cu = c + u * ldc;\n"
+        "    if (!add)\n      for (j = 0; j < n; j++) cu[j] = 0;\n"
+        "    for (t = 0; t < K; t++) {\n"
+        "      const float x = a[u * ua + t * ta], *bt = b + t * ldb;\n"
+        "      for (j = 0; j < n; j++) cu[j] += x * bt[j];\n"
+        "    }\n"
+        "  }\n"
+        "}\n", f);
+  /* Q·Kᵀ: a is rows of Q (TFX_ATTN_DKMAX apart), b is kt */
+  print_mk(f, "qk", 16, "TFX_ATTN_DKMAX", "1");
+  /* P·V: a is rows of P (TFX_ATTN_BK apart), b rows of V */
+  print_mk(f, "pv", 16, "TFX_ATTN_BK", "1");
+  print_mk(f, "pv", 8, "TFX_ATTN_BK", "1");
+  /* o[d * TFX_ATTN_BK + c] = k[c * lk + d] for an 8 x 8 block */
+  fputs("#ifdef TFX_SIMD\n"
+        "static TFX_INLINE void tfx_attn_t8(const float *k, int64_t lk, float *o) {\n"
+        "  __m256 r0 = _mm256_loadu_ps(k), r1 = _mm256_loadu_ps(k + lk), r2 = _mm256_loadu_ps(k + 2 * lk);\n"
+        "  __m256 r3 = _mm256_loadu_ps(k + 3 * lk), r4 = _mm256_loadu_ps(k + 4 * lk), r5 = _mm256_loadu_ps(k + 5 * lk);\n"
+        "  __m256 r6 = _mm256_loadu_ps(k + 6 * lk), r7 = _mm256_loadu_ps(k + 7 * lk);\n"
+        "  const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);\n"
+        "  const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);\n"
+        "  const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);\n"
+        "  const __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);\n"
+        "  r0 = _mm256_shuffle_ps(t0, t2, 0x44), r1 = _mm256_shuffle_ps(t0, t2, 0xEE);\n"
+        "  r2 = _mm256_shuffle_ps(t1, t3, 0x44), r3 = _mm256_shuffle_ps(t1, t3, 0xEE);\n"
+        "  r4 = _mm256_shuffle_ps(t4, t6, 0x44), r5 = _mm256_shuffle_ps(t4, t6, 0xEE);\n"
+        "  r6 = _mm256_shuffle_ps(t5, t7, 0x44), r7 = _mm256_shuffle_ps(t5, t7, 0xEE);\n"
+        "  _mm256_storeu_ps(o, _mm256_permute2f128_ps(r0, r4, 0x20));\n"
+        "  _mm256_storeu_ps(o + TFX_ATTN_BK, _mm256_permute2f128_ps(r1, r5, 0x20));\n"
+        "  _mm256_storeu_ps(o + 2 * TFX_ATTN_BK, _mm256_permute2f128_ps(r2, r6, 0x20));\n"
+        "  _mm256_storeu_ps(o + 3 * TFX_ATTN_BK, _mm256_permute2f128_ps(r3, r7, 0x20));\n"
+        "  _mm256_storeu_ps(o + 4 * TFX_ATTN_BK, _mm256_permute2f128_ps(r0, r4, 0x31));\n"
+        "  _mm256_storeu_ps(o + 5 * TFX_ATTN_BK, _mm256_permute2f128_ps(r1, r5, 0x31));\n"
+        "  _mm256_storeu_ps(o + 6 * TFX_ATTN_BK, _mm256_permute2f128_ps(r2, r6, 0x31));\n"
+        "  _mm256_storeu_ps(o + 7 * TFX_ATTN_BK, _mm256_permute2f128_ps(r3, r7, 0x31));\n"
+        "}\n"
+        "#endif\n", f);
+  /* kt [nd][TFX_ATTN_BK] = the first nd columns of the nk rows of k, transposed;
+   * columns nk .. up to the next multiple of 16 are zero */
+  fputs("static void tfx_attn_packk(const float *k, int64_t lk, int64_t nk, int64_t nd, float *kt) {\n"
+        "  const int64_t nk16 = (nk + 15) / 16 * 16;\n"
+        "  int64_t c, d, c8 = 0, d8 = 0;\n"
+        "#ifdef TFX_SIMD\n"
+        "  c8 = nk / 8 * 8, d8 = nd / 8 * 8;\n"
+        "  for (c = 0; c < c8; c += 8)\n"
+        "    for (d = 0; d < d8; d += 8) tfx_attn_t8(k + c * lk + d, lk, kt + d * TFX_ATTN_BK + c);\n"
+        "#endif\n"
+        "  for (d = 0; d < nd; d++)\n"
+        "    for (c = d < d8 ? c8 : 0; c < nk16; c++) kt[d * TFX_ATTN_BK + c] = c < nk ? k[c * lk + d] : 0.0f;\n"
+        "}\n", f);
+  /* qp: the nq rows of q (row stride lq) TFX_ATTN_DKMAX apart, each times *scale
+   * when given (rounded, as a Mul node would); rows up to a multiple of six zero */
+  fputs("static void tfx_attn_packq(const float *q, int64_t lq, int64_t nq, int64_t Dk, const float *scale, float *qp) {\n"
+        "  int64_t r, t;\n"
+        "  for (r = 0; r < nq; r++) {\n"
+        "    float *o = qp + r * TFX_ATTN_DKMAX;\n"
+        "    if (scale)\n      for (t = 0; t < Dk; t++) o[t] = q[r * lq + t] * *scale;\n"
+        "    else\n      memcpy(o, q + r * lq, sizeof(float) * (size_t)Dk);\n"
+        "  }\n"
+        "  for (; r % 6; r++) memset(qp + r * TFX_ATTN_DKMAX, 0, sizeof(float) * (size_t)Dk);\n"
+        "}\n", f);
+  /* scores s[r][c] (row stride TFX_ATTN_BK) = q_r . k_c for r < nq rounded up to
+   * six, c < nk rounded up to 16 (qp as tfx_attn_packq leaves it): Kᵀ goes through
+   * kt in slices of TFX_ATTN_KD, each slice adding to the last */
+  fputs("static void tfx_attn_qk(const float *qp, int64_t nq, const float *k, int64_t lk, int64_t nk, int64_t Dk,\n"
+        "    float *kt, float *s) {\n"
+        "  const int64_t nk16 = (nk + 15) / 16 * 16;\n"
+        "  int64_t d0 = 0, r, c;\n"
+        "  do {\n"
+        "    const int64_t nd = Dk - d0 < TFX_ATTN_KD ? Dk - d0 : TFX_ATTN_KD;\n"
+        "    tfx_attn_packk(k + d0, lk, nk, nd, kt);\n"
+        "    for (r = 0; r < nq; r += 6)\n"
+        "      for (c = 0; c < nk16; c += 16)\n"
+        "        tfx_attn_qk16(qp + r * TFX_ATTN_DKMAX + d0, kt + c, TFX_ATTN_BK, nd, s + r * TFX_ATTN_BK + c, TFX_ATTN_BK, d0 > 0);\n"
+        "    d0 += TFX_ATTN_KD;\n"
+        "  } while (d0 < Dk);\n"
+        "}\n", f);
+  /* acc[r][0..Dv) += sum over c < nk of p[r][c] v_c (p row stride TFX_ATTN_BK, acc
+   * Dv) for r < nq rounded up to six */
+  fputs("static void tfx_attn_pv(const float *p, int64_t nq, int64_t nk, const float *v, int64_t lv, int64_t Dv,\n"
+        "    float *acc) {\n"
+        "  int64_t r, d;\n"
+        "  for (r = 0; r < nq; r += 6) {\n"
+        "    const float *pr = p + r * TFX_ATTN_BK;\n"
+        "    float *ar = acc + r * Dv;\n"
+        "    for (d = 0; d + 16 <= Dv; d += 16) tfx_attn_pv16(pr, v + d, lv, nk, ar + d, Dv, 1);\n"
+        "    if (d + 8 <= Dv) tfx_attn_pv8(pr, v + d, lv, nk, ar + d, Dv, 1), d += 8;\n"
+        "    if (d < Dv) tfx_attn_mkn(pr, TFX_ATTN_BK, 1, v + d, lv, nk, ar + d, Dv, 1, Dv - d);\n"
+        "  }\n"
+        "}\n", f);
+}
+
 /* tfx_attn: arguments, one tile row's masking and softmax step, the job loop. */
 static void print_prefill(FILE *f) {
-  fputs("#define TFX_ATTN_BQ 48\n#define TFX_ATTN_BK 128\n#define TFX_ATTN_DMAX 128\n"
+  fputs("#define TFX_ATTN_BQ 48\n#define TFX_ATTN_BK 128\n#define TFX_ATTN_DMAX 128\n#define TFX_ATTN_DKMAX 256\n#define TFX_ATTN_KD 64\n"
         "/* q/k/v/y: element (b, head, row, d) at b * s[0] + head * s[1] + row * s[2] + d.\n"
         " * mask (float, added) or bmask (bool, 0 = -inf): element (b, h, i, j) at\n"
         " * b * ms[0] + h * ms[1] + i * ms[2] + j for j < Tm; keys j >= Tm are masked.\n"
-        " * causal: key j visible from query i iff j <= i; left / right (-1: none):\n"
-        " * i - j <= left and j - i <= right.  qscale: Q is multiplied by scale (each\n"
-        " * product rounded to float, as a Mul node would) and the scores are not scaled\n"
-        " * again.  Dv (and with qscale Dk) <= TFX_ATTN_DMAX. */\n"
+        " * Query row i sits at key position p = i + off.  causal: key j visible iff\n"
+        " * j <= p; left / right (-1: none): p - j <= left and j - p <= right.  qscale: Q\n"
+        " * is multiplied by scale (each product rounded to float, as a Mul node would)\n"
+        " * and the scores are not scaled again.  Dv <= TFX_ATTN_DMAX, Dk <= TFX_ATTN_DKMAX. */\n"
         "typedef struct {\n"
         "  const float *q, *k, *v, *mask;\n  const uint8_t *bmask;\n  float *y;\n"
-        "  int64_t B, Hq, Hkv, S, T, Dk, Dv, Tm, left, right;\n"
+        "  int64_t B, Hq, Hkv, S, T, Dk, Dv, Tm, left, right, off;\n"
         "  int64_t qs[3], ks[3], vs[3], ys[3], ms[3];\n"
         "  int causal, qscale;\n  float scale;\n"
         "} tfx_attn_args;\n", f);
-  /* scores row s (keys j0 .. j0+nk-1 of query i): scaled and masked in place */
-  fputs("static void tfx_attn_bias(const tfx_attn_args *a, int64_t b, int64_t h, int64_t i, int64_t j0,\n"
-        "    int64_t nk, float *s) {\n"
-        "  int64_t c, lim;\n"
-        "  const int64_t mo = b * a->ms[0] + h * a->ms[1] + i * a->ms[2] + j0;\n"
-        "  const int64_t nm = a->Tm - j0 < nk ? a->Tm - j0 : nk;\n"
-        "  const float sc = a->qscale ? 1.0f : a->scale;\n"
-        "  if (a->mask)\n    for (c = 0; c < nm; c++) s[c] = s[c] * sc + a->mask[mo + c];\n"
-        "  else if (!a->qscale)\n    for (c = 0; c < nk; c++) s[c] *= sc;\n"
-        "  if (a->bmask)\n    for (c = 0; c < nm; c++) if (!a->bmask[mo + c]) s[c] = -INFINITY;\n"
-        "  if (a->mask || a->bmask)\n    for (c = nm < 0 ? 0 : nm; c < nk; c++) s[c] = -INFINITY;\n"
-        "  if (a->causal)\n    for (c = i - j0 + 1 < 0 ? 0 : i - j0 + 1; c < nk; c++) s[c] = -INFINITY;\n"
-        "  if (a->right >= 0)\n    for (c = i + a->right + 1 - j0 < 0 ? 0 : i + a->right + 1 - j0; c < nk; c++) s[c] = -INFINITY;\n"
-        "  if (a->left >= 0) {\n"
-        "    lim = i - a->left - j0 < nk ? i - a->left - j0 : nk;\n"
-        "    for (c = 0; c < lim; c++) s[c] = -INFINITY;\n"
+  print_products(f);
+  /* Row s (keys j0 .. j0+nk-1 of query i) of a tile: the visible keys are the
+   * range [lo, hi) less bool-masked ones; they are scaled and masked, then
+   * exponentiated against the running max, the others become 0.  mx, sum and
+   * the row's accumulator (Dv) follow the online softmax. */
+  fputs("static void tfx_attn_row(const tfx_attn_args *a, int64_t b, int64_t h, int64_t i, int64_t j0, int64_t nk,\n"
+        "    int one, float *s, float *mx, float *sum, float *acc) {\n"
+        "  const int64_t p = i + a->off, mo = b * a->ms[0] + h * a->ms[1] + i * a->ms[2] + j0;\n"
+        "  int64_t lo = 0, hi = nk, c;\n"
+        "  float m, e;\n"
+        "  if ((a->mask || a->bmask) && a->Tm - j0 < hi) hi = a->Tm - j0;\n"
+        "  if (a->causal && p + 1 - j0 < hi) hi = p + 1 - j0;\n"
+        "  if (a->right >= 0 && p + a->right + 1 - j0 < hi) hi = p + a->right + 1 - j0;\n"
+        "  if (a->left >= 0 && p - a->left - j0 > lo) lo = p - a->left - j0;\n"
+        "  if (lo > nk) lo = nk;\n"
+        "  if (hi < lo) hi = lo;\n"
+        "  if (hi > lo && (a->mask || !a->qscale))\n"
+        "    tfx_attn_axpby(s + lo, a->qscale ? 1.0f : a->scale, 1.0f, a->mask ? a->mask + mo + lo : NULL, hi - lo);\n"
+        "  if (a->bmask)\n    for (c = lo; c < hi; c++) if (!a->bmask[mo + c]) s[c] = -INFINITY;\n"
+        "  m = tfx_attn_max(s + lo, hi - lo);\n"
+        "  m = m > *mx ? m : *mx;\n"
+        "  for (c = 0; c < lo; c++) s[c] = 0;\n"
+        "  for (c = hi; c < nk; c++) s[c] = 0;\n"
+        "  if (m == -INFINITY) {\n"
+        "    for (c = lo; c < hi; c++) s[c] = 0;\n"
+        "    return;\n"
         "  }\n"
+        "  if (*mx == -INFINITY) { /* nothing seen yet: no rescaling */\n"
+        "    *sum = tfx_attn_expsum(s + lo, m, hi - lo);\n"
+        "  } else {\n"
+        "    e = tfx_expf(*mx - m);\n"
+        "    *sum = *sum * e + tfx_attn_expsum(s + lo, m, hi - lo);\n"
+        "    if (e != 1.0f) tfx_attn_axpby(acc, e, 0.0f, NULL, a->Dv);\n"
+        "  }\n"
+        "  if (one) tfx_attn_div(s + lo, *sum, hi - lo);\n"
+        "  *mx = m;\n"
         "}\n", f);
   fputs("static void tfx_attn_job(void *arg, int64_t lo, int64_t hi) {\n"
         "  const tfx_attn_args *a = (const tfx_attn_args *)arg;\n"
-        "  float sc[TFX_ATTN_BQ * TFX_ATTN_BK], acc[TFX_ATTN_BQ * TFX_ATTN_DMAX], pv[TFX_ATTN_BQ * TFX_ATTN_DMAX];\n"
-        "  float mx[TFX_ATTN_BQ], sum[TFX_ATTN_BQ], qb[TFX_ATTN_BQ * TFX_ATTN_DMAX];\n"
+        "  float kt[TFX_ATTN_KD * TFX_ATTN_BK], sc[TFX_ATTN_BQ * TFX_ATTN_BK], acc[TFX_ATTN_BQ * TFX_ATTN_DMAX];\n"
+        "  float mx[TFX_ATTN_BQ], sum[TFX_ATTN_BQ], qp[TFX_ATTN_BQ * TFX_ATTN_DKMAX];\n"
         "  const int64_t nqb = (a->S + TFX_ATTN_BQ - 1) / TFX_ATTN_BQ, R = a->Hq / a->Hkv, Dv = a->Dv;\n"
-        "  int64_t job, r, d, j0;\n"
+        "  int64_t job, r, j0;\n"
         "  for (job = lo; job < hi; job++) {\n"
         "    const int64_t b = job / (a->Hq * nqb), h = job / nqb % a->Hq, i0 = job % nqb * TFX_ATTN_BQ, kh = h / R;\n"
-        "    const int64_t nq = a->S - i0 < TFX_ATTN_BQ ? a->S - i0 : TFX_ATTN_BQ, il = i0 + nq - 1;\n"
+        "    const int64_t nq = a->S - i0 < TFX_ATTN_BQ ? a->S - i0 : TFX_ATTN_BQ;\n"
+        "    const int64_t p0 = i0 + a->off, pl = p0 + nq - 1; /* positions of the first and last row */\n"
         "    const float *q = a->q + b * a->qs[0] + h * a->qs[1] + i0 * a->qs[2];\n"
-        "    int64_t lq = a->qs[2];\n"
+
         "    const float *k = a->k + b * a->ks[0] + kh * a->ks[1], *v = a->v + b * a->vs[0] + kh * a->vs[1];\n"
         "    int64_t jlo = 0, jhi = a->T;\n"
         "    if ((a->mask || a->bmask) && a->Tm < jhi) jhi = a->Tm;\n"
-        "    if (a->causal && il + 1 < jhi) jhi = il + 1;\n"
-        "    if (a->right >= 0 && il + a->right + 1 < jhi) jhi = il + a->right + 1;\n"
-        "    if (a->left >= 0 && i0 - a->left > 0) jlo = i0 - a->left;\n"
+        "    if (a->causal && pl + 1 < jhi) jhi = pl + 1;\n"
+        "    if (a->right >= 0 && pl + a->right + 1 < jhi) jhi = pl + a->right + 1;\n"
+        "    if (a->left >= 0 && p0 - a->left > 0) jlo = p0 - a->left;\n"
         "    const int one = jhi - jlo <= TFX_ATTN_BK; /* one tile: normalise P as the reference does */\n"
         "    for (r = 0; r < nq; r++) mx[r] = -INFINITY, sum[r] = 0;\n"
-        "    if (a->qscale) {\n"
-        "      for (r = 0; r < nq; r++)\n"
-        "        for (d = 0; d < a->Dk; d++) qb[r * a->Dk + d] = q[r * lq + d] * a->scale;\n"
-        "      q = qb, lq = a->Dk;\n"
-        "    }\n"
-        "    memset(acc, 0, sizeof(float) * (size_t)(nq * Dv));\n"
+        "    tfx_attn_packq(q, a->qs[2], nq, a->Dk, a->qscale ? &a->scale : NULL, qp);\n"
+        "    memset(acc, 0, sizeof(float) * (size_t)((nq + 5) / 6 * 6 * Dv));\n"
         "    for (j0 = jlo; j0 < jhi; j0 += TFX_ATTN_BK) {\n"
         "      const int64_t nk = jhi - j0 < TFX_ATTN_BK ? jhi - j0 : TFX_ATTN_BK;\n"
-        "      tfx_sgemm(NULL, nq, nk, a->Dk, q, lq, k + j0 * a->ks[2], a->ks[2], 1, sc, TFX_ATTN_BK);\n"
-        "      for (r = 0; r < nq; r++) {\n"
-        "        float *s = sc + r * TFX_ATTN_BK, m, c = 1.0f;\n"
-        "        tfx_attn_bias(a, b, h, i0 + r, j0, nk, s);\n"
-        "        m = tfx_attn_max(s, nk);\n"
-        "        m = m > mx[r] ? m : mx[r];\n"
-        "        if (m == -INFINITY) {\n"
-        "          memset(s, 0, sizeof(float) * (size_t)nk);\n"
-        "          continue;\n"
-        "        }\n"
-        "        c = tfx_expf(mx[r] - m);\n"
-        "        sum[r] = sum[r] * c + tfx_attn_expsum(s, m, nk);\n"
-        "        if (one)\n          for (d = 0; d < nk; d++) s[d] /= sum[r];\n"
-        "        mx[r] = m;\n"
-        "        if (c != 1.0f) tfx_attn_axpby(acc + r * Dv, c, 0.0f, NULL, Dv);\n"
-        "      }\n"
-        "      tfx_sgemm(NULL, nq, Dv, nk, sc, TFX_ATTN_BK, v + j0 * a->vs[2], a->vs[2], 0, pv, Dv);\n"
-        "      for (d = 0; d < nq * Dv; d++) acc[d] += pv[d];\n"
+        "      tfx_attn_qk(qp, nq, k + j0 * a->ks[2], a->ks[2], nk, a->Dk, kt, sc);\n"
+        "      for (r = 0; r < nq; r++)\n"
+        "        tfx_attn_row(a, b, h, i0 + r, j0, nk, one, sc + r * TFX_ATTN_BK, mx + r, sum + r, acc + r * Dv);\n"
+        "      tfx_attn_pv(sc, nq, nk, v + j0 * a->vs[2], a->vs[2], Dv, acc);\n"
         "    }\n"
         "    for (r = 0; r < nq; r++) {\n"
         "      float *y = a->y + b * a->ys[0] + h * a->ys[1] + (i0 + r) * a->ys[2];\n"
-        "      for (d = 0; d < Dv; d++) y[d] = one ? acc[r * Dv + d] : sum[r] > 0 ? acc[r * Dv + d] / sum[r] : 0.0f;\n"
+        "      memcpy(y, acc + r * Dv, sizeof(float) * (size_t)Dv);\n"
+        "      if (!one && sum[r] > 0) tfx_attn_div(y, sum[r], Dv);\n"
+        "      if (!one && !(sum[r] > 0)) memset(y, 0, sizeof(float) * (size_t)Dv);\n"
         "    }\n"
         "  }\n"
         "}\n"
@@ -283,10 +437,26 @@ static void print_kv(FILE *f) {
         "    }\n"
         "  }\n"
         "}\n", f);
+  /* several rows (prefill): tfx_attn's tiles over the cache, causal from position P */
+  fputs("static void tfx_kv_tiled(tfx_pool *pp, const tfx_kv_args *a) {\n"
+        "  tfx_attn_args t;\n"
+        "  memset(&t, 0, sizeof t);\n"
+        "  t.q = a->q, t.k = a->kc, t.v = a->vc, t.mask = NULL, t.bmask = NULL, t.y = a->y;\n"
+        "  t.B = 1, t.Hq = a->Hq, t.Hkv = a->Hkv, t.S = a->S, t.T = a->P + a->S, t.Dk = a->Dk, t.Dv = a->Dv;\n"
+        "  t.Tm = t.T, t.left = a->window > 0 ? a->window - 1 : -1, t.right = -1, t.off = a->P;\n"
+        "  t.qs[1] = a->S * a->Dk, t.qs[2] = a->Dk, t.ks[1] = a->N * a->Dk, t.ks[2] = a->Dk;\n"
+        "  t.vs[1] = a->N * a->Dv, t.vs[2] = a->Dv, t.ys[1] = a->S * a->Dv, t.ys[2] = a->Dv;\n"
+        "  t.causal = 1, t.scale = a->scale;\n"
+        "  tfx_attn(pp, &t);\n"
+        "}\n", f);
   /* merge: y = sum_s acc_s e^(m_s - M) / sum_s l_s e^(m_s - M) */
   fputs("static TFX_MAYBE_UNUSED void tfx_kv_attn(tfx_pool *pp, tfx_kv_args *a, int64_t max_split) {\n"
         "  const int64_t len = a->window > 0 && a->window < a->P + 1 ? a->window : a->P + 1;\n"
         "  int64_t h, sp, d;\n"
+        "  if (a->S > 1 && a->Dv <= TFX_ATTN_DMAX && a->Dk <= TFX_ATTN_DKMAX) {\n"
+        "    tfx_kv_tiled(pp, a);\n"
+        "    return;\n"
+        "  }\n"
         "  a->nsplit = 1;\n"
         "  if (a->S == 1) a->nsplit = len / TFX_KV_SPLIT_MIN < max_split ? len / TFX_KV_SPLIT_MIN : max_split;\n"
         "  if (a->nsplit < 1) a->nsplit = 1;\n"

@@ -365,11 +365,11 @@ static TfxStatus attn_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const
  * without past, padding lengths, softcap or a qk_matmul output, with no mask or a
  * float32 / bool one; the rest keeps the per-row loops below.  The choice depends on
  * dtypes and attributes only, never on a length. */
-enum { ATTN_DMAX = 128 }; /* TFX_ATTN_DMAX of the kernel */
+enum { ATTN_DMAX = 128, ATTN_DKMAX = 256 }; /* TFX_ATTN_DMAX, TFX_ATTN_DKMAX of the kernel */
 
 static bool attn_fusable(const TfxGraph *g, const TfxNode *n, const AttnP *p) {
   return p->t1 == TFX_F32 && p->vt == TFX_F32 && p->pt == TFX_F32 && p->softcap == 0 && !p->has_past &&
-         !p->has_nonpad && !tfx_node_out(g, n, 3) && p->Dv <= ATTN_DMAX && (!p->qscale || p->Dk <= ATTN_DMAX) &&
+         !p->has_nonpad && !tfx_node_out(g, n, 3) && p->Dv <= ATTN_DMAX && p->Dk <= ATTN_DKMAX &&
          (!p->has_mask || p->mt == TFX_F32 || p->mask_bool);
 }
 
@@ -384,7 +384,7 @@ static void attn_emit_fused(TfxCEmit *e, TfxGraph *g, const TfxNode *n, const At
   tfx_c_line(e, "const tfx_attn_args a = {%s, %s, %s, %s, %s, %s,", tfx_c_var(e, n->inputs[0]),
              tfx_c_var(e, n->inputs[1]), tfx_c_var(e, n->inputs[2]), p->mask_bool ? "NULL" : M,
              p->mask_bool ? M : "NULL", tfx_c_var(e, n->outputs[0]));
-  tfx_c_line(e, "  %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld,", LL(p->B), LL(p->Hq), LL(p->Hkv),
+  tfx_c_line(e, "  %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, 0,", LL(p->B), LL(p->Hq), LL(p->Hkv),
              LL(p->S), LL(p->T), LL(p->Dk), LL(p->Dv), LL(p->has_mask ? p->Tm : p->T), LL(p->left), LL(p->right));
   tfx_c_line(e, "  %s, %s, %s, %s, %s,", c_strides(g, p->qs), c_strides(g, p->ks), c_strides(g, p->vs),
              c_strides(g, p->ys), c_strides(g, p->mst));

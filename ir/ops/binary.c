@@ -45,6 +45,8 @@
   X(FMOD, "fmod$m($a, $b)", "($b == 0 || $b == -1) ? ($T)0 : ($T)($a % $b)",                    \
     "$b == 0 ? ($T)0 : ($T)($a % $b)")                                                          \
   X(POW, "($T)pow$m($a, $b)", "($T)pow$m($a, $b)", "($T)pow$m($a, $b)")                         \
+  X(SQR, "$a * $a", NULL, NULL)                                                                 \
+  X(CUBE, "$a * $a * $a", NULL, NULL)                                                           \
   X(POWI, NULL, POWI_BODY, POWI_BODY)                                                           \
   X(POWIN, NULL,                                                                                \
     "if ($b < 0) { $r = ($T)($a == 1 ? 1 : $a == -1 ? (($b & 1) ? -1 : 1) : 0); } else " POWI_BODY, \
@@ -272,6 +274,18 @@ static TfxStatus legacy_bcast(TfxGraph *g, const TfxNode *n, Plan *p) {
 }
 
 /* Validate the node and build its plan.  in[k] describes node input k. */
+/* A float base raised to a constant 2 or 3 (GPT-2's tanh GELU cubes x): products,
+ * not a libm pow per element. */
+static Kern float_pow_kern(const TfxGraph *g, const TfxNode *n, const InDesc *in) {
+  const TfxTensor *e = tfx_node_const_in(g, n, 1);
+  if (!tfx_dtype_is_float(in[0].dt) || !e) return K_POW;
+  int64_t count = tfx_numel(e->rank, e->dims);
+  double v = count > 0 ? tfx_tensor_get_f64(e, 0) : 0;
+  for (int64_t i = 1; i < count; i++)
+    if (tfx_tensor_get_f64(e, i) != v) return K_POW;
+  return v == 2.0 ? K_SQR : v == 3.0 ? K_CUBE : K_POW;
+}
+
 static TfxStatus plan_build(TfxGraph *g, const TfxNode *n, const InDesc *in, int n_in, Plan *p) {
   const OpRule *r = rule_of(n->op);
   memset(p, 0, sizeof *p);
@@ -321,7 +335,7 @@ static TfxStatus plan_build(TfxGraph *g, const TfxNode *n, const InDesc *in, int
     add_input(p, in, 0);
     add_input(p, in, 1);
     if (g->opset < 7 && legacy_bcast(g, n, p)) return TFX_ERR;
-    Kern k = K_POW;
+    Kern k = float_pow_kern(g, n, in);
     if (!tfx_dtype_is_float(in[0].dt) && !tfx_dtype_is_float(in[1].dt))
       k = tfx_dtype_is_signed(in[1].dt) ? K_POWIN : K_POWI;
     add_step(p, k, 0, 1, NOPND);
@@ -493,6 +507,8 @@ static Num kern_eval(Kern k, TfxDtype ta, TfxDtype tb, Num a, Num b, Num c) {
   Class cl = class_of(ta);
   if (k == K_COPY) return a;
   if (k == K_WHERE) return a.i ? b : c;
+  if (k == K_SQR) return num_f(a.f * a.f);
+  if (k == K_CUBE) return num_f(a.f * a.f * a.f);
   if (k == K_POW) {
     double v = pow(a.f, b.f);
     if (cl == CL_F) return num_f(v);
