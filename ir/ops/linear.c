@@ -4,7 +4,7 @@
  *
  *   x        float32 [..., K]
  *   w        float32 [K, N], or [N, K] with trans_b = 1
- *   bias     optional float32 [N]
+ *   bias     optional float32 [N] (or [1, ..., 1, N])
  *   residual optional float32, the shape of y
  *   y        float32 [..., N],  y = act(x w' + bias) + residual
  *   attrs    trans_b (0/1), activation: "none", "gelu" (erf) or "gelu_tanh"
@@ -37,8 +37,8 @@ static TfxStatus lin_shape(TfxGraph *g, const TfxNode *n, LinShape *s) {
   if (w->dims[s->trans_b ? 1 : 0] != s->K)
     return tfx_node_error(g, n, "x has %lld columns but w is [%lld, %lld]%s", (long long)s->K,
                           (long long)w->dims[0], (long long)w->dims[1], s->trans_b ? " (transposed)" : "");
-  if (b && (b->rank != 1 || b->dims[0] != s->N))
-    return tfx_node_error(g, n, "bias must be [%lld]", (long long)s->N);
+  if (b && (b->rank < 1 || b->dims[b->rank - 1] != s->N || tfx_numel(b->rank, b->dims) != s->N))
+    return tfx_node_error(g, n, "bias must hold %lld values along its last axis", (long long)s->N);
   const char *a = tfx_attr_string(n, "activation", "none");
   if (!strcmp(a, "none")) s->act = 0;
   else if (!strcmp(a, "gelu")) s->act = 1;

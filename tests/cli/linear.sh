@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Linear: MatMul/Gemm on a constant weight with its bias, GELU and residual
+# fused into the GEMM's epilogue, the weight stored prepacked.
+#  - GELU spelled out with Erf (torch's nn.GELU) and with Tanh and Pow (GPT-2)
+#    becomes one Gelu and then part of the Linear node: no Erf, Tanh or Pow
+#    is left in the generated code;
+#  - `tfxc check` against onnx's reference evaluator passes at 3 rows (the
+#    small-M path), 7 and 13 (6-row groups and one row over), N = 40 (a
+#    partial 16-column panel), portable C and, where the compiler targets
+#    it, AVX2+FMA;
+#  - a weight read by two products is stored prepacked (layout 2) once; a
+#    table read by Gather and Gemm stays as it is (layout 1, transposed);
+#  - weights embedded in the C and in a .bin give the same bits.
+# usage: linear.sh TFXC SOURCE_DIR
+set -u
+tfxc=$1
+src=$2
+cc=${CC:-cc}
+py=${PYTHON:-python3}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+fail() { echo "FAIL $*"; fails=$((fails + 1)); }
+
+"$py" "$src/tests/cli/make_linear.py" "$tmp/cases" || { echo "FAIL make_linear.py"; exit 1; }
+native=
+echo 'int main(void) { return 0; }' >"$tmp/t.c"
+$cc -O2 -march=native -o "$tmp/t" "$tmp/t.c" 2>/dev/null && native="$cc -O2 -march=native"
+
+for d in "$tmp"/cases/*; do
+  c=$(basename "$d")
+  CC="$cc" "$tfxc" check "$d" --keep "$tmp/k_$c" >"$tmp/log" 2>&1 || { fail "$c: check"; cat "$tmp/log"; }
+  if [ -n "$native" ]; then
+    CC="$native" "$tfxc" check "$d" >"$tmp/log" 2>&1 || { fail "$c: check with $native"; cat "$tmp/log"; }
+  fi
+  gen=$(ls "$tmp/k_$c"/*.c | head -1)
+  grep -Eq ': (Erf|Tanh|Pow|MatMul|Gemm) ->' "$gen" && fail "$c: unfused nodes left in $gen"
+  case $c in
+    ffn_*) want="tfx_linear\\(tfx_pp, [0-9]+, 40, 24, .*, 2, .*, 1, NULL,|tfx_linear\\(tfx_pp, [0-9]+, 24, 40, .*, 2, .*, 0, v[0-9]+_x," ;;
+    gemm_tanh_*) want="tfx_linear\\(tfx_pp, [0-9]+, 40, 24, .*, 2, .*, 2, NULL," ;;
+    shared_*) want="tfx_linear\\(tfx_pp, [0-9]+, 24, 24, .*, 2, NULL, 0, NULL,|tfx_linear\\(tfx_pp, [0-9]+, 40, 24, .*, 1, NULL, 0, NULL," ;;
+  esac
+  IFS='|' read -ra pats <<<"$want"
+  for p in "${pats[@]}"; do
+    grep -Eq "$p" "$gen" || fail "$c: no call like '$p' in $gen"
+  done
+done
+[ "$(grep -c 'tfx_linear(tfx_pp' "$tmp"/k_shared_s7/*.c)" = 3 ] || fail "shared: expected 3 Linear calls"
+
+# embedded weights and a .bin: the same bits
+d=$tmp/cases/ffn_s7
+for w in embed file; do
+  "$tfxc" "$d/model.onnx" -o "$tmp/$w.c" --name m --emit-main --weights=$w >/dev/null || fail "compile --weights=$w"
+  $cc -std=c99 -O2 -Wall -Wextra -Werror -o "$tmp/$w" "$tmp/$w.c" -lm || fail "build --weights=$w"
+done
+"$tmp/embed" "$d/test_data_set_0/input_0.pb" "$tmp/y_embed.pb" || fail "run embedded"
+"$tmp/file" --weights "$tmp/file.bin" "$d/test_data_set_0/input_0.pb" "$tmp/y_file.pb" || fail "run with the .bin"
+cmp -s "$tmp/y_embed.pb" "$tmp/y_file.pb" || fail "embedded and .bin weights differ"
+
+[ "$fails" = 0 ] && echo "all Linear checks passed"
+exit $((fails != 0))
