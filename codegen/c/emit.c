@@ -384,10 +384,14 @@ static void print_set_threads(Emitter *m, FILE *f) {
 static void print_init(Emitter *m, FILE *f) {
   const char *nm = m->opt->name, *U = m->upper;
   if (m->file_weights)
-    fputs("/* a little-endian 64-bit word (compilers make it one load) */\n"
+    fputs("/* a little-endian 64-bit word */\n"
           "static uint64_t tfx_le64(const unsigned char *p) {\n"
+          "#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__\n"
+          "  uint64_t x;\n  memcpy(&x, p, 8);\n  return x;\n"
+          "#else\n"
           "  return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |\n"
           "         (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;\n"
+          "#endif\n"
           "}\n\n", f);
   fprintf(f, "int %s_init(%s_ctx *ctx, void *workspace, size_t workspace_bytes,\n    const void *weights, size_t weights_bytes) {\n", nm, nm);
   fprintf(f, "  if (!ctx) return %s_ERR_NULL;\n  ctx->ws = NULL;\n  ctx->weights = NULL;\n  ctx->ready = 0;\n  ctx->pos = 0;\n", U);
