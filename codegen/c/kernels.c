@@ -2,14 +2,17 @@
  *
  * f32 GEMM, GotoBLAS-style: K is cut in blocks of KC, M in blocks of at most
  * MC rows (so a block of A stays in L2); for each block, each 16-column panel
- * of B' is copied into a KC x 16 buffer on the stack (contiguous, 64-byte
- * aligned, zero-padded past N; this also transposes B for tb == 1 and avoids
- * the cache-set conflicts of power-of-two row strides), and micro-kernels
- * multiply 6 rows of A (then 1..5 for the rest) by the panel, keeping the
- * 6 x 16 tile of C in registers: AVX2+FMA intrinsics, else (AVX) GNU C
- * vector extensions, else plain loops (TFX_PORTABLE forces the last).  With
- * fewer than 6 rows (decode: M == 1) packing would only copy B, so B is read
- * straight from memory, once, and the speed is the memory bandwidth.
+ * of B' is read as KC x 16 contiguous floats: straight from a weight the
+ * backend stored prepacked in that layout (codegen/c/emit.c), else copied
+ * into a buffer on the stack (64-byte aligned, zero-padded past N; this also
+ * transposes B for tb == 1 and avoids the cache-set conflicts of
+ * power-of-two row strides).  Micro-kernels multiply 6 rows of A (then 1..5
+ * for the rest) by the panel, keeping the 6 x 16 tile of C in registers:
+ * AVX2+FMA intrinsics, else (AVX) GNU C vectors, else plain loops
+ * (TFX_PORTABLE forces the last).  After the last block of K each tile gets
+ * its epilogue (bias, GELU, residual: the Linear op) while it is in L1.
+ * With fewer than 6 rows (decode: M == 1) packing would only copy B, so B is
+ * read straight from memory, once, and the speed is the memory bandwidth.
  * Threads split C into whole strips, panels or row groups (see sgemm_driver),
  * and the thread pool lives in the workspace (pool_threaded). */
 #include "codegen/c/kernels.h"
@@ -508,9 +511,10 @@ void tfx_c_print_simd(FILE *f) {
 
 void tfx_c_print_sgemm(FILE *f) {
   fputs("\n/* ---- f32 GEMM: C (M x N) = A (M x K) x B' with B' = B (K x N) or, when tb,\n"
-        " * B^T (B is N x K).  B' is copied panel by panel (KC x 16) into an aligned\n"
+        " * B^T (B is N x K), or prepacked panels.  B' is read panel by panel (KC x 16)\n"
+        " * from the prepacked weight or a copy in an aligned\n"
         " * stack buffer; micro-kernels keep a 6 x 16 tile of C in registers. */\n", f);
-  fprintf(f, "#define TFX_SGEMM_KC 256\n#define TFX_SGEMM_MC 240\n");
+  fprintf(f, "#define TFX_SGEMM_KC 384\n#define TFX_SGEMM_MC 240\n");
   fputs("/* P[k * 16 + j] = B'(k0 + k, j0 + j) for j < nr, 0 past nr */\n"
         "static void tfx_sgemm_pack(const float *B, int64_t ldb, int tb, int64_t k0, int64_t kc,\n"
         "    int64_t j0, int64_t nr, float *restrict P) {\n"
