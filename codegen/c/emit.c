@@ -155,11 +155,16 @@ static void pack_panel(const Emitter *m, uint32_t v, int64_t p, float *out) {
   const float *w = m->g->values[v].konst->data;
   int64_t K, N;
   pack_dims(m, v, &K, &N);
-  for (int64_t k = 0; k < K; k++)
-    for (int64_t j = 0; j < 16; j++) {
-      int64_t c = p * 16 + j;
-      out[k * 16 + j] = c >= N ? 0.0f : m->pack[v] == 2 ? w[c * K + k] : w[k * N + c];
-    }
+  const int64_t j0 = p * 16, nr = N - j0 < 16 ? N - j0 : 16;
+  if (nr < 16) memset(out, 0, (size_t)K * 16 * sizeof(float));
+  if (m->pack[v] == 1) {
+    for (int64_t k = 0; k < K; k++) memcpy(out + k * 16, w + k * N + j0, (size_t)nr * sizeof(float));
+    return;
+  }
+  for (int64_t j = 0; j < nr; j++) {
+    const float *src = w + (j0 + j) * K;
+    for (int64_t k = 0; k < K; k++) out[k * 16 + j] = src[k];
+  }
 }
 
 /* The whole prepacked weight (embedded weights only: they are small). */
@@ -588,7 +593,11 @@ static void whash_init(WHash *h) {
 static void whash_block(WHash *h, const unsigned char *p) {
   for (int i = 0; i < 4; i++) {
     uint64_t x = 0;
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(&x, p + 8 * i, 8);
+#else
     for (int b = 7; b >= 0; b--) x = x << 8 | p[8 * i + b];
+#endif
     h->lane[i] = (h->lane[i] ^ x) * 1099511628211ull;
   }
 }
