@@ -68,6 +68,14 @@ def gemm_tanh(rng, S):
     return nodes, inits, [("x", [S, K])], [("y", [S, N])]
 
 
+def near_gelu(rng, S):
+    """x * 0.4 * (1 + erf(x / sqrt 2)): not GELU; the fusion must leave it."""
+    gelu, consts = gelu_erf("h", "y", "ng")
+    consts[2] = scalar("half", 0.4)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"])] + gelu
+    return nodes, consts + [const("w", rng.normal(0, 0.5, (K, N)))], [("x", [S, K])], [("y", [S, N])]
+
+
 def shared(rng, S):
     """One weight read by two MatMuls (stored prepacked once); a table read by
     Gather and by Gemm (transB) stays as it is."""
@@ -102,7 +110,7 @@ def main():
     out = sys.argv[1]
     rng = np.random.default_rng(7)
     for S in (3, 7, 13):  # the small-M path, and 6-row groups with 1 row over
-        for name, build in (("ffn", ffn), ("gemm_tanh", gemm_tanh), ("shared", shared)):
+        for name, build in (("ffn", ffn), ("gemm_tanh", gemm_tanh), ("shared", shared), ("near_gelu", near_gelu)):
             write_case(out, name, build, S, rng)
 
 
