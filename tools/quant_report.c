@@ -86,6 +86,7 @@ static double stat_cos(const Stat *s) {
 typedef struct {
   const TfxCompileRequest *r;
   TfxDiag *d;
+  TfxGraph *base;       /* the model imported (and prepared) once; builds clone it */
   int64_t S;            /* calibration length of the --max symbol (0: none) */
   int64_t tokens[MAX_SEQS][256];
   int n_seqs;
@@ -103,12 +104,12 @@ static const char *past_symbol(const TfxGraph *g, const char *seq) {
   return NULL;
 }
 
-/* Import, bind, run the pipeline; quantise when q; the KV-cache pass when kv. */
+/* A copy of the model, bound, through the pipeline; quantised when q; the
+ * KV-cache pass when kv. */
 static TfxGraph *build(Calib *c, const TfxQuantOptions *q, const char *const *keep, int n_keep, bool kv) {
   const TfxCompileRequest *r = c->r;
-  TfxGraph *g = tfx_import(r->model, c->d);
+  TfxGraph *g = tfx_graph_clone(c->base);
   if (!g) return NULL;
-  if (r->prepare && r->prepare(g, r->prepare_arg)) goto fail;
   const char *past = past_symbol(g, r->max.name);
   TfxDimBinding b[TFX_MAX_BINDINGS + 2];
   int nb = 0;
@@ -254,14 +255,18 @@ static TfxStatus collect_stats(Calib *c, TfxQuantCalib *qc) {
   TfxGraph *gf = build(c, NULL, NULL, 0, false);
   if (!gf) return TFX_ERR;
   uint32_t *wv = calloc(gf->n_nodes + 1, sizeof *wv), *xo = calloc(gf->n_nodes + 1, sizeof *xo);
-  if (!wv || !xo) abort();
+  int *first = calloc(gf->n_nodes + 1, sizeof *first); /* the product before p reading the same x, or -1 */
+  if (!wv || !xo || !first) abort();
   uint32_t np = 0;
   for (uint32_t i = 0; i < gf->n_nodes; i++) {
     const TfxNode *n = &gf->nodes[i];
     uint32_t w = tfx_quant_weight_of(gf, n);
     if (w == TFX_NONE || gf->values[n->inputs[0]].konst) continue;
     add_output(gf, n->inputs[0]);
-    wv[np] = w, xo[np++] = (uint32_t)out_index(gf, n->inputs[0]);
+    wv[np] = w, xo[np] = (uint32_t)out_index(gf, n->inputs[0]), first[np] = -1;
+    for (uint32_t p = 0; p < np && first[np] < 0; p++)
+      if (xo[p] == xo[np]) first[np] = (int)p;
+    np++;
   }
   TfxStatus st = TFX_OK;
   TfxTensor *of = calloc(gf->n_outputs + 1, sizeof *of);
@@ -272,11 +277,13 @@ static TfxStatus collect_stats(Calib *c, TfxQuantCalib *qc) {
     for (uint32_t p = 0; p < np; p++) {
       const TfxTensor *x = &of[xo[p]];
       int64_t K = x->dims[x->rank - 1];
-      if (K > 0) tfx_quant_calib_add(qc, gf->values[wv[p]].name, x->data, tfx_tensor_numel(x) / K, K);
+      if (K > 0 && first[p] < 0) tfx_quant_calib_add(qc, gf->values[wv[p]].name, x->data, tfx_tensor_numel(x) / K, K);
+      else if (K > 0 && s == 0) /* one activation, several weights: its statistics once */
+        tfx_quant_calib_share(qc, gf->values[wv[p]].name, gf->values[wv[first[p]]].name);
     }
     for (uint32_t k = 0; k < gf->n_outputs; k++) tfx_tensor_free_data(&of[k]);
   }
-  free(of), free(wv), free(xo);
+  free(of), free(wv), free(xo), free(first);
   tfx_graph_free(gf);
   return st;
 }
@@ -296,6 +303,7 @@ typedef struct {
   Layer *layers;
   int n_layers;
   int n_candidates; /* weights the pass would quantise with nothing kept */
+  int n_tables;     /* embedding tables quantised (WeightQGather) */
 } Measure;
 
 static void measure_free(Measure *m) {
@@ -337,8 +345,15 @@ static TfxStatus measure(Calib *c, const TfxQuantOptions *q, const char *const *
   }
   /* the quantised products, their inputs and outputs as extra outputs */
   int nq = 0;
-  for (uint32_t i = 0; i < gq->n_nodes; i++)
-    if (!gq->nodes[i].dead && gq->nodes[i].op == TFX_OP_WeightQMatMul) nq++;
+  for (uint32_t i = 0; i < gq->n_nodes; i++) {
+    const TfxNode *n = &gq->nodes[i];
+    nq += !n->dead && n->op == TFX_OP_WeightQMatMul;
+    if (n->dead || n->op != TFX_OP_WeightQGather) continue;
+    bool seen = false; /* tables are counted once however many nodes gather from them */
+    for (uint32_t j = 0; j < i && !seen; j++)
+      seen = !gq->nodes[j].dead && gq->nodes[j].op == TFX_OP_WeightQGather && gq->nodes[j].inputs[0] == n->inputs[0];
+    m->n_tables += !seen;
+  }
   m->layers = calloc((size_t)nq + 1, sizeof *m->layers);
   uint32_t *qnode = calloc((size_t)nq + 1, sizeof *qnode);
   int *fx = calloc((size_t)nq + 1, sizeof *fx), *fy = calloc((size_t)nq + 1, sizeof *fy),
@@ -450,7 +465,8 @@ static void write_report(FILE *f, const Calib *c, const Measure *m, char **keep,
   fprintf(f, "calibration: %d sequences%s", c->n_seqs, c->from_file ? " from " : " (random)");
   if (c->from_file) fprintf(f, "%s", q->calib);
   if (c->r->max.name) fprintf(f, ", %s=%lld", c->r->max.name, (long long)c->S);
-  fprintf(f, "\nweights quantised: %d of %d", m->n_layers, m->n_candidates);
+  fprintf(f, "\nweights quantised: %d of %d", m->n_layers + m->n_tables, m->n_candidates + m->n_tables);
+  if (m->n_tables) fprintf(f, " (%d of them embedding tables, int8)", m->n_tables);
   if (n_keep) {
     fprintf(f, " (kept float32 for the budget %g:", q->max_error);
     for (int i = 0; i < n_keep; i++) fprintf(f, " %s", keep[i]);
@@ -465,12 +481,12 @@ static void write_report(FILE *f, const Calib *c, const Measure *m, char **keep,
               s->kl / (double)s->rows, (long long)s->rows);
     fprintf(f, "\n");
   }
-  fprintf(f, "\nper weight (output of its product: in the model / alone on the float input; AWQ alpha):\n");
+  fprintf(f, "\nper weight (output of its product: in the model / alone on the float input; AWQ alpha; GPTQ):\n");
   for (int l = 0; l < m->n_layers; l++) {
     const Layer *L = &m->layers[l];
-    fprintf(f, "  %-40s model cosine %.6f max abs err %.6g | alone cosine %.6f max abs err %.6g | alpha %.1f\n",
+    fprintf(f, "  %-40s model cosine %.6f max abs err %.6g | alone cosine %.6f max abs err %.6g | alpha %.1f | %s\n",
             L->name, stat_cos(&L->model), L->model.max_abs, stat_cos(&L->alone), L->alone.max_abs,
-            tfx_quant_calib_alpha(qc, L->name));
+            tfx_quant_calib_alpha(qc, L->name), tfx_quant_calib_gptq(qc, L->name) > 0 ? "gptq" : "round");
   }
 }
 
@@ -499,17 +515,19 @@ static TfxStatus write_json(FILE *f, const Calib *c, const Measure *m, char **ke
   }
   for (int l = 0; l < m->n_layers; l++) {
     const Layer *L = &m->layers[l];
-    json_array_append_new(weights, json_pack("{s:s, s:s, s:o, s:o, s:f}", "name", L->name, "precision", precision,
-                                             "model", stat_json(&L->model), "alone", stat_json(&L->alone),
-                                             "awq_alpha", tfx_quant_calib_alpha(qc, L->name)));
+    json_array_append_new(weights, json_pack("{s:s, s:s, s:o, s:o, s:f, s:b}", "name", L->name, "precision",
+                                             precision, "model", stat_json(&L->model), "alone",
+                                             stat_json(&L->alone), "awq_alpha", tfx_quant_calib_alpha(qc, L->name),
+                                             "gptq", tfx_quant_calib_gptq(qc, L->name) > 0));
   }
   for (int i = 0; i < n_keep; i++)
     json_array_append_new(weights, json_pack("{s:s, s:s}", "name", keep[i], "precision", "float32"));
   json_t *root = json_pack(
-      "{s:s, s:s, s:b, s:{s:i, s:s, s:I}, s:i, s:i, s:f, s:o, s:o}", "model", c->r->model, "weights", precision,
-      "kv_int8", q->kv_int8, "calibration", "sequences", c->n_seqs, "source", c->from_file ? q->calib : "random",
-      "length", (json_int_t)c->S, "quantised", m->n_layers, "candidates", m->n_candidates, "max_error",
-      q->max_error, "outputs", outs, "per_weight", weights);
+      "{s:s, s:s, s:b, s:{s:i, s:s, s:I}, s:i, s:i, s:i, s:f, s:o, s:o}", "model", c->r->model, "weights",
+      precision, "kv_int8", q->kv_int8, "calibration", "sequences", c->n_seqs, "source",
+      c->from_file ? q->calib : "random", "length", (json_int_t)c->S, "quantised", m->n_layers, "candidates",
+      m->n_candidates, "embedding_tables", m->n_tables, "max_error", q->max_error, "outputs", outs, "per_weight",
+      weights);
   int rc = root ? json_dumpf(root, f, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : -1;
   json_decref(root);
   if (!rc) fputc('\n', f);
@@ -531,7 +549,7 @@ static void summary(const Calib *c, const Measure *m) {
   else what[0] = 0;
   if (q->kv_int8) snprintf(what + strlen(what), sizeof what - strlen(what), "%sint8 KV", what[0] ? " + " : "");
   fprintf(stderr, "tfxc: %s: ", what);
-  if (q->weight_bits) fprintf(stderr, "%d of %d quantised, ", m->n_layers, m->n_candidates);
+  if (q->weight_bits) fprintf(stderr, "%d of %d quantised, ", m->n_layers + m->n_tables, m->n_candidates + m->n_tables);
   fprintf(stderr, "%s cosine %.6f, max abs err %.4g", m->out_names[0], stat_cos(s), s->max_abs);
   if (s->logits && s->rows)
     fprintf(stderr, ", top-1 %.1f%%, KL %.3g", 100.0 * (double)s->top1 / (double)s->rows, s->kl / (double)s->rows);
@@ -557,6 +575,12 @@ TfxStatus tfx_quant_report(const TfxCompileRequest *r, TfxDiag *d, char ***keep,
   c->r = r, c->d = d, c->n_seqs = DEFAULT_SEQS;
   c->S = r->max.name ? (r->max.value < DEFAULT_LEN ? r->max.value : DEFAULT_LEN) : 0;
   if (r->quant.calib && read_calib(c)) {
+    free(c);
+    return TFX_ERR;
+  }
+  c->base = tfx_import(r->model, d);
+  if (!c->base || (r->prepare && r->prepare(c->base, r->prepare_arg))) {
+    if (c->base) tfx_graph_free(c->base);
     free(c);
     return TFX_ERR;
   }
@@ -597,6 +621,7 @@ TfxStatus tfx_quant_report(const TfxCompileRequest *r, TfxDiag *d, char ***keep,
     summary(c, &m);
   }
   measure_free(&m);
+  tfx_graph_free(c->base);
   free(c);
   if (st) {
     tfx_quant_keep_free(kept, nk);

@@ -36,7 +36,9 @@ static void usage(FILE *f) {
         "      --no-kv-cache       with --max: no KV cache, only <name>_run\n"
         "      --quantize-weights=int8|int4  weight-only quantisation of MatMul/Gemm weights\n"
         "                          (int8 per output channel; int4 per group along K),\n"
-        "                          scales searched on calibration activations (AWQ)\n"
+        "                          scales searched on calibration activations (AWQ),\n"
+        "                          rounding errors compensated over them (GPTQ)\n"
+        "      --no-gptq           round to nearest: no GPTQ error compensation\n"
         "      --group N           group size along K: 32, 64 or 128 (int4: 32 by\n"
         "                          default; int8: per output channel unless given)\n"
         "      --quantize-embeddings, --quantize-lm-head  also those (default: float32)\n"
@@ -95,7 +97,7 @@ int main(int argc, char **argv) {
 
   enum {
     OPT_NAME = 256, OPT_DIM, OPT_MAX, OPT_NOKV, OPT_WEIGHTS, OPT_DUMP, OPT_MAIN, OPT_VERSION,
-    OPT_QW, OPT_GROUP, OPT_QEMB, OPT_QHEAD, OPT_QKV, OPT_MAXERR, OPT_CALIB, OPT_REPORT,
+    OPT_QW, OPT_GROUP, OPT_QEMB, OPT_QHEAD, OPT_QKV, OPT_MAXERR, OPT_CALIB, OPT_REPORT, OPT_NOGPTQ,
     OPT_THREADS
   };
   static const struct option longopts[] = {
@@ -106,6 +108,7 @@ int main(int argc, char **argv) {
       {"quantize-embeddings", no_argument, 0, OPT_QEMB}, {"quantize-lm-head", no_argument, 0, OPT_QHEAD},
       {"quantize-kv", required_argument, 0, OPT_QKV}, {"max-error", required_argument, 0, OPT_MAXERR},
       {"calib", required_argument, 0, OPT_CALIB}, {"report", required_argument, 0, OPT_REPORT},
+      {"no-gptq", no_argument, 0, OPT_NOGPTQ},
       {"dump-after", required_argument, 0, OPT_DUMP}, {"emit-main", no_argument, 0, OPT_MAIN},
       {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, OPT_VERSION},
       {"threads", required_argument, 0, OPT_THREADS},
@@ -181,6 +184,7 @@ int main(int argc, char **argv) {
     }
     case OPT_CALIB: req.quant.calib = optarg; break;
     case OPT_REPORT: req.quant.report = optarg; break;
+    case OPT_NOGPTQ: req.quant.no_gptq = true; break;
     case OPT_WEIGHTS:
       if (strcmp(optarg, "embed") == 0) copt->weights = TFX_WEIGHTS_EMBED;
       else if (strcmp(optarg, "file") == 0) copt->weights = TFX_WEIGHTS_FILE;

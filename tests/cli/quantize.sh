@@ -8,6 +8,7 @@
 #  - --report FILE.json writes the figures as JSON (valid for python3 -m json.tool,
 #    one entry per output and per weight, with cosine and the precision chosen);
 #  - a budget (--max-error) keeps weights in float32 and says which;
+#  - --no-gptq (round to nearest) is less accurate on int4 than the default GPTQ;
 #  - bad flags are refused: --group 48 (exit 2), --quantize-kv=int8 without --max
 #    (exit 1);
 #  - --quantize-embeddings: the embedding tables become int8 (WeightQGather).
@@ -94,7 +95,13 @@ check() {
     && echo "ok   $v program vs float32: cosine/max err $res" || fail "$v program vs float32: $res"
 }
 check int8 "--quantize-weights=int8" 0.999 0.999
-check int4 "--quantize-weights=int4" 0.98 0.98
+check int4 "--quantize-weights=int4" 0.99 0.99
+check int4rtn "--quantize-weights=int4 --no-gptq" 0.98 0.98
+grep -q "| gptq$" "$tmp/int4/report.txt" && echo "ok   int4: GPTQ kept for some weights" || fail "int4: no GPTQ weight"
+! grep -q "| gptq$" "$tmp/int4rtn/report.txt" && echo "ok   --no-gptq: round to nearest" || fail "--no-gptq: GPTQ used"
+c_g=$("$tmp/cmp" "$tmp/f32/out.pb" "$tmp/int4/out.pb"); c_r=$("$tmp/cmp" "$tmp/f32/out.pb" "$tmp/int4rtn/out.pb")
+awk -v g="${c_g%% *}" -v r="${c_r%% *}" 'BEGIN { exit !(g > r) }' \
+  && echo "ok   int4 GPTQ closer to float32 than round to nearest (${c_g%% *} > ${c_r%% *})" || fail "int4 GPTQ $c_g vs $c_r"
 check int4g64 "--quantize-weights=int4 --group 64" 0.98 0.98
 check int8head "--quantize-weights=int8 --quantize-lm-head" 0.999 0.999
 check int8g32 "--quantize-weights=int8 --group 32" 0.999 0.999
@@ -116,6 +123,7 @@ assert out["name"] == "logits" and 0.9 < out["cosine"] <= 1 and "top1_agreement"
 assert len(r["per_weight"]) == r["quantised"]
 w = r["per_weight"][0]
 assert w["precision"] == "int4 g32" and 0.9 < w["alone"]["cosine"] <= 1 and 0 <= w["awq_alpha"] <= 1
+assert any(x["gptq"] for x in r["per_weight"])
 PEOF
   else fail "JSON report is not valid JSON"; fi
 else fail "JSON report compile"; cat "$tmp/json/err"; fi
@@ -126,12 +134,12 @@ s32=$(wc -c <"$tmp/f32/m.c"); s8=$(wc -c <"$tmp/int8/m.c")
 
 # a budget tighter than int4 can meet keeps weights float32 and names them
 mkdir "$tmp/budget"
-if "$tfxc" "$model" -o "$tmp/budget/m.c" --dim batch=1 --dim seq=7 --quantize-weights=int4 --max-error 0.001 \
+if "$tfxc" "$model" -o "$tmp/budget/m.c" --dim batch=1 --dim seq=7 --quantize-weights=int4 --max-error 0.0001 \
      2>"$tmp/budget/err"; then
   grep -q "keeping .* in float32" "$tmp/budget/err" && echo "ok   budget keeps weights in float32" \
     || fail "budget: nothing kept"
   cos=$(grep '^tfxc: int' "$tmp/budget/err" | sed -n 's/.*logits cosine \([0-9.]*\).*/\1/p')
-  awk -v c="$cos" 'BEGIN { exit !(c >= 0.999) }' && echo "ok   budget met ($cos)" || fail "budget not met ($cos)"
+  awk -v c="$cos" 'BEGIN { exit !(c >= 0.9999) }' && echo "ok   budget met ($cos)" || fail "budget not met ($cos)"
 else fail "budget compile"; cat "$tmp/budget/err"; fi
 
 # bad flags

@@ -5,7 +5,10 @@
  * calibration statistics (smaller error on activations with outlier channels,
  * the 1/s input), and the generated C of a quantised graph against the
  * reference evaluator of the same graph (compiled with cc): int8 per channel
- * and grouped, int4, with and without the AWQ rescaling. */
+ * and grouped, int4, with and without the AWQ rescaling.  GPTQ: its factor
+ * (R R^T = X^T X + damping), an output error on correlated activations clearly
+ * below round-to-nearest's on rows it was not fitted to, and with X^T X = I
+ * exactly round-to-nearest. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -467,7 +470,108 @@ static void test_codegen(int bits, int group, bool awq) {
   tfx_diag_deinit(&d);
 }
 
+/* ---- GPTQ ------------------------------------------------------------------------- */
+
+/* rows [rows, K] of correlated activations: x = z A with a few loud channels. */
+static float *correlated_rows(int64_t rows, int64_t K) {
+  double *a = calloc((size_t)(K * K), sizeof *a);
+  float *x = calloc((size_t)(rows * K), sizeof *x);
+  for (int64_t i = 0; i < K; i++)
+    for (int64_t j = 0; j < K; j++) a[i * K + j] = (i == j ? 1.0 : 0.0) + 0.6 * urand();
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t i = 0; i < K; i++) {
+      double z = urand() * (i % 13 == 0 ? 6.0 : 1.0);
+      for (int64_t j = 0; j < K; j++) x[r * K + j] += (float)(z * a[i * K + j]);
+    }
+  free(a);
+  return x;
+}
+
+/* The sum over rows and outputs of (x (w - q * scale)^T)^2. */
+static double product_error(const float *x, int64_t rows, const float *w, const int8_t *q, const float *sc,
+                            int64_t N, int64_t K, int64_t G) {
+  double err = 0;
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t n = 0; n < N; n++) {
+      double y = 0;
+      for (int64_t k = 0; k < K; k++) y += x[r * K + k] * (w[n * K + k] - q[n * K + k] * sc[n * (K / G) + k / G]);
+      err += y * y;
+    }
+  return err;
+}
+
+static void test_gptq_factor(void) {
+  enum { K = 21, ROWS = 40 };
+  float *x = correlated_rows(ROWS, K);
+  double *r = calloc(K * K, sizeof *r), h[K][K] = {{0}}, mean = 0;
+  CHECK(tfx_gptq_factor(x, ROWS, K, NULL, 0.1, r));
+  for (int i = 0; i < K; i++)
+    for (int j = 0; j < K; j++)
+      for (int m = 0; m < ROWS; m++) h[i][j] += (double)x[m * K + i] * x[m * K + j];
+  for (int i = 0; i < K; i++) mean += h[i][i] / K;
+  double worst = 0;
+  for (int i = 0; i < K; i++)
+    for (int j = i; j < K; j++) { /* (R R^T)_ij over m >= j: R is upper triangular */
+      double s = 0;
+      for (int m = j; m < K; m++) s += r[i * K + m] * r[j * K + m];
+      double want = h[i][j] + (i == j ? 0.1 * mean : 0);
+      if (fabs(s - want) > worst) worst = fabs(s - want);
+    }
+  CHECK(worst < 1e-9 * mean);
+  float zero[2 * K] = {0};
+  CHECK(!tfx_gptq_factor(zero, 2, K, NULL, 0.1, r)); /* no activation: nothing to factor */
+  free(x), free(r);
+}
+
+/* GPTQ against round-to-nearest, fitted on ROWS rows and measured there and on as many fresh ones. */
+static void test_gptq_error(int bits, int64_t group) {
+  enum { N = 24, K = 128, ROWS = 512 };
+  float *x = correlated_rows(2 * ROWS, K), *w = calloc(N * K, sizeof *w), *sc[2];
+  int8_t *q[2];
+  int64_t G = group ? group : K;
+  for (int i = 0; i < N * K; i++) w[i] = (float)urand();
+  for (int v = 0; v < 2; v++) {
+    q[v] = calloc(N * K, 1), sc[v] = calloc(N * K / G, sizeof(float));
+    tfx_quant_matrix(w, N, K, bits, group, x, ROWS, v == 1, q[v], sc[v]);
+  }
+  double fit[2], held[2];
+  for (int v = 0; v < 2; v++) {
+    fit[v] = product_error(x, ROWS, w, q[v], sc[v], N, K, G);
+    held[v] = product_error(x + ROWS * K, ROWS, w, q[v], sc[v], N, K, G);
+  }
+  CHECK(fit[1] < 0.5 * fit[0]);
+  CHECK(held[1] < 0.5 * held[0]);
+  fprintf(stderr, "int%d g%lld: GPTQ / round-to-nearest output error: %.3f (fitted rows %.3f)\n", bits,
+          (long long)group, held[1] / held[0], fit[1] / fit[0]);
+  for (int v = 0; v < 2; v++) free(q[v]), free(sc[v]);
+  free(x), free(w);
+}
+
+/* X^T X = I: nothing to compensate, so GPTQ is round-to-nearest bit for bit. */
+static void test_gptq_identity(int bits, int64_t group) {
+  enum { N = 8, K = 64 };
+  float *x = calloc(K * K, sizeof *x), *w = calloc(N * K, sizeof *w), *sc[2];
+  int8_t *q[2];
+  int64_t G = group ? group : K;
+  for (int k = 0; k < K; k++) x[k * K + k] = 1;
+  for (int i = 0; i < N * K; i++) w[i] = (float)urand() * (i % 7 == 0 ? 3.0f : 1.0f);
+  for (int v = 0; v < 2; v++) {
+    q[v] = calloc(N * K, 1), sc[v] = calloc(N * K / G, sizeof(float));
+    tfx_quant_matrix(w, N, K, bits, group, x, K, v == 1, q[v], sc[v]);
+  }
+  CHECK(memcmp(q[0], q[1], N * K) == 0);
+  CHECK(memcmp(sc[0], sc[1], sizeof(float) * (size_t)(N * K / G)) == 0);
+  for (int v = 0; v < 2; v++) free(q[v]), free(sc[v]);
+  free(x), free(w);
+}
+
 int main(void) {
+  test_gptq_factor();
+  test_gptq_error(4, 32);
+  test_gptq_error(4, 128);
+  test_gptq_error(8, 0);
+  test_gptq_identity(4, 32);
+  test_gptq_identity(8, 0);
   test_eval_int8();
   test_eval_xs();
   test_eval_int4(32);
