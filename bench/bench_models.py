@@ -9,18 +9,26 @@
         same weights), WORK/NAME/ids.bin (int64 token ids, as many as the
         model has positions) and WORK/NAME/meta.json.  Nothing is redone when
         meta.json exists: delete the folder to re-export.
-    python bench_models.py cost WORK NAME PHASE N
+    python bench_models.py cost WORK NAME PHASE N [--variant int8|int4]
         "FLOPS BYTES" of one call: encoder/prefill over N tokens (matmul FLOPs
         2 x params-in-matmuls x N plus the attention's QK^T and PV), decode at
-        context N (weights of the matmuls plus the K and V of N positions).
-    python bench_models.py ort WORK NAME PHASE N REPS THREADS... [--tfxc FILE]
+        context N (weights of the matmuls, in float32 or as the variant stores
+        them, plus the K and V of N positions).
+    python bench_models.py quantize WORK NAME int8|int4
+        onnxruntime's own weight quantisation of model.onnx and past.onnx, into
+        model_int8.onnx / past_int8.onnx (quantize_dynamic: int8 weights,
+        activations quantised per call, MatMulInteger) or model_int4.onnx /
+        past_int4.onnx (MatMulNBits: 4-bit weights in blocks of 32 along K,
+        symmetric).  Prints the file sizes.  Nothing is redone when the files exist.
+    python bench_models.py ort WORK NAME PHASE N REPS THREADS... [--tfxc FILE] [--variant int8|int4]
         times onnxruntime (CPU, intra-op THREADS, ORT_ENABLE_ALL), one line per
         thread count: "threads median_ms best_ms max_abs_diff max_abs_ref"; the
         diff is against FILE (float32 outputs written by the C driver), -1
         without it.  PHASE encoder / prefill: ids[:N] through model.onnx
         (last_hidden_state or all N rows of logits).  decode: the past of
         ids[:N-1] (past.onnx from an empty past), then the step for ids[N-1]
-        is timed: the logits of the token at context N.
+        is timed: the logits of the token at context N.  --variant: the models
+        the quantize command wrote instead.
 """
 import json
 import os
@@ -184,14 +192,19 @@ def load_meta(work, name):
         return json.load(f)
 
 
-def cost(meta, phase, n):
-    """FLOPs and bytes of one call, float32 weights and cache."""
+# bytes per matmul weight: float32, int8 (a float scale per channel is noise),
+# int4 with a float scale per group of 32
+WEIGHT_BYTES = {None: 4.0, "int8": 1.0, "int4": 0.5 + 4 / 32}
+
+
+def cost(meta, phase, n, variant=None):
+    """FLOPs and bytes of one call, float32 cache, weights as variant stores them."""
     attn = meta["heads"] * meta["head_dim"]
     layers = meta["layers"]
     if phase == "decode":
         kv = 2 * layers * meta["kv_heads"] * meta["head_dim"] * n
         flops = 2 * meta["mm_params"] + 4 * layers * attn * n
-        return flops, 4 * (meta["mm_params"] + kv)
+        return flops, int(WEIGHT_BYTES[variant] * meta["mm_params"] + 4 * kv)
     pairs = n * n if phase == "encoder" else n * (n + 1) // 2  # causal: each query sees its past
     flops = 2 * meta["mm_params"] * n + 4 * layers * attn * pairs
     return flops, 4 * meta["mm_params"]
@@ -226,15 +239,65 @@ def timed(fn, reps):
     return out, statistics.median(times), min(times)
 
 
-def ort_call(work, name, meta, phase, n, threads):
+def quantized_path(work, name, stem, variant):
+    return os.path.join(work, name, f"{stem}_{variant}.onnx" if variant else f"{stem}.onnx")
+
+
+def gemm_as_matmul(model):
+    """Gemm on a constant weight as MatMul + Add, so that MatMulNBits (which
+    only takes MatMul) covers GPT-2's Conv1D layers too."""
+    from onnx import helper, numpy_helper
+
+    inits = {t.name: t for t in model.graph.initializer}
+    nodes = []
+    for n in model.graph.node:
+        a = {x.name: helper.get_attribute_value(x) for x in n.attribute}
+        if (n.op_type != "Gemm" or n.input[1] not in inits or a.get("transA", 0) or a.get("alpha", 1.0) != 1.0
+                or a.get("beta", 1.0) != 1.0):
+            nodes.append(n)
+            continue
+        if a.get("transB", 0):
+            w = inits[n.input[1]]
+            w.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(w).T.copy(), w.name))
+        has_c = len(n.input) > 2 and n.input[2]
+        mm_out = n.output[0] + "_mm" if has_c else n.output[0]
+        nodes.append(helper.make_node("MatMul", [n.input[0], n.input[1]], [mm_out], name=n.name + "_mm"))
+        if has_c:
+            nodes.append(helper.make_node("Add", [mm_out, n.input[2]], [n.output[0]], name=n.name + "_bias"))
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return model
+
+
+def cmd_quantize(work, name, variant):
+    """onnxruntime's int8 (dynamic) or 4-bit (MatMulNBits) copies of the models."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    for stem in ("model", "past"):
+        src, dst = quantized_path(work, name, stem, None), quantized_path(work, name, stem, variant)
+        if not os.path.exists(src) or os.path.exists(dst):
+            continue
+        if variant == "int8":
+            quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=True)
+        else:
+            q = MatMulNBitsQuantizer(gemm_as_matmul(onnx.load(src)), block_size=32, is_symmetric=True)
+            q.process()
+            q.model.save_model_to_file(dst, use_external_data_format=False)
+    sizes = [os.path.getsize(quantized_path(work, name, stem, variant)) for stem in ("model", "past")]
+    print(" ".join(str(x) for x in sizes))
+
+
+def ort_call(work, name, meta, phase, n, threads, variant=None):
     """A function running the phase's timed call, and the output it compares."""
     ids = np.fromfile(os.path.join(work, name, "ids.bin"), dtype=np.int64)
     if phase == "decode":
-        sess = session(os.path.join(work, name, "past.onnx"), threads)
+        sess = session(quantized_path(work, name, "past", variant), threads)
         feed = past_feed(sess, meta, ids[:n - 1])
         feed["input_ids"] = ids[None, n - 1:n]
         return lambda: sess.run(["logits"], feed)[0]
-    sess = session(os.path.join(work, name, "model.onnx"), threads)
+    sess = session(quantized_path(work, name, "model", variant), threads)
     x = ids[None, :n]
     if phase == "encoder":
         feed = {"input_ids": x, "attention_mask": np.ones_like(x), "token_type_ids": np.zeros_like(x)}
@@ -242,10 +305,10 @@ def ort_call(work, name, meta, phase, n, threads):
     return lambda: sess.run(["logits"], {"input_ids": x})[0]
 
 
-def cmd_ort(work, name, phase, n, reps, threads, tfxc_out):
+def cmd_ort(work, name, phase, n, reps, threads, tfxc_out, variant=None):
     meta = load_meta(work, name)
     for t in threads:
-        out, med, best = timed(ort_call(work, name, meta, phase, n, t), reps)
+        out, med, best = timed(ort_call(work, name, meta, phase, n, t, variant), reps)
         diff = -1.0
         path = tfxc_out.replace("{t}", str(t)) if tfxc_out else None
         if path and os.path.exists(path):
@@ -259,16 +322,20 @@ def main():
     if cmd == "export":
         cmd_export(work, name, sys.argv[4] if len(sys.argv) > 4 else None)
     elif cmd == "cost":
-        print("%d %d" % cost(load_meta(work, name), sys.argv[4], int(sys.argv[5])))
+        variant = sys.argv[7] if len(sys.argv) > 7 and sys.argv[6] == "--variant" else None
+        print("%d %d" % cost(load_meta(work, name), sys.argv[4], int(sys.argv[5]), variant))
     elif cmd == "ort":
         args = sys.argv[4:]
-        tfxc_out = None
-        if "--tfxc" in args:
-            k = args.index("--tfxc")
-            tfxc_out = args[k + 1]
-            args = args[:k] + args[k + 2:]
+        opts = {}
+        for flag in ("--tfxc", "--variant"):
+            if flag in args:
+                k = args.index(flag)
+                opts[flag] = args[k + 1]
+                args = args[:k] + args[k + 2:]
         phase, n, reps = args[0], int(args[1]), int(args[2])
-        cmd_ort(work, name, phase, n, reps, [int(t) for t in args[3:]], tfxc_out)
+        cmd_ort(work, name, phase, n, reps, [int(t) for t in args[3:]], opts.get("--tfxc"), opts.get("--variant"))
+    elif cmd == "quantize":
+        cmd_quantize(work, name, sys.argv[4])
     else:
         raise SystemExit(__doc__)
 

@@ -83,6 +83,9 @@ void tfx_quant_calib_share(TfxQuantCalib *c, const char *weight, const char *wit
 double tfx_quant_calib_alpha(const TfxQuantCalib *c, const char *weight);
 /* 1 if GPTQ's quantisation was kept for `weight`, 0 if not, -1 if it was not quantised. */
 int tfx_quant_calib_gptq(const TfxQuantCalib *c, const char *weight);
+/* Mixed precision: the pass quantises `weight` to `bits` (8) instead of the
+ * requested width, per output channel or with the requested --group. */
+void tfx_quant_calib_set_bits(TfxQuantCalib *c, const char *weight, int bits);
 /* The float weight that the pass would quantise for node n (MatMul or Gemm),
  * or TFX_NONE. */
 uint32_t tfx_quant_weight_of(const TfxGraph *g, const TfxNode *n);
@@ -95,7 +98,7 @@ typedef struct {
   bool lm_head;     /* also the final projection to the logits */
   bool kv_int8;     /* decoders: the KV cache in int8, a scale per token and head */
   double max_error; /* > 0: end-to-end budget (1 - cosine of the outputs); layers that
-                       would break it stay float32 */
+                       would break it go to int8 (from int4), then float32 */
   const char *calib;  /* calibration token file, or NULL for the default */
   const char *report; /* where the accuracy report goes, or NULL (stderr summary only) */
   TfxQuantCalib *stats; /* activation statistics and the quantised weights, or NULL */
@@ -121,6 +124,17 @@ void tfx_quant_matrix(const float *w, int64_t N, int64_t K, int bits, int64_t gr
  * each later channel j by t_k R_kj / R_jj.  False when X^T X is zero or the
  * factorisation breaks down.  passes/gptq.c. */
 bool tfx_gptq_factor(const float *x, int64_t rows, int64_t K, const float *scale, double damp, double *r);
+/* The same factor in low-rank form, for rows < K (H is the damping plus a
+ * rank-`rows` term): R_kk = diag[k] and, for m < j, R_mj = v_m . u_j, with
+ * v [K, rank] the scaled channels (x^T) and u [K, rank]; O(rows^2 K) to build,
+ * and a row's GPTQ costs O(rows K) instead of O(K^2).  tfx_gptq_factor uses
+ * it when rows < K / 2.  False as tfx_gptq_factor (nothing to free then). */
+typedef struct {
+  int64_t K, rank;
+  double *v, *u, *diag;
+} TfxGptqLowRank;
+bool tfx_gptq_lowrank(const float *x, int64_t rows, int64_t K, const float *scale, double damp, TfxGptqLowRank *lr);
+void tfx_gptq_lowrank_free(TfxGptqLowRank *lr);
 
 typedef struct {
   int opt_level;          /* 0..3 */

@@ -21,6 +21,9 @@
  * The node is rewritten in place (same output value, same position in the
  * topological order).  Left float32: weights named in keep[], int4 weights
  * whose K is not a multiple of the group, and the LM head unless q->lm_head.
+ * A weight given other bits with tfx_quant_calib_set_bits (an int4 weight
+ * that breaks the accuracy budget) is quantised with those, int8 per output
+ * channel or with the requested group.
  * The LM head is a MatMul/Gemm whose output is a graph output, directly or
  * through at most two single-consumer Add/Reshape/Transpose/Squeeze/Unsqueeze/
  * Identity nodes.  changed counts distinct weights quantised.  With
@@ -62,11 +65,19 @@ typedef struct {
   bool gptq; /* the error-compensated quantisation was kept */
 } Memo;
 
+/* A weight quantised to other bits than the pass's (mixed precision). */
+typedef struct {
+  char *weight;
+  int bits;
+} Override;
+
 struct TfxQuantCalib {
   WStats *w;
   int n_w;
   Memo *m;
   int n_m;
+  Override *o;
+  int n_o;
 };
 
 static void *xrealloc(void *p, size_t n) {
@@ -94,7 +105,25 @@ void tfx_quant_calib_free(TfxQuantCalib *c) {
   for (int i = 0; i < c->n_w; i++) free(c->w[i].weight), free(c->w[i].sq), free(c->w[i].abs), free(c->w[i].x);
   for (int i = 0; i < c->n_m; i++)
     free(c->m[i].weight), free(c->m[i].q.data), free(c->m[i].s.data), free(c->m[i].xs.data);
-  free(c->w), free(c->m), free(c);
+  for (int i = 0; i < c->n_o; i++) free(c->o[i].weight);
+  free(c->w), free(c->m), free(c->o), free(c);
+}
+
+void tfx_quant_calib_set_bits(TfxQuantCalib *c, const char *weight, int bits) {
+  for (int i = 0; i < c->n_o; i++)
+    if (strcmp(c->o[i].weight, weight) == 0) {
+      c->o[i].bits = bits;
+      return;
+    }
+  c->o = xrealloc(c->o, sizeof *c->o * (size_t)(c->n_o + 1));
+  c->o[c->n_o++] = (Override){.weight = xstrdup(weight), .bits = bits};
+}
+
+/* The bits the pass uses for weight: its override, else def. */
+static int bits_of(const TfxQuantCalib *c, const char *weight, int def) {
+  for (int i = 0; c && i < c->n_o; i++)
+    if (strcmp(c->o[i].weight, weight) == 0) return c->o[i].bits;
+  return def;
 }
 
 static WStats *find_stats(const TfxQuantCalib *c, const char *weight) {
@@ -152,8 +181,9 @@ static Memo *find_memo(const TfxQuantCalib *c, const char *weight, bool trans, i
   return NULL;
 }
 
+/* The latest quantisation of weight: an override to int8 comes after the int4 one. */
 static const Memo *memo_of(const TfxQuantCalib *c, const char *weight) {
-  for (int i = 0; c && i < c->n_m; i++)
+  for (int i = c ? c->n_m - 1 : -1; i >= 0; i--)
     if (strcmp(c->m[i].weight, weight) == 0) return &c->m[i];
   return NULL;
 }
@@ -218,33 +248,40 @@ static void quant_matrix(const QFormat *f, const float *w, const double *imp, in
     }
 }
 
-/* GPTQ on w [N, K] with R from tfx_gptq_factor: channel k of a row is
- * quantised as w_k + p_k / R_kk, where p_k = sum over m < k of (w_m - Q_m) R_mk
- * is the compensation so far; a group's scale is searched on its compensated
- * weights when the quantiser enters it.  RB rows at a time share each read of
- * a row of R. */
+/* GPTQ's step for channel k of row wn: it is quantised as w_k + p_k / R_kk,
+ * where p_k = sum over m < k of (w_m - Q_m) R_mk is the compensation so far
+ * (pk; pg: those of the G channels of a group the quantiser enters, whose
+ * scale *s is then searched on its compensated weights).  Returns the
+ * channel's error w_k - Q_k. */
+static double gptq_step(const QFormat *f, const float *wn, int64_t k, const double *pg, double pk,
+                        const double *rdiag, const double *imp, float *cur, int8_t *qn, float *s) {
+  if (k % f->G == 0) {
+    for (int64_t j = 0; j < f->G; j++) cur[j] = (float)(wn[k + j] + pg[j] / rdiag[k + j]);
+    *s = quant_group(f, cur, imp ? imp + k : NULL, qn + k);
+  }
+  float v = (float)(wn[k] + pk / rdiag[k]);
+  int qk = *s != 0 ? qround(v * (1.0f / *s), f) : 0;
+  qn[k] = (int8_t)qk;
+  return (double)wn[k] - (double)qk * *s;
+}
+
+/* GPTQ on w [N, K] with dense R from tfx_gptq_factor, p kept per channel;
+ * RB rows at a time share each read of a row of R. */
 static void gptq_matrix(const QFormat *f, const float *w, const double *r, const double *imp, int8_t *q,
                         float *sc) {
   enum { RB = 16 };
   int64_t K = f->K;
-  double *p = xcalloc((size_t)(RB * K), sizeof *p), t[RB];
+  double *p = xcalloc((size_t)(RB * K), sizeof *p), *rdiag = xcalloc((size_t)K, sizeof *rdiag), t[RB];
   float *cur = xcalloc((size_t)f->G, sizeof *cur);
+  for (int64_t k = 0; k < K; k++) rdiag[k] = r[k * K + k];
   for (int64_t n0 = 0; n0 < f->N; n0 += RB) {
     int64_t nb = f->N - n0 < RB ? f->N - n0 : RB;
     memset(p, 0, sizeof *p * (size_t)(RB * K));
     for (int64_t k = 0; k < K; k++) {
       for (int64_t b = 0; b < nb; b++) {
-        const float *wn = w + (n0 + b) * K;
         const double *pb = p + b * K;
-        float *s = sc + (n0 + b) * f->ng + k / f->G;
-        if (k % f->G == 0) {
-          for (int64_t j = 0; j < f->G; j++) cur[j] = (float)(wn[k + j] + pb[k + j] / r[(k + j) * K + k + j]);
-          *s = quant_group(f, cur, imp ? imp + k : NULL, q + (n0 + b) * K + k);
-        }
-        float v = (float)(wn[k] + pb[k] / r[k * K + k]);
-        int qk = *s != 0 ? qround(v * (1.0f / *s), f) : 0;
-        q[(n0 + b) * K + k] = (int8_t)qk;
-        t[b] = (double)wn[k] - (double)qk * *s;
+        t[b] = gptq_step(f, w + (n0 + b) * K, k, pb + k, pb[k], rdiag, imp, cur, q + (n0 + b) * K,
+                         sc + (n0 + b) * f->ng + k / f->G);
       }
       const double *rk = r + k * K;
       for (int64_t b = 0; b < nb; b++) {
@@ -253,7 +290,56 @@ static void gptq_matrix(const QFormat *f, const float *w, const double *r, const
       }
     }
   }
-  free(p), free(cur);
+  free(p), free(rdiag), free(cur);
+}
+
+static double dot(const double *a, const double *b, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
+/* GPTQ on w [N, K] with R in low-rank form: p_j = sum_m t_m v_m . u_j =
+ * a . u_j with a = sum of t_m v_m over the channels done, so a row keeps
+ * only a [rank]. */
+static void gptq_matrix_lowrank(const QFormat *f, const float *w, const TfxGptqLowRank *lr, const double *imp,
+                                int8_t *q, float *sc) {
+  int64_t K = f->K, R = lr->rank;
+  double *a = xcalloc((size_t)R, sizeof *a), *pg = xcalloc((size_t)f->G, sizeof *pg);
+  float *cur = xcalloc((size_t)f->G, sizeof *cur);
+  for (int64_t n = 0; n < f->N; n++) {
+    memset(a, 0, sizeof *a * (size_t)R);
+    for (int64_t k = 0; k < K; k++) {
+      if (k % f->G == 0)
+        for (int64_t j = 0; j < f->G; j++) pg[j] = dot(a, lr->u + (k + j) * R, R);
+      double pk = k % f->G == 0 ? pg[0] : dot(a, lr->u + k * R, R);
+      double t = gptq_step(f, w + n * K, k, pg, pk, lr->diag, imp, cur, q + n * K, sc + n * f->ng + k / f->G);
+      const double *vk = lr->v + k * R;
+      for (int64_t i = 0; i < R; i++) a[i] += t * vk[i];
+    }
+  }
+  free(a), free(pg), free(cur);
+}
+
+/* GPTQ on w [N, K] over the rows x (channel k times scale[k]) into q and sc:
+ * the low-rank form when rows are few enough (its per-row cost, about
+ * 3 rows K, below the dense K^2 / 2), else dense R.  False when X^T X cannot
+ * be factored (q and sc untouched). */
+static bool gptq_run(const QFormat *f, const float *w, const float *x, int64_t rows, const float *scale,
+                     const double *imp, int8_t *q, float *sc) {
+  int64_t K = f->K;
+  if (6 * rows <= K) {
+    TfxGptqLowRank lr;
+    if (!tfx_gptq_lowrank(x, rows, K, scale, GPTQ_DAMP, &lr)) return false;
+    gptq_matrix_lowrank(f, w, &lr, imp, q, sc);
+    tfx_gptq_lowrank_free(&lr);
+    return true;
+  }
+  double *r = xcalloc((size_t)(K * K), sizeof *r);
+  bool ok = tfx_gptq_factor(x, rows, K, scale, GPTQ_DAMP, r);
+  if (ok) gptq_matrix(f, w, r, imp, q, sc);
+  free(r);
+  return ok;
 }
 
 /* Squared error of the quantised product on ERROR_ROWS of the sampled rows:
@@ -306,19 +392,15 @@ static void awq_scales(const WStats *st, double alpha, float *s, float *inv, dou
 static void try_gptq(const QFormat *f, const float *w, const float *ws, const WStats *st, const float *inv,
                      const double *imp, double err, Memo *m, int8_t *q, float *sc) {
   int64_t K = f->K;
-  double *r = xcalloc((size_t)(K * K), sizeof *r);
-  if (tfx_gptq_factor(st->x, st->rows, K, inv, GPTQ_DAMP, r)) {
-    int8_t *q2 = xcalloc((size_t)(f->N * K), 1);
-    float *sc2 = xcalloc((size_t)(f->N * f->ng), sizeof *sc2);
-    gptq_matrix(f, ws, r, imp, q2, sc2);
-    if (output_error(f, st, w, q2, sc2, m->alpha > 0 ? inv : NULL) < err) {
-      memcpy(q, q2, (size_t)(f->N * K));
-      memcpy(sc, sc2, sizeof *sc * (size_t)(f->N * f->ng));
-      m->gptq = true;
-    }
-    free(q2), free(sc2);
+  int8_t *q2 = xcalloc((size_t)(f->N * K), 1);
+  float *sc2 = xcalloc((size_t)(f->N * f->ng), sizeof *sc2);
+  if (gptq_run(f, ws, st->x, st->rows, inv, imp, q2, sc2) &&
+      output_error(f, st, w, q2, sc2, m->alpha > 0 ? inv : NULL) < err) {
+    memcpy(q, q2, (size_t)(f->N * K));
+    memcpy(sc, sc2, sizeof *sc * (size_t)(f->N * f->ng));
+    m->gptq = true;
   }
-  free(r);
+  free(q2), free(sc2);
 }
 
 /* Quantise w [N, K] into q (one value a byte), sc and m->xs: without
@@ -368,16 +450,14 @@ static QFormat qformat(int bits, int64_t N, int64_t K, int64_t group) {
 void tfx_quant_matrix(const float *w, int64_t N, int64_t K, int bits, int64_t group, const float *x, int64_t rows,
                       bool gptq, int8_t *q, float *scales) {
   QFormat f = qformat(bits, N, K, group);
-  double *imp = NULL, *r = NULL;
+  double *imp = NULL;
   if (x && rows > 0) {
     imp = xcalloc((size_t)K, sizeof *imp);
     for (int64_t i = 0; i < rows; i++)
       for (int64_t k = 0; k < K; k++) imp[k] += (double)x[i * K + k] * x[i * K + k] / (double)rows;
-    r = gptq ? xcalloc((size_t)(K * K), sizeof *r) : NULL;
   }
-  if (r && tfx_gptq_factor(x, rows, K, NULL, GPTQ_DAMP, r)) gptq_matrix(&f, w, r, imp, q, scales);
-  else quant_matrix(&f, w, imp, q, scales);
-  free(imp), free(r);
+  if (!imp || !gptq || !gptq_run(&f, w, x, rows, NULL, imp, q, scales)) quant_matrix(&f, w, imp, q, scales);
+  free(imp);
 }
 
 /* Quantise weight wv (float32 2-D, [K, N] or, when trans, [N, K]) into m's
@@ -580,19 +660,21 @@ TfxStatus tfx_pass_quantize_weights(TfxGraph *g, const TfxQuantOptions *q, const
     const char *wname = g->values[c.w].name; /* g->values moves as constants are added */
     int64_t K = g->values[c.w].dims[c.trans ? 1 : 0];
     if (q->weight_bits == 4 && K % group) continue;
-    int64_t gq = group && K % group == 0 ? group : 0; /* int8: per channel when K is not a multiple */
+    int bits = bits_of(q->stats, wname, q->weight_bits);
+    int64_t gw = bits == q->weight_bits ? group : q->group; /* an int8 override: per channel unless --group */
+    int64_t gq = gw && K % gw == 0 ? gw : 0;                /* int8: per channel when K is not a multiple */
     if (in_keep(wname, keep, n_keep)) continue;
     if (!q->lm_head && is_lm_head(g, n->outputs[0])) continue;
     uint32_t *slot = &qcache[6 * c.w + 3 * c.trans];
     if (slot[0] == TFX_NONE) {
-      Memo *m = find_memo(memo, wname, c.trans, q->weight_bits, gq);
+      Memo *m = find_memo(memo, wname, c.trans, bits, gq);
       if (!m) {
         memo->m = xrealloc(memo->m, sizeof *memo->m * (size_t)(memo->n_m + 1));
         m = &memo->m[memo->n_m++];
-        *m = (Memo){.weight = xstrdup(wname), .trans = c.trans, .bits = q->weight_bits, .group = gq};
-        quantise(g, c.w, c.trans, q->weight_bits, gq, find_stats(q->stats, wname), !q->no_gptq, m);
+        *m = (Memo){.weight = xstrdup(wname), .trans = c.trans, .bits = bits, .group = gq};
+        quantise(g, c.w, c.trans, bits, gq, find_stats(q->stats, wname), !q->no_gptq, m);
       }
-      slot[0] = add_const(g, wname, q->weight_bits == 8 ? ".q8" : ".q4", &m->q);
+      slot[0] = add_const(g, wname, bits == 8 ? ".q8" : ".q4", &m->q);
       slot[1] = add_const(g, wname, ".scale", &m->s);
       slot[2] = m->xs.data ? add_const(g, wname, ".xs", &m->xs) : TFX_NONE;
       (*changed)++;
@@ -604,7 +686,7 @@ TfxStatus tfx_pass_quantize_weights(TfxGraph *g, const TfxQuantOptions *q, const
     memcpy(n->inputs, ins, sizeof ins);
     n->op = TFX_OP_WeightQMatMul;
     n->op_type = "WeightQMatMul";
-    n->attrs = q_attrs(g, q->weight_bits, gq);
+    n->attrs = q_attrs(g, bits, gq);
     n->n_attrs = gq ? 2 : 1;
     st = tfx_ops[TFX_OP_WeightQMatMul].infer(g, n);
   }

@@ -10,8 +10,9 @@
  * agreement of the rows and mean KL(p_float || p_quant) of their softmax.
  * Per quantised weight: the cosine of its product's output in the model (error
  * accumulated from upstream) and alone (the quantised product on the float
- * input), the latter ranking the weights that a budget keeps in float32, one
- * at a time, until 1 - cosine of every output is within it.
+ * input), the latter ranking the weights that a budget moves, one at a time,
+ * from int4 to int8 and from int8 to float32, until 1 - cosine of every
+ * output is within it.
  * With --quantize-kv=int8 the quantised build also runs the KV-cache pass
  * (past 0, cache of S rows) so KvAttention's evaluator applies the int8 round
  * trip.  The report (--report FILE) is plain text, or JSON when FILE ends in
@@ -292,6 +293,8 @@ static TfxStatus collect_stats(Calib *c, TfxQuantCalib *qc) {
 typedef struct {
   char *name;    /* the float weight's name */
   char *out;     /* its product's output value */
+  int bits;      /* 8 or 4 */
+  int64_t group; /* 0: one scale per output channel */
   Stat model;    /* in the model: the quantised graph's value vs the float one */
   Stat alone;    /* the quantised product on the float input vs the float output */
 } Layer;
@@ -368,6 +371,8 @@ static TfxStatus measure(Calib *c, const TfxQuantOptions *q, const char *const *
     Layer *L = &m->layers[m->n_layers];
     L->name = weight_name(gq->values[n->inputs[1]].name);
     L->out = strdup(yname);
+    L->bits = (int)tfx_attr_int(n, "bits", 8);
+    L->group = tfx_attr_int(n, "group", 0);
     add_output(gf, fxv);
     add_output(gf, fyv);
     add_output(gq, n->outputs[0]);
@@ -406,6 +411,21 @@ static TfxStatus measure(Calib *c, const TfxQuantOptions *q, const char *const *
     st = tfx_error(c->d, "%s: quantisation report: the quantised graph has no output in common with the float "
                    "one", c->r->model);
   return st;
+}
+
+/* "float32", "int8 per channel" or "int<bits> g<group>". */
+static const char *precision(char *buf, size_t size, int bits, int64_t group) {
+  if (!bits) snprintf(buf, size, "float32");
+  else if (bits == 8 && !group) snprintf(buf, size, "int8 per channel");
+  else snprintf(buf, size, "int%d g%lld", bits, (long long)group);
+  return buf;
+}
+
+/* Quantised weights with `bits`. */
+static int count_bits(const Measure *m, int bits) {
+  int n = 0;
+  for (int l = 0; l < m->n_layers; l++) n += m->layers[l].bits == bits;
+  return n;
 }
 
 /* Worst 1 - cosine over the outputs. */
@@ -467,6 +487,12 @@ static void write_report(FILE *f, const Calib *c, const Measure *m, char **keep,
   if (c->r->max.name) fprintf(f, ", %s=%lld", c->r->max.name, (long long)c->S);
   fprintf(f, "\nweights quantised: %d of %d", m->n_layers + m->n_tables, m->n_candidates + m->n_tables);
   if (m->n_tables) fprintf(f, " (%d of them embedding tables, int8)", m->n_tables);
+  if (q->weight_bits == 4 && count_bits(m, 8)) {
+    fprintf(f, " (%d int4; int8 for the budget %g:", count_bits(m, 4), q->max_error);
+    for (int l = 0; l < m->n_layers; l++)
+      if (m->layers[l].bits == 8) fprintf(f, " %s", m->layers[l].name);
+    fprintf(f, ")");
+  }
   if (n_keep) {
     fprintf(f, " (kept float32 for the budget %g:", q->max_error);
     for (int i = 0; i < n_keep; i++) fprintf(f, " %s", keep[i]);
@@ -481,12 +507,15 @@ static void write_report(FILE *f, const Calib *c, const Measure *m, char **keep,
               s->kl / (double)s->rows, (long long)s->rows);
     fprintf(f, "\n");
   }
-  fprintf(f, "\nper weight (output of its product: in the model / alone on the float input; AWQ alpha; GPTQ):\n");
+  fprintf(f, "\nper weight (precision; output of its product: in the model / alone on the float input; AWQ alpha; "
+             "GPTQ):\n");
+  char prec[32];
   for (int l = 0; l < m->n_layers; l++) {
     const Layer *L = &m->layers[l];
-    fprintf(f, "  %-40s model cosine %.6f max abs err %.6g | alone cosine %.6f max abs err %.6g | alpha %.1f | %s\n",
-            L->name, stat_cos(&L->model), L->model.max_abs, stat_cos(&L->alone), L->alone.max_abs,
-            tfx_quant_calib_alpha(qc, L->name), tfx_quant_calib_gptq(qc, L->name) > 0 ? "gptq" : "round");
+    fprintf(f, "  %-40s %-16s model cosine %.6f max abs err %.6g | alone cosine %.6f max abs err %.6g | alpha %.1f | %s\n",
+            L->name, precision(prec, sizeof prec, L->bits, L->group), stat_cos(&L->model), L->model.max_abs,
+            stat_cos(&L->alone), L->alone.max_abs, tfx_quant_calib_alpha(qc, L->name),
+            tfx_quant_calib_gptq(qc, L->name) > 0 ? "gptq" : "round");
   }
 }
 
@@ -503,10 +532,8 @@ static json_t *stat_json(const Stat *s) {
 static TfxStatus write_json(FILE *f, const Calib *c, const Measure *m, char **keep, int n_keep,
                             const TfxQuantCalib *qc) {
   const TfxQuantOptions *q = &c->r->quant;
-  char precision[32] = "float32";
-  if (q->weight_bits)
-    snprintf(precision, sizeof precision, q->weight_bits == 8 && !q->group ? "int8 per channel" : "int%d g%d",
-             q->weight_bits, q->group ? q->group : 32);
+  char prec[32], lprec[32];
+  precision(prec, sizeof prec, q->weight_bits, q->weight_bits == 4 && !q->group ? 32 : q->group);
   json_t *outs = json_array(), *weights = json_array();
   for (int k = 0; k < m->n_out; k++) {
     json_t *o = stat_json(&m->outs[k]);
@@ -516,16 +543,17 @@ static TfxStatus write_json(FILE *f, const Calib *c, const Measure *m, char **ke
   for (int l = 0; l < m->n_layers; l++) {
     const Layer *L = &m->layers[l];
     json_array_append_new(weights, json_pack("{s:s, s:s, s:o, s:o, s:f, s:b}", "name", L->name, "precision",
-                                             precision, "model", stat_json(&L->model), "alone",
+                                             precision(lprec, sizeof lprec, L->bits, L->group), "model", stat_json(&L->model), "alone",
                                              stat_json(&L->alone), "awq_alpha", tfx_quant_calib_alpha(qc, L->name),
                                              "gptq", tfx_quant_calib_gptq(qc, L->name) > 0));
   }
   for (int i = 0; i < n_keep; i++)
     json_array_append_new(weights, json_pack("{s:s, s:s}", "name", keep[i], "precision", "float32"));
   json_t *root = json_pack(
-      "{s:s, s:s, s:b, s:{s:i, s:s, s:I}, s:i, s:i, s:i, s:f, s:o, s:o}", "model", c->r->model, "weights",
-      precision, "kv_int8", q->kv_int8, "calibration", "sequences", c->n_seqs, "source",
-      c->from_file ? q->calib : "random", "length", (json_int_t)c->S, "quantised", m->n_layers, "candidates",
+      "{s:s, s:s, s:b, s:{s:i, s:s, s:I}, s:i, s:i, s:i, s:i, s:f, s:o, s:o}", "model", c->r->model, "weights",
+      prec, "kv_int8", q->kv_int8, "calibration", "sequences", c->n_seqs, "source",
+      c->from_file ? q->calib : "random", "length", (json_int_t)c->S, "quantised", m->n_layers, "int8_for_budget",
+      q->weight_bits == 4 ? count_bits(m, 8) : 0, "candidates",
       m->n_candidates, "embedding_tables", m->n_tables, "max_error", q->max_error, "outputs", outs, "per_weight",
       weights);
   int rc = root ? json_dumpf(root, f, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : -1;
@@ -550,6 +578,7 @@ static void summary(const Calib *c, const Measure *m) {
   if (q->kv_int8) snprintf(what + strlen(what), sizeof what - strlen(what), "%sint8 KV", what[0] ? " + " : "");
   fprintf(stderr, "tfxc: %s: ", what);
   if (q->weight_bits) fprintf(stderr, "%d of %d quantised, ", m->n_layers + m->n_tables, m->n_candidates + m->n_tables);
+  if (q->weight_bits == 4 && count_bits(m, 8)) fprintf(stderr, "%d int4 + %d int8, ", count_bits(m, 4), count_bits(m, 8));
   fprintf(stderr, "%s cosine %.6f, max abs err %.4g", m->out_names[0], stat_cos(s), s->max_abs);
   if (s->logits && s->rows)
     fprintf(stderr, ", top-1 %.1f%%, KL %.3g", 100.0 * (double)s->top1 / (double)s->rows, s->kl / (double)s->rows);
@@ -595,11 +624,16 @@ TfxStatus tfx_quant_report(const TfxCompileRequest *r, TfxDiag *d, char ***keep,
     int total = m.n_candidates;
     while (!st && worst_error(&m) > q.max_error && m.n_layers > 0) {
       qsort(m.layers, (size_t)m.n_layers, sizeof *m.layers, by_alone_error);
-      kept = realloc(kept, sizeof *kept * (size_t)(nk + 1));
-      if (!kept) abort();
-      kept[nk++] = strdup(m.layers[0].name);
-      fprintf(stderr, "tfxc: budget %g: keeping %s in float32 (1 - cosine %.3g)\n", q.max_error, kept[nk - 1],
-              worst_error(&m));
+      const Layer *L = &m.layers[0];
+      if (L->bits == 4) {
+        tfx_quant_calib_set_bits(q.stats, L->name, 8);
+      } else {
+        kept = realloc(kept, sizeof *kept * (size_t)(nk + 1));
+        if (!kept) abort();
+        kept[nk++] = strdup(L->name);
+      }
+      fprintf(stderr, "tfxc: budget %g: keeping %s in %s (1 - cosine %.3g)\n", q.max_error, L->name,
+              L->bits == 4 ? "int8" : "float32", worst_error(&m));
       measure_free(&m);
       st = measure(c, &q, (const char *const *)kept, nk, &m);
     }

@@ -1,25 +1,28 @@
 /* kernels_attn.c — the fused attention kernels printed into generated files (kernels.h).
  *
  * tfx_attn (prefill, float32): a block of BQ query rows against tiles of BK keys,
- * flash-style.  Scores come from tfx_sgemm reading Q and K in place through their
- * row strides (tb = 1 for Kᵀ), so [B,S,H,D] and [B,H,S,D] layouts need no copy and
- * grouped-query heads are found by index; then scale, additive or bool mask,
- * causal and window limits, an online softmax (running max and sum per row,
- * tfx_vexpf on each tile row) and P·V by tfx_sgemm into an output tile.  Key tiles
- * wholly outside the causal / window band are never computed.  Jobs are
- * (batch, head, query block), handed to tfx_parallel.
+ * flash-style.  The block's Q rows are copied once (scaled for qscale); per tile
+ * Kᵀ is packed by an 8 x 8 transpose into kt, and both products (Q·Kᵀ and P·V)
+ * run a micro-kernel keeping a 6 x 16 block in registers, so [B,S,H,D] and
+ * [B,H,S,D] layouts need no copy of K or V and grouped-query heads are found by
+ * index.  Then scale, additive or bool mask, causal and window limits (a row's
+ * visible keys are a range), an online softmax (running max and sum per row, the
+ * vector exp on the visible keys), and each row divided by its sum at the end (a
+ * division, not a reciprocal product: the model tests' tolerance on near-zero
+ * logits notices that rounding).  Key tiles wholly outside the causal / window
+ * band are never computed.  Jobs are (batch, head, query block), handed to
+ * tfx_parallel; no job's arithmetic depends on the split, so results are the same
+ * bits for any thread count.
  *
- * tfx_kv_attn (KvAttention over a float32 cache): per KV head the R query heads
- * of its group are processed together so each cache row is read once; 8-wide
- * dot products and axpys; a single-row step (decode) splits the keys across jobs
- * and merges the partial (max, sum, accumulator) triples afterwards.
+ * tfx_kv_attn (KvAttention over a float32 cache): several rows (prefill) go to
+ * tfx_attn, causal from the cache position P; a single-row step (decode) runs,
+ * per KV head, the R query heads of its group together so each cache row is read
+ * once, with 8-wide dot products and axpys, the keys split across jobs and the
+ * partial (max, sum, accumulator) triples merged afterwards.
  *
  * Scratch is fixed-size stack arrays (no array is sized by a sequence length), and
  * everything that depends on a length is a run-time argument, so the calling code
- * has the same text at every length.  Where all of a row's keys fit one tile the
- * probabilities are normalised before P·V, as the reference does; otherwise rows
- * are divided by their sum at the end (a division, not a reciprocal product): the
- * model tests' tolerance on near-zero logits notices such rounding differences. */
+ * has the same text at every length. */
 #include "codegen/c/kernels.h"
 
 /* 8-wide primitives: AVX2+FMA intrinsics, else plain loops written with eight
@@ -133,7 +136,7 @@ static void print_vec(FILE *f) {
         "    for (u = 0; u < 8; u++) x[d + u] = t[u];\n"
         "  }\n"
         "  for (d = n8; d < n; d++) x[d] = tfx_expf(x[d] - m);\n"
-        "  {\n    float p[8] = {0, 0, 0, 0, 0, 0, 0, 0}, r;\n    int u;\n"
+        "  {\n    float p[8] = {0, 0, 0, 0, 0, 0, 0, 0}, r;\n"
         "    for (d = 0; d < n8; d += 8)\n      for (u = 0; u < 8; u++) p[u] += x[d + u];\n"
         "    r = ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));\n"
         "    for (d = n8; d < n; d++) r += x[d];\n    return r;\n  }\n"
@@ -229,14 +232,14 @@ static void print_products(FILE *f) {
         "  for (d = 0; d < nd; d++)\n"
         "    for (c = d < d8 ? c8 : 0; c < nk16; c++) kt[d * TFX_ATTN_BK + c] = c < nk ? k[c * lk + d] : 0.0f;\n"
         "}\n", f);
-  /* qp: the nq rows of q (row stride lq) TFX_ATTN_DKMAX apart, each times *scale
-   * when given (rounded, as a Mul node would); rows up to a multiple of six zero */
-  fputs("static void tfx_attn_packq(const float *q, int64_t lq, int64_t nq, int64_t Dk, const float *scale, float *qp) {\n"
-        "  int64_t r, t;\n"
+  /* qp: the nq rows of q (row stride lq) TFX_ATTN_DKMAX apart, each times scale
+   * when qscale (rounded, as a Mul node would); rows up to a multiple of six zero */
+  fputs("static void tfx_attn_packq(const float *q, int64_t lq, int64_t nq, int64_t Dk, int qscale, float scale,\n"
+        "    float *qp) {\n"
+        "  int64_t r;\n"
         "  for (r = 0; r < nq; r++) {\n"
-        "    float *o = qp + r * TFX_ATTN_DKMAX;\n"
-        "    if (scale)\n      for (t = 0; t < Dk; t++) o[t] = q[r * lq + t] * *scale;\n"
-        "    else\n      memcpy(o, q + r * lq, sizeof(float) * (size_t)Dk);\n"
+        "    memcpy(qp + r * TFX_ATTN_DKMAX, q + r * lq, sizeof(float) * (size_t)Dk);\n"
+        "    if (qscale) tfx_attn_axpby(qp + r * TFX_ATTN_DKMAX, scale, 0.0f, NULL, Dk);\n"
         "  }\n"
         "  for (; r % 6; r++) memset(qp + r * TFX_ATTN_DKMAX, 0, sizeof(float) * (size_t)Dk);\n"
         "}\n", f);
@@ -271,7 +274,8 @@ static void print_products(FILE *f) {
         "}\n", f);
 }
 
-/* tfx_attn: arguments, one tile row's masking and softmax step, the job loop. */
+/* tfx_attn: arguments, one tile row's masking and softmax step, the job loop.  BQ is
+ * a multiple of six: a block's buffers hold its rows rounded up to the micro-kernels'. */
 static void print_prefill(FILE *f) {
   fputs("#define TFX_ATTN_BQ 48\n#define TFX_ATTN_BK 128\n#define TFX_ATTN_DMAX 128\n#define TFX_ATTN_DKMAX 256\n#define TFX_ATTN_KD 64\n"
         "/* q/k/v/y: element (b, head, row, d) at b * s[0] + head * s[1] + row * s[2] + d.\n"
@@ -293,7 +297,7 @@ static void print_prefill(FILE *f) {
    * exponentiated against the running max, the others become 0.  mx, sum and
    * the row's accumulator (Dv) follow the online softmax. */
   fputs("static void tfx_attn_row(const tfx_attn_args *a, int64_t b, int64_t h, int64_t i, int64_t j0, int64_t nk,\n"
-        "    int one, float *s, float *mx, float *sum, float *acc) {\n"
+        "    float *s, float *mx, float *sum, float *acc) {\n"
         "  const int64_t p = i + a->off, mo = b * a->ms[0] + h * a->ms[1] + i * a->ms[2] + j0;\n"
         "  int64_t lo = 0, hi = nk, c;\n"
         "  float m, e;\n"
@@ -321,7 +325,6 @@ static void print_prefill(FILE *f) {
         "    *sum = *sum * e + tfx_attn_expsum(s + lo, m, hi - lo);\n"
         "    if (e != 1.0f) tfx_attn_axpby(acc, e, 0.0f, NULL, a->Dv);\n"
         "  }\n"
-        "  if (one) tfx_attn_div(s + lo, *sum, hi - lo);\n"
         "  *mx = m;\n"
         "}\n", f);
   fputs("static void tfx_attn_job(void *arg, int64_t lo, int64_t hi) {\n"
@@ -335,29 +338,27 @@ static void print_prefill(FILE *f) {
         "    const int64_t nq = a->S - i0 < TFX_ATTN_BQ ? a->S - i0 : TFX_ATTN_BQ;\n"
         "    const int64_t p0 = i0 + a->off, pl = p0 + nq - 1; /* positions of the first and last row */\n"
         "    const float *q = a->q + b * a->qs[0] + h * a->qs[1] + i0 * a->qs[2];\n"
-
         "    const float *k = a->k + b * a->ks[0] + kh * a->ks[1], *v = a->v + b * a->vs[0] + kh * a->vs[1];\n"
         "    int64_t jlo = 0, jhi = a->T;\n"
         "    if ((a->mask || a->bmask) && a->Tm < jhi) jhi = a->Tm;\n"
         "    if (a->causal && pl + 1 < jhi) jhi = pl + 1;\n"
         "    if (a->right >= 0 && pl + a->right + 1 < jhi) jhi = pl + a->right + 1;\n"
         "    if (a->left >= 0 && p0 - a->left > 0) jlo = p0 - a->left;\n"
-        "    const int one = jhi - jlo <= TFX_ATTN_BK; /* one tile: normalise P as the reference does */\n"
         "    for (r = 0; r < nq; r++) mx[r] = -INFINITY, sum[r] = 0;\n"
-        "    tfx_attn_packq(q, a->qs[2], nq, a->Dk, a->qscale ? &a->scale : NULL, qp);\n"
+        "    tfx_attn_packq(q, a->qs[2], nq, a->Dk, a->qscale, a->scale, qp);\n"
         "    memset(acc, 0, sizeof(float) * (size_t)((nq + 5) / 6 * 6 * Dv));\n"
         "    for (j0 = jlo; j0 < jhi; j0 += TFX_ATTN_BK) {\n"
         "      const int64_t nk = jhi - j0 < TFX_ATTN_BK ? jhi - j0 : TFX_ATTN_BK;\n"
         "      tfx_attn_qk(qp, nq, k + j0 * a->ks[2], a->ks[2], nk, a->Dk, kt, sc);\n"
         "      for (r = 0; r < nq; r++)\n"
-        "        tfx_attn_row(a, b, h, i0 + r, j0, nk, one, sc + r * TFX_ATTN_BK, mx + r, sum + r, acc + r * Dv);\n"
+        "        tfx_attn_row(a, b, h, i0 + r, j0, nk, sc + r * TFX_ATTN_BK, mx + r, sum + r, acc + r * Dv);\n"
         "      tfx_attn_pv(sc, nq, nk, v + j0 * a->vs[2], a->vs[2], Dv, acc);\n"
         "    }\n"
         "    for (r = 0; r < nq; r++) {\n"
         "      float *y = a->y + b * a->ys[0] + h * a->ys[1] + (i0 + r) * a->ys[2];\n"
         "      memcpy(y, acc + r * Dv, sizeof(float) * (size_t)Dv);\n"
-        "      if (!one && sum[r] > 0) tfx_attn_div(y, sum[r], Dv);\n"
-        "      if (!one && !(sum[r] > 0)) memset(y, 0, sizeof(float) * (size_t)Dv);\n"
+        "      if (sum[r] > 0) tfx_attn_div(y, sum[r], Dv);\n"
+        "      else memset(y, 0, sizeof(float) * (size_t)Dv);\n"
         "    }\n"
         "  }\n"
         "}\n"

@@ -1,4 +1,4 @@
-/* kernels_quant.c — the products with quantised weights printed into generated
+/* kernels_quant.c — the product with quantised weights printed into generated
  * files (TFX_HELP_QMM, kernels.h), for WeightQMatMul (ir/ops/quant.c).
  *
  * tfx_qmm takes every shape at run time, so the code that calls it is the same
@@ -6,12 +6,12 @@
  * bound by the weight bytes: each byte is read once and widened to float in
  * registers (AVX2+FMA), 4 channels at a time, x copied once per row and chunk
  * (times xs; for int4 reordered so that nibbles need no shuffle).  With more
- * rows (prefill) the weights are dequantised block by block into float32 and
- * multiplied by tfx_sgemm, so the cost of dequantising (K x N per call) is
- * small beside the product (2 x M x K x N).  Both split the output channels
- * between threads in whole blocks, and a channel is computed the same way
- * whichever thread takes it: results do not depend on the thread count.
- * Scratch is fixed-size stack arrays (at most 48 KiB per call). */
+ * rows (prefill) blocks of the weight are dequantised into float32 and
+ * multiplied by tfx_sgemm, so dequantising (K x N per call) costs little beside
+ * the product (2 x M x K x N).  Both split the output channels between threads
+ * in whole blocks, and a channel is computed the same way whichever thread
+ * takes it: the result does not depend on the thread count.  Scratch is
+ * fixed-size stack arrays, at most 48 KiB per call. */
 #include "codegen/c/kernels.h"
 
 static const char qmm_text[] =
@@ -100,18 +100,23 @@ static const char qmm_text[] =
     "}\n"
     "/* r[0 .. 3] = channels n0 .. n0 + 3 over x[k0 .. k0 + kc) (prepared: xq, x8),\n"
     " * each weight byte loaded once and widened to float in registers. */\n"
-    "static void tfx_qmv4(const tfx_qmm_args *a, const float *xq, const float *x8, int64_t k0, int64_t kc, int64_t gl,\n"
-    "                     int64_t n0, float *r) {\n"
+    "#if defined(__GNUC__) || defined(__clang__)\n"
+    "#define TFX_QMM_INLINE inline __attribute__((always_inline))\n"
+    "#else\n"
+    "#define TFX_QMM_INLINE inline\n"
+    "#endif\n"
+    "static TFX_QMM_INLINE void tfx_qmv4(const tfx_qmm_args *a, const float *xq, const float *x8, int64_t k0,\n"
+    "                                     int64_t kc, int64_t gl, int64_t n0, float *r) {\n"
     "  const int64_t rowb = a->bits == 8 ? a->K : a->K / 2, gb = a->bits == 8 ? gl : gl / 2;\n"
     "  const unsigned char *w0 = a->w + n0 * rowb + (a->bits == 8 ? k0 : k0 / 2);\n"
     "  const unsigned char *w1 = w0 + rowb, *w2 = w1 + rowb, *w3 = w2 + rowb;\n"
     "  const float *s = a->s + n0 * a->ng;\n"
-    "  __m256 v0 = _mm256_setzero_ps(), v1 = _mm256_setzero_ps(), v2 = _mm256_setzero_ps(), v3 = _mm256_setzero_ps();\n"
+    "  __m256 v0 = _mm256_setzero_ps(), v1 = v0, v2 = v0, v3 = v0;\n"
     "  int64_t j, kk;\n"
     "  for (j = 0; j < kc / gl; j++) {\n"
     "    const int64_t gi = a->ng == 1 ? 0 : k0 / gl + j, o = j * gb;\n"
     "    const float *xg = xq + j * gl;\n"
-    "    __m256 p0 = _mm256_setzero_ps(), p1 = _mm256_setzero_ps(), p2 = _mm256_setzero_ps(), p3 = _mm256_setzero_ps();\n"
+    "    __m256 p0 = _mm256_setzero_ps(), p1 = p0, p2 = p0, p3 = p0;\n"
     "    if (a->bits == 8) {\n"
     "      for (kk = o; kk < o + gb; kk += 8) {\n"
     "        const __m256 xa = _mm256_loadu_ps(xg + kk - o);\n"
@@ -165,7 +170,11 @@ static const char qmm_text[] =
     "          xq = xbuf;\n"
     "        }\n"
     "        for (b = t0; b < t1; b++) {\n"
-    "          tfx_qmv4(a, xq, x8, k0, kc, a->ng == 1 ? kc : gl, 4 * b, r);\n"
+    "          /* the common groups as constants, so that their loops unroll */\n"
+    "          if (a->ng == 1) tfx_qmv4(a, xq, x8, k0, kc, kc, 4 * b, r);\n"
+    "          else if (gl == 32) tfx_qmv4(a, xq, x8, k0, kc, 32, 4 * b, r);\n"
+    "          else if (gl == 128) tfx_qmv4(a, xq, x8, k0, kc, 128, 4 * b, r);\n"
+    "          else tfx_qmv4(a, xq, x8, k0, kc, gl, 4 * b, r);\n"
     "          for (n = 0; n < 4; n++) yr[4 * b + n] = k0 ? yr[4 * b + n] + r[n] : r[n];\n"
     "        }\n"
     "      }\n"
@@ -214,10 +223,12 @@ static const char qmm_text[] =
     "  int32_t b4;\n"
     "  __m128i b;\n"
     "  const __m128i m4 = _mm_set1_epi8(15);\n"
-    "  if (bits == 8) return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(w + k))));\n"
+    "  if (bits == 8)\n"
+    "    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(w + k))));\n"
     "  memcpy(&b4, w + k / 2, 4);\n"
     "  b = _mm_cvtsi32_si128(b4);\n"
-    "  b = _mm_unpacklo_epi8(_mm_and_si128(b, m4), _mm_and_si128(_mm_srli_epi16(b, 4), m4)); /* nibbles in k order */\n"
+    "  /* the nibbles as bytes in k order */\n"
+    "  b = _mm_unpacklo_epi8(_mm_and_si128(b, m4), _mm_and_si128(_mm_srli_epi16(b, 4), m4));\n"
     "  return _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b)), _mm256_set1_ps(8.0f));\n"
     "}\n"
     "/* r[i] = column i of the 8 x 8 matrix whose rows were r[0 .. 7] */\n"
@@ -258,7 +269,8 @@ static const char qmm_text[] =
     "    tfx_qmm_tr8(r);\n"
     "    for (i = 0; i < 8; i++) {\n"
     "      r[i] = _mm256_mul_ps(r[i], sc);\n"
-    "      _mm256_storeu_ps(wb + (k - k0 + i) * nb, a->xs ? _mm256_mul_ps(r[i], _mm256_set1_ps(a->xs[k + i])) : r[i]);\n"
+    "      if (a->xs) r[i] = _mm256_mul_ps(r[i], _mm256_set1_ps(a->xs[k + i]));\n"
+    "      _mm256_storeu_ps(wb + (k - k0 + i) * nb, r[i]);\n"
     "    }\n"
     "  }\n"
     "}\n"
@@ -267,7 +279,8 @@ static const char qmm_text[] =
     "  int64_t i, j;\n"
     "  for (i = 0; i < mb; i++) {\n"
     "    for (j = 0; j + 8 <= nb; j += 8)\n"
-    "      _mm256_storeu_ps(y + i * ldy + j, _mm256_add_ps(_mm256_loadu_ps(y + i * ldy + j), _mm256_loadu_ps(t + i * nb + j)));\n"
+    "      _mm256_storeu_ps(y + i * ldy + j,\n"
+    "                       _mm256_add_ps(_mm256_loadu_ps(y + i * ldy + j), _mm256_loadu_ps(t + i * nb + j)));\n"
     "    for (; j < nb; j++) y[i * ldy + j] += t[i * nb + j];\n"
     "  }\n"
     "}\n"

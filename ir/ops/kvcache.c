@@ -235,9 +235,11 @@ static void emit_quantise(TfxCEmit *e, const KvP *p, const char *X, int64_t D, c
   tfx_c_line(e, "}");
 }
 
-/* The float32 cache goes through tfx_kv_attn (codegen/c/kernels_attn.c): 8-wide
- * dot products and axpys, the query heads of a group sharing each cache row, and
- * a one-row step split across jobs over the keys.  Its scratch bounds: */
+/* The float32 cache goes through tfx_kv_attn (codegen/c/kernels_attn.c): several
+ * rows (prefill) take the tiled kernel tfx_attn, causal from position P; one row
+ * (decode) has 8-wide dot products and axpys, the query heads of a group sharing
+ * each cache row, the keys split across jobs.  The choice is made at run time
+ * from S, so the call reads the same at every length.  Its scratch bounds: */
 enum { KV_RD = 4096, KV_PART = 16384 }; /* TFX_KV_RD; floats of split partials */
 
 static void emit_fused(TfxCEmit *e, const KvP *p, const char *Q, const char *Y) {

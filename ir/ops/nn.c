@@ -138,6 +138,27 @@ static TfxStatus matmul_infer(TfxGraph *g, TfxNode *n) {
   return TFX_OK;
 }
 
+/* One row of float32 A' B' in double, acc[j] = sum over k in order of
+ * a[k * sak] B'(k, j), as the general loops sum; B' = B (K x N) or, with tb,
+ * B^T.  For B (K x N) the row goes along B's rows, so B is read in memory
+ * order: the quantisation report evaluates GPT-2's 50257-wide LM head. */
+static void gemm_row_f32(int64_t N, int64_t K, const float *a, int64_t sak, const float *b, bool tb, double *acc) {
+  if (tb) {
+    for (int64_t j = 0; j < N; j++) {
+      double s = 0;
+      for (int64_t k = 0; k < K; k++) s += (double)a[k * sak] * b[j * K + k];
+      acc[j] = s;
+    }
+    return;
+  }
+  for (int64_t j = 0; j < N; j++) acc[j] = 0;
+  for (int64_t k = 0; k < K; k++) {
+    const double ak = a[k * sak];
+    const float *brow = b + k * N;
+    for (int64_t j = 0; j < N; j++) acc[j] += ak * brow[j];
+  }
+}
+
 static TfxStatus matmul_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in,
                              TfxTensor *out) {
   const TfxTensor *A = in[0], *B = in[1];
@@ -146,6 +167,21 @@ static TfxStatus matmul_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *con
   int64_t nb = tfx_numel(mm.br, mm.bd), idx[TFX_MAX_RANK];
   bool fl = tfx_dtype_is_float(A->dtype);
   double *a = NULL, *b = NULL;
+  if (A->dtype == TFX_F32 && B->dtype == TFX_F32) {
+    double *acc = malloc(sizeof(double) * (size_t)(mm.N ? mm.N : 1));
+    if (!acc) return tfx_node_error(g, n, "out of memory");
+    for (int64_t bi = 0; bi < nb; bi++) {
+      tfx_unravel(bi, mm.br, mm.bd, idx);
+      int64_t ao = 0, bo = 0;
+      for (int d = 0; d < mm.br; d++) ao += idx[d] * mm.sa[d], bo += idx[d] * mm.sb[d];
+      for (int64_t i = 0; i < mm.M; i++) {
+        gemm_row_f32(mm.N, mm.K, (const float *)A->data + ao + i * mm.K, 1, (const float *)B->data + bo, false, acc);
+        for (int64_t j = 0; j < mm.N; j++) tfx_tensor_set_f64(&out[0], (bi * mm.M + i) * mm.N + j, acc[j]);
+      }
+    }
+    free(acc);
+    return TFX_OK;
+  }
   if (fl) {
     a = tfx_nn_f64(g, n, A);
     b = tfx_nn_f64(g, n, B);
@@ -351,6 +387,22 @@ static TfxStatus gemm_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const
                  C != NULL, &gm))
     return TFX_ERR;
   bool fl = tfx_dtype_is_float(A->dtype);
+  if (A->dtype == TFX_F32 && B->dtype == TFX_F32) {
+    /* as the loops below: the sum in double, k in order, then alpha and beta C */
+    double *acc = malloc(sizeof(double) * (size_t)(gm.N ? gm.N : 1));
+    if (!acc) return tfx_node_error(g, n, "out of memory");
+    for (int64_t i = 0; i < gm.M; i++) {
+      gemm_row_f32(gm.N, gm.K, (const float *)A->data + (gm.ta ? i : i * gm.K), gm.ta ? gm.M : 1, B->data, gm.tb,
+                   acc);
+      for (int64_t j = 0; j < gm.N; j++) {
+        double y = acc[j] * (double)gm.alpha;
+        if (C && gm.beta != 0.0f) y += (double)gm.beta * tfx_tensor_get_f64(C, i * gm.sc[0] + j * gm.sc[1]);
+        tfx_tensor_set_f64(&out[0], i * gm.N + j, y);
+      }
+    }
+    free(acc);
+    return TFX_OK;
+  }
   for (int64_t i = 0; i < gm.M; i++)
     for (int64_t j = 0; j < gm.N; j++) {
       double s = 0;

@@ -7,7 +7,9 @@
 #  - int8 with groups along K (--group 128) too;
 #  - --report FILE.json writes the figures as JSON (valid for python3 -m json.tool,
 #    one entry per output and per weight, with cosine and the precision chosen);
-#  - a budget (--max-error) keeps weights in float32 and says which;
+#  - a budget (--max-error) that int4 cannot meet moves weights to int8 and says
+#    which (summary, report, JSON), and the mixed program stays close to float32;
+#    a tighter one keeps weights in float32;
 #  - --no-gptq (round to nearest) is less accurate on int4 than the default GPTQ;
 #  - bad flags are refused: --group 48 (exit 2), --quantize-kv=int8 without --max
 #    (exit 1);
@@ -109,6 +111,15 @@ check int8g32 "--quantize-weights=int8 --group 32" 0.999 0.999
 check int8emb "--quantize-weights=int8 --quantize-embeddings --quantize-lm-head" 0.999 0.999
 grep -q "WeightQGather" "$tmp/int8emb/m.c" && echo "ok   int8emb: the token table is int8" || fail "int8emb: no WeightQGather"
 
+# mixed precision: the budget moves the worst int4 weights to int8, named in the report
+check mixed "--quantize-weights=int4 --max-error 0.0002" 0.9998 0.999
+grep -q "keeping .* in int8" "$tmp/mixed/err" && grep -q "int4 + [1-9][0-9]* int8" "$tmp/mixed/err" \
+  && grep -q "int8 for the budget 0.0002: model" "$tmp/mixed/report.txt" \
+  && grep -q "c_fc.weight *int8 per channel" "$tmp/mixed/report.txt" \
+  && echo "ok   mixed: some weights int8, named" || fail "mixed: no weight int8 or not named"
+grep -q "weight\.q8" "$tmp/mixed/m.c" && grep -q "weight\.q4" "$tmp/mixed/m.c" \
+  && echo "ok   mixed: int8 and int4 weights in the code" || fail "mixed: the code is not mixed"
+
 # the JSON report
 mkdir "$tmp/json"
 if "$tfxc" "$model" -o "$tmp/json/m.c" --dim batch=1 --dim seq=7 --quantize-weights=int4 \
@@ -127,14 +138,23 @@ assert any(x["gptq"] for x in r["per_weight"])
 PEOF
   else fail "JSON report is not valid JSON"; fi
 else fail "JSON report compile"; cat "$tmp/json/err"; fi
+if "$tfxc" "$model" -o "$tmp/json/m2.c" --dim batch=1 --dim seq=7 --quantize-weights=int4 --max-error 0.0002 \
+     --report "$tmp/json/mixed.json" 2>"$tmp/json/err2"; then
+  python3 - "$tmp/json/mixed.json" <<'PEOF' && echo "ok   JSON report: precision per weight" || fail "JSON mixed precision"
+import json, sys
+r = json.load(open(sys.argv[1]))
+prec = [w["precision"] for w in r["per_weight"]]
+assert r["int8_for_budget"] == prec.count("int8 per channel") >= 1 and "int4 g32" in prec, r
+PEOF
+else fail "JSON mixed compile"; cat "$tmp/json/err2"; fi
 
 # the weights shrink: int8 constants are 1 byte
 s32=$(wc -c <"$tmp/f32/m.c"); s8=$(wc -c <"$tmp/int8/m.c")
 [ "$s8" -lt "$s32" ] && echo "ok   int8 source smaller ($s8 < $s32 bytes)" || fail "int8 source not smaller"
 
-# a budget tighter than int4 can meet keeps weights float32 and names them
+# a budget tighter than int8 can meet keeps weights float32 and names them
 mkdir "$tmp/budget"
-if "$tfxc" "$model" -o "$tmp/budget/m.c" --dim batch=1 --dim seq=7 --quantize-weights=int4 --max-error 0.0001 \
+if "$tfxc" "$model" -o "$tmp/budget/m.c" --dim batch=1 --dim seq=7 --quantize-weights=int4 --max-error 0.0000002 \
      2>"$tmp/budget/err"; then
   grep -q "keeping .* in float32" "$tmp/budget/err" && echo "ok   budget keeps weights in float32" \
     || fail "budget: nothing kept"

@@ -7,7 +7,9 @@
 #    TFX_SGEMM_SERIAL=1 makes even these small GEMMs split between threads;
 #  - a decoder driver: set_threads(0) and (N+1) give ERR_DIM, prefill/decode
 #    logits on 2 threads equal those on 1, set_threads(1) joins the workers
-#    (built with ASan+UBSan when the compiler has them).
+#    (built with ASan+UBSan when the compiler has them);
+#  - quantised weights (int8, int4): gpt2_tiny at 1, 7 and 12 rows and the decoder
+#    driver give the same bits on 1 and 2 threads.
 # usage: threads.sh TFXC SOURCE_DIR
 set -u
 tfxc=$1
@@ -95,6 +97,28 @@ int main(void) {
 CEOF
 $cc $cflags -pthread -I"$tmp" -o "$tmp/drv" "$tmp/lm.c" "$tmp/drv.c" -lm || fail "decoder driver: build"
 [ -x "$tmp/drv" ] && { "$tmp/drv" || fail "decoder driver"; }
+# quantised products (tfx_qmm) split whole blocks of channels between threads, so
+# 2 threads give the bits of 1: int8 and int4 (with the AWQ input scales), rows of
+# decode size (< 6: in-register dequantisation) and of prefill size (dequantised
+# blocks through tfx_sgemm), and the decoder driver's prefill and decode steps
+gpt=$src/tests/models/onnx/gpt2_tiny
+for q in int8 int4; do
+  for set in "2 1 1" "3 1 7" "0 2 6"; do # data set, batch, seq
+    read -r ds b s <<<"$set"
+    ins=$gpt/test_data_set_$ds/input_0.pb
+    "$tfxc" "$gpt/model.onnx" -o "$tmp/q.c" --name m --dim batch="$b" --dim seq="$s" --emit-main --threads 2 \
+      --quantize-weights=$q --quantize-lm-head >/dev/null 2>&1 || { fail "gpt2_tiny $q: compile"; continue; }
+    grep -q 'tfx_qmm(tfx_pp' "$tmp/q.c" || fail "gpt2_tiny $q: no tfx_qmm call"
+    $cc $cflags -pthread -o "$tmp/q" "$tmp/q.c" -lm || { fail "gpt2_tiny $q: build"; continue; }
+    "$tmp/q" --threads 1 "$ins" "$tmp/q1.pb" && "$tmp/q" --threads 2 "$ins" "$tmp/q2.pb" || fail "gpt2_tiny $q: run"
+    cmp -s "$tmp/q1.pb" "$tmp/q2.pb" || fail "gpt2_tiny $q, $b x $s tokens: 2 threads differ from 1"
+  done
+  "$tfxc" "$llama/model.onnx" -o "$tmp/lm.c" --name lm --dim batch=1 --max seq=64 --threads 2 \
+    --quantize-weights=$q --quantize-lm-head >/dev/null 2>&1 || { fail "llama_gqa $q: compile"; continue; }
+  $cc $cflags -pthread -I"$tmp" -o "$tmp/drv_q" "$tmp/lm.c" "$tmp/drv.c" -lm || { fail "llama_gqa $q: build"; continue; }
+  "$tmp/drv_q" || fail "llama_gqa $q: decoder driver"
+done
+
 san="-fsanitize=address,undefined -fno-sanitize-recover=all"
 if echo 'int main(void){return 0;}' | $cc $san -x c -o "$tmp/s" - 2>/dev/null; then
   $cc $cflags $san -g -pthread -I"$tmp" -o "$tmp/drv_asan" "$tmp/lm.c" "$tmp/drv.c" -lm || fail "decoder driver: ASan build"

@@ -500,27 +500,28 @@ static double product_error(const float *x, int64_t rows, const float *w, const 
   return err;
 }
 
-static void test_gptq_factor(void) {
-  enum { K = 21, ROWS = 40 };
-  float *x = correlated_rows(ROWS, K);
-  double *r = calloc(K * K, sizeof *r), h[K][K] = {{0}}, mean = 0;
-  CHECK(tfx_gptq_factor(x, ROWS, K, NULL, 0.1, r));
-  for (int i = 0; i < K; i++)
-    for (int j = 0; j < K; j++)
-      for (int m = 0; m < ROWS; m++) h[i][j] += (double)x[m * K + i] * x[m * K + j];
-  for (int i = 0; i < K; i++) mean += h[i][i] / K;
+/* R R^T = X^T X + damping, by the dense Cholesky (rows >= K / 2) or the
+ * low-rank recursion (fewer rows). */
+static void test_gptq_factor(int64_t K, int64_t rows) {
+  float *x = correlated_rows(rows, K);
+  double *r = calloc((size_t)(K * K), sizeof *r), *h = calloc((size_t)(K * K), sizeof *h), mean = 0;
+  CHECK(tfx_gptq_factor(x, rows, K, NULL, 0.1, r));
+  for (int64_t i = 0; i < K; i++)
+    for (int64_t j = 0; j < K; j++)
+      for (int64_t m = 0; m < rows; m++) h[i * K + j] += (double)x[m * K + i] * x[m * K + j];
+  for (int64_t i = 0; i < K; i++) mean += h[i * K + i] / (double)K;
   double worst = 0;
-  for (int i = 0; i < K; i++)
-    for (int j = i; j < K; j++) { /* (R R^T)_ij over m >= j: R is upper triangular */
+  for (int64_t i = 0; i < K; i++)
+    for (int64_t j = i; j < K; j++) { /* (R R^T)_ij over m >= j: R is upper triangular */
       double s = 0;
-      for (int m = j; m < K; m++) s += r[i * K + m] * r[j * K + m];
-      double want = h[i][j] + (i == j ? 0.1 * mean : 0);
+      for (int64_t m = j; m < K; m++) s += r[i * K + m] * r[j * K + m];
+      double want = h[i * K + j] + (i == j ? 0.1 * mean : 0);
       if (fabs(s - want) > worst) worst = fabs(s - want);
     }
   CHECK(worst < 1e-9 * mean);
-  float zero[2 * K] = {0};
+  float *zero = calloc((size_t)(2 * K), sizeof *zero);
   CHECK(!tfx_gptq_factor(zero, 2, K, NULL, 0.1, r)); /* no activation: nothing to factor */
-  free(x), free(r);
+  free(x), free(r), free(h), free(zero);
 }
 
 /* GPTQ against round-to-nearest, fitted on ROWS rows and measured there and on as many fresh ones. */
@@ -547,6 +548,29 @@ static void test_gptq_error(int bits, int64_t group) {
   free(x), free(w);
 }
 
+/* Few rows (the low-rank GPTQ) against the same rows six times over (dense
+ * R: X^T X scaled by 6, which GPTQ's ratios do not see): the same codes but
+ * for rounding ties, and fitted error below round-to-nearest's. */
+static void test_gptq_lowrank(int bits, int64_t group) {
+  enum { N = 16, K = 256, ROWS = 24, REP = 6 };
+  float *x = correlated_rows(ROWS, K), *x6 = calloc(REP * ROWS * K, sizeof *x6), *w = calloc(N * K, sizeof *w);
+  int64_t G = group ? group : K;
+  for (int i = 0; i < REP; i++) memcpy(x6 + i * ROWS * K, x, sizeof *x * ROWS * K);
+  for (int i = 0; i < N * K; i++) w[i] = (float)urand();
+  int8_t *q[3];
+  float *sc[3];
+  for (int v = 0; v < 3; v++) {
+    q[v] = calloc(N * K, 1), sc[v] = calloc(N * K / G, sizeof(float));
+    tfx_quant_matrix(w, N, K, bits, group, v == 2 ? x6 : x, v == 2 ? REP * ROWS : ROWS, v > 0, q[v], sc[v]);
+  }
+  int same = 0;
+  for (int i = 0; i < N * K; i++) same += q[1][i] == q[2][i];
+  CHECK(same >= N * K * 99 / 100);
+  CHECK(product_error(x, ROWS, w, q[1], sc[1], N, K, G) < 0.5 * product_error(x, ROWS, w, q[0], sc[0], N, K, G));
+  for (int v = 0; v < 3; v++) free(q[v]), free(sc[v]);
+  free(x), free(x6), free(w);
+}
+
 /* X^T X = I: nothing to compensate, so GPTQ is round-to-nearest bit for bit. */
 static void test_gptq_identity(int bits, int64_t group) {
   enum { N = 8, K = 64 };
@@ -566,10 +590,13 @@ static void test_gptq_identity(int bits, int64_t group) {
 }
 
 int main(void) {
-  test_gptq_factor();
+  test_gptq_factor(21, 40);
+  test_gptq_factor(50, 7);
   test_gptq_error(4, 32);
   test_gptq_error(4, 128);
   test_gptq_error(8, 0);
+  test_gptq_lowrank(4, 32);
+  test_gptq_lowrank(8, 0);
   test_gptq_identity(4, 32);
   test_gptq_identity(8, 0);
   test_eval_int8();
