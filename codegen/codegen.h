@@ -39,8 +39,8 @@ const char *tfx_c_tmp(TfxCEmit *e, const char *prefix);
  *                   targets AVX2+FMA (and TFX_PORTABLE is not defined):
  *                   emitters guard intrinsics with `#ifdef TFX_SIMD`
  *   TFX_HELP_QMM:   tfx_qmm, the product with int8 / int4 weights (kernels.h)
- * tfx_c_need also records what a helper uses: ATTN needs SGEMM, MATH and
- * SIMD; SGEMM needs POOL and SIMD; QMM needs SGEMM, POOL and SIMD. */
+ * tfx_c_need also records what a helper uses: ATTN and SGEMM need POOL,
+ * MATH and SIMD; QMM needs SGEMM (and so the rest). */
 typedef enum {
   TFX_HELP_F16,
   TFX_HELP_BF16,

@@ -78,14 +78,11 @@ const char *tfx_c_tmp(TfxCEmit *e, const char *prefix) {
 void tfx_c_need(TfxCEmit *e, TfxCHelper h) {
   if (h >= TFX_HELP_COUNT || e->need[h]) return;
   e->need[h] = true;
-  if (h == TFX_HELP_ATTN || h == TFX_HELP_QMM) {
-    tfx_c_need(e, TFX_HELP_SGEMM);
-    if (h == TFX_HELP_ATTN) tfx_c_need(e, TFX_HELP_MATH);
-  }
-  if (h == TFX_HELP_ATTN || h == TFX_HELP_SGEMM) tfx_c_need(e, TFX_HELP_SIMD);
-  if (h == TFX_HELP_SGEMM) {
+  if (h == TFX_HELP_QMM) tfx_c_need(e, TFX_HELP_SGEMM);
+  if (h == TFX_HELP_ATTN || h == TFX_HELP_SGEMM) {
+    tfx_c_need(e, TFX_HELP_SIMD);
     tfx_c_need(e, TFX_HELP_POOL);
-    tfx_c_need(e, TFX_HELP_MATH); /* the GELU epilogue */
+    tfx_c_need(e, TFX_HELP_MATH); /* softmax; the GEMM's GELU epilogue */
   }
 }
 
