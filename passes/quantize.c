@@ -181,10 +181,11 @@ static Memo *find_memo(const TfxQuantCalib *c, const char *weight, bool trans, i
   return NULL;
 }
 
-/* The latest quantisation of weight: an override to int8 comes after the int4 one. */
+/* The latest quantisation of weight as a product (an override to int8 comes
+ * after the int4 one), not as a gathered table (group < 0). */
 static const Memo *memo_of(const TfxQuantCalib *c, const char *weight) {
   for (int i = c ? c->n_m - 1 : -1; i >= 0; i--)
-    if (strcmp(c->m[i].weight, weight) == 0) return &c->m[i];
+    if (c->m[i].group >= 0 && strcmp(c->m[i].weight, weight) == 0) return &c->m[i];
   return NULL;
 }
 
@@ -293,10 +294,14 @@ static void gptq_matrix(const QFormat *f, const float *w, const double *r, const
   free(p), free(rdiag), free(cur);
 }
 
+/* Four partial sums, so that the compiler may keep them in vector lanes. */
 static double dot(const double *a, const double *b, int64_t n) {
-  double s = 0;
-  for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
-  return s;
+  double s[4] = {0};
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (int l = 0; l < 4; l++) s[l] += a[i + l] * b[i + l];
+  for (; i < n; i++) s[0] += a[i] * b[i];
+  return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
 /* GPTQ on w [N, K] with R in low-rank form: p_j = sum_m t_m v_m . u_j =

@@ -10,8 +10,8 @@
  * agreement of the rows and mean KL(p_float || p_quant) of their softmax.
  * Per quantised weight: the cosine of its product's output in the model (error
  * accumulated from upstream) and alone (the quantised product on the float
- * input), the latter ranking the weights that a budget moves, one at a time,
- * from int4 to int8 and from int8 to float32, until 1 - cosine of every
+ * input), the latter ranking the weights that a budget moves, a few at a
+ * time, from int4 to int8 and from int8 to float32, until 1 - cosine of every
  * output is within it.
  * With --quantize-kv=int8 the quantised build also runs the KV-cache pass
  * (past 0, cache of S rows) so KvAttention's evaluator applies the int8 round
@@ -27,7 +27,7 @@
 #include "frontend/frontend.h"
 #include "tools/compile.h"
 
-enum { DEFAULT_SEQS = 4, DEFAULT_LEN = 16, MAX_SEQS = 64 };
+enum { DEFAULT_SEQS = 4, DEFAULT_LEN = 16, MAX_SEQS = 64, MAX_BATCH = 8 };
 
 void tfx_quant_keep_free(char **keep, int n_keep) {
   for (int i = 0; i < n_keep; i++) free(keep[i]);
@@ -588,6 +588,15 @@ static void summary(const Calib *c, const Measure *m) {
     fprintf(stderr, " (%d calibration inputs)\n", c->n_seqs);
 }
 
+/* Weights to move next: a quarter of what the last move's gain per weight
+ * says the gap to the budget needs, at most MAX_BATCH (each re-measure
+ * evaluates the model on every calibration input, so one at a time is slow
+ * for many weights; the gains shrink down the ranking, so more overshoots). */
+static int next_batch(double before, double after, int moved, double budget) {
+  double per = (before - after) / moved, need = (after - budget) / per / 4;
+  return per > 0 && need > 1 ? (need < MAX_BATCH ? (int)need : MAX_BATCH) : 1;
+}
+
 static int by_alone_error(const void *a, const void *b) {
   const Layer *x = a, *y = b;
   double ex = 1 - stat_cos(&x->alone), ey = 1 - stat_cos(&y->alone);
@@ -621,21 +630,26 @@ TfxStatus tfx_quant_report(const TfxCompileRequest *r, TfxDiag *d, char ***keep,
   char **kept = NULL;
   int nk = 0;
   if (!st && q.max_error > 0 && q.weight_bits && worst_error(&m) > q.max_error) {
-    int total = m.n_candidates;
+    int total = m.n_candidates, batch = 1;
     while (!st && worst_error(&m) > q.max_error && m.n_layers > 0) {
       qsort(m.layers, (size_t)m.n_layers, sizeof *m.layers, by_alone_error);
-      const Layer *L = &m.layers[0];
-      if (L->bits == 4) {
-        tfx_quant_calib_set_bits(q.stats, L->name, 8);
-      } else {
-        kept = realloc(kept, sizeof *kept * (size_t)(nk + 1));
-        if (!kept) abort();
-        kept[nk++] = strdup(L->name);
+      for (int i = 0; i < batch && i < m.n_layers; i++) {
+        const Layer *L = &m.layers[i];
+        if (L->bits == 4) {
+          tfx_quant_calib_set_bits(q.stats, L->name, 8);
+        } else {
+          kept = realloc(kept, sizeof *kept * (size_t)(nk + 1));
+          if (!kept) abort();
+          kept[nk++] = strdup(L->name);
+        }
+        fprintf(stderr, "tfxc: budget %g: keeping %s in %s (1 - cosine %.3g)\n", q.max_error, L->name,
+                L->bits == 4 ? "int8" : "float32", worst_error(&m));
       }
-      fprintf(stderr, "tfxc: budget %g: keeping %s in %s (1 - cosine %.3g)\n", q.max_error, L->name,
-              L->bits == 4 ? "int8" : "float32", worst_error(&m));
+      double before = worst_error(&m);
+      int moved = batch < m.n_layers ? batch : m.n_layers;
       measure_free(&m);
-      st = measure(c, &q, (const char *const *)kept, nk, &m);
+      if ((st = measure(c, &q, (const char *const *)kept, nk, &m))) break;
+      batch = next_batch(before, worst_error(&m), moved, q.max_error);
     }
     if (!st) m.n_candidates = total;
     if (!st && worst_error(&m) > q.max_error)

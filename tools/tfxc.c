@@ -46,7 +46,7 @@ static void usage(FILE *f) {
         "      --calib FILE        calibration token ids for the accuracy report\n"
         "      --report FILE       write the accuracy report (per layer and end to end)\n"
         "      --max-error E       budget, 1 - cosine of the outputs: layers that would\n"
-        "                          exceed it stay float32\n"
+        "                          exceed it go int4 -> int8, then float32\n"
         "      --weights MODE      embed | file | auto (default auto: file above 16 MiB)\n"
         "  -O LEVEL                optimisation level 0..3 (default 2)\n"
         "      --dump-after PASS   print the graph after PASS (toposort, fold, dce, fuse-attention, all)\n"
