@@ -12,7 +12,7 @@ struct TfxCEmit {
   bool need[TFX_HELP_COUNT];
   const char **vars; /* per value id: pointer variable name, or NULL */
   bool *referenced;  /* per value id: the printed code names its variable */
-  const bool *packed; /* per value id: a weight stored prepacked (tfx_c_packed), or NULL */
+  const uint8_t *pack; /* per value id: non-zero for a weight stored prepacked (tfx_c_packed), or NULL */
   int ntmp;
   bool oom;
 };

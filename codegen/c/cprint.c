@@ -198,4 +198,4 @@ const char *tfx_c_type_text(char *buf, size_t size, const TfxValue *v) {
   return buf;
 }
 
-bool tfx_c_packed(const TfxCEmit *e, uint32_t v) { return e->packed && v != TFX_NONE && e->packed[v]; }
+bool tfx_c_packed(const TfxCEmit *e, uint32_t v) { return e->pack && v != TFX_NONE && e->pack[v]; }

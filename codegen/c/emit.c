@@ -36,7 +36,6 @@ typedef struct {
   int threads;          /* most threads the code may use (1: no pool) */
   int sample;           /* the lifted sample being printed */
   uint8_t *pack;        /* per value: 0, or the weight is stored prepacked from K x N (1) or N x K (2) */
-  bool *packed;         /* pack[v] != 0, for tfx_c_packed */
 } Emitter;
 
 /* The constant printed for value v: the full-length one for a window. */
@@ -131,10 +130,8 @@ static void find_packed(Emitter *m) {
       m->pack[v] = m->pack[v] == 3 || m->pack[v] == want ? want : 0;
     }
   }
-  for (uint32_t v = 0; v < g->n_values; v++) {
+  for (uint32_t v = 0; v < g->n_values; v++)
     if (m->pack[v] == 3) m->pack[v] = 0;
-    m->packed[v] = m->pack[v] != 0;
-  }
 }
 
 static void pack_dims(const Emitter *m, uint32_t v, int64_t *K, int64_t *N) {
@@ -625,61 +622,50 @@ static uint64_t whash_end(const WHash *h) {
   return x;
 }
 
-/* A prepacked weight panel by panel: hashed into *h, or written to f when h is NULL. */
-static TfxStatus write_packed(const Emitter *m, uint32_t v, FILE *f, WHash *h) {
+/* n bytes to the .bin and into its checksum. */
+static TfxStatus put(FILE *f, WHash *h, const void *p, size_t n) {
+  whash_add(h, p, n);
+  return n && fwrite(p, 1, n, f) != n ? TFX_ERR : TFX_OK;
+}
+
+/* Constant v as stored (prepacked panel by panel, or as it is), padded to 64 bytes. */
+static TfxStatus put_const(const Emitter *m, uint32_t v, FILE *f, WHash *h) {
   static const unsigned char zeros[64];
-  int64_t K, N;
-  pack_dims(m, v, &K, &N);
-  float *buf = malloc((size_t)(K ? K : 1) * 16 * sizeof(float));
-  if (!buf) abort();
-  size_t nb = (size_t)K * 16 * sizeof(float);
   TfxStatus st = TFX_OK;
-  for (int64_t p = 0; p < (N + 15) / 16 && !st; p++) {
-    pack_panel(m, v, p, buf);
-    if (h) whash_add(h, (const unsigned char *)buf, nb);
-    else if (nb && fwrite(buf, 1, nb, f) != nb) st = TFX_ERR;
+  if (m->pack[v]) {
+    int64_t K, N;
+    pack_dims(m, v, &K, &N);
+    float *buf = malloc((size_t)(K ? K : 1) * 16 * sizeof(float));
+    if (!buf) abort();
+    for (int64_t p = 0; p < (N + 15) / 16 && !st; p++) {
+      pack_panel(m, v, p, buf);
+      st = put(f, h, buf, (size_t)K * 16 * sizeof(float));
+    }
+    free(buf);
+  } else {
+    const TfxTensor *t = const_of(m, v);
+    st = put(f, h, t->data, tfx_tensor_bytes(t));
   }
-  free(buf);
-  size_t pad = (size_t)((64 - stored_bytes(m, v) % 64) % 64);
-  if (h) whash_add(h, zeros, pad);
-  else if (!st && fwrite(zeros, 1, pad, f) != pad) st = TFX_ERR;
-  return st;
+  return st ? st : put(f, h, zeros, (size_t)((64 - stored_bytes(m, v) % 64) % 64));
 }
 
 /* Header (format 2, with the checksum of everything after it), then each constant
- * padded to 64 bytes in woff order: hashed in a first pass and written in a
- * second, so the weights are never copied into one block. */
+ * padded to 64 bytes in woff order, streamed (the weights are never copied into
+ * one block) and hashed as they are written; the header is written again at
+ * the end with the checksum. */
 static TfxStatus write_bin(Emitter *m, FILE *f) {
-  TfxGraph *g = m->g;
-  static const unsigned char zeros[64];
+  unsigned char hdr[WEIGHTS_HEADER] = {0};
   WHash wh;
   whash_init(&wh);
-  for (int pass = 0; pass < 2; pass++) {
-    if (pass == 1) {
-      unsigned char hdr[WEIGHTS_HEADER] = {0};
-      uint64_t h = whash_end(&wh);
-      memcpy(hdr, "TFXW", 4);
-      hdr[4] = 2;
-      for (int i = 0; i < 8; i++) hdr[8 + i] = (unsigned char)((uint64_t)m->weights_bytes >> (8 * i));
-      for (int i = 0; i < 8; i++) hdr[16 + i] = (unsigned char)(h >> (8 * i));
-      if (fwrite(hdr, 1, sizeof hdr, f) != sizeof hdr) return TFX_ERR;
-    }
-    for (uint32_t v = 0; v < g->n_values; v++) {
-      if (m->woff[v] < 0) continue;
-      if (m->pack[v]) {
-        if (write_packed(m, v, f, pass ? NULL : &wh)) return TFX_ERR;
-        continue;
-      }
-      const TfxTensor *t = const_of(m, v);
-      size_t nb = tfx_tensor_bytes(t), pad = (64 - nb % 64) % 64;
-      if (pass == 0) {
-        whash_add(&wh, t->data, nb);
-        whash_add(&wh, zeros, pad);
-      } else if ((nb && fwrite(t->data, 1, nb, f) != nb) || fwrite(zeros, 1, pad, f) != pad) {
-        return TFX_ERR;
-      }
-    }
-  }
+  memcpy(hdr, "TFXW", 4);
+  hdr[4] = 2;
+  for (int i = 0; i < 8; i++) hdr[8 + i] = (unsigned char)((uint64_t)m->weights_bytes >> (8 * i));
+  if (fwrite(hdr, 1, sizeof hdr, f) != sizeof hdr) return TFX_ERR;
+  for (uint32_t v = 0; v < m->g->n_values; v++)
+    if (m->woff[v] >= 0 && put_const(m, v, f, &wh)) return TFX_ERR;
+  uint64_t h = whash_end(&wh);
+  for (int i = 0; i < 8; i++) hdr[16 + i] = (unsigned char)(h >> (8 * i));
+  if (fseek(f, 0, SEEK_SET) || fwrite(hdr, 1, sizeof hdr, f) != sizeof hdr) return TFX_ERR;
   return TFX_OK;
 }
 
@@ -857,12 +843,11 @@ TfxStatus tfx_emit_c(TfxGraph *g, const TfxCOptions *opt) {
   m.params = calloc(g->n_inputs + 1, sizeof *m.params);
   m.oparams = calloc(g->n_outputs + 1, sizeof *m.oparams);
   m.pack = calloc(g->n_values + 1, sizeof *m.pack);
-  m.packed = calloc(g->n_values + 1, sizeof *m.packed);
   if (!m.used || !m.body_ref || !m.woff || !m.win_off || !m.e.vars || !m.e.referenced || !m.params || !m.oparams ||
-      !m.pack || !m.packed)
+      !m.pack)
     abort();
   find_packed(&m);
-  m.e.packed = m.packed;
+  m.e.pack = m.pack;
   for (uint32_t i = 0; i < g->n_nodes; i++) {
     const TfxNode *n = &g->nodes[i];
     if (n->dead) continue;
@@ -975,7 +960,6 @@ TfxStatus tfx_emit_c(TfxGraph *g, const TfxCOptions *opt) {
   free(m.params);
   free(m.oparams);
   free(m.pack);
-  free(m.packed);
   tfx_plan_free(&m.plan);
   return st;
 }

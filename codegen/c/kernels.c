@@ -579,7 +579,7 @@ void tfx_c_print_sgemm(FILE *f) {
         "        if (j->layout != 2) tfx_sgemm_pack(j->B, j->ldb, j->layout, k0, kc, j0, nr, pbuf);\n"
         "        /* 1 or 2 rows over: the last 7 or 8 as 4 + 3 or 4 + 4 (k1 and k2 leave FMA\n"
         "         * units idle waiting on latency; every kernel rounds alike) */\n"
-        "        for (m = m0; m + 6 <= me && !(me - m < 9 && me - m > 6); m += 6) {\n"
+        "        for (m = m0; me - m == 6 || me - m >= 9; m += 6) {\n"
         "          tfx_sgemm_k6(kc, ak + m * lda, lda, P, cj + m * ldc, ldc, nr, add);\n"
         "          if (epi) tfx_sgemm_epi(j, m, 6, j0, nr);\n"
         "        }\n"
