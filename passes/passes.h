@@ -94,6 +94,7 @@ typedef struct {
   int weight_bits;  /* 0: float32 weights; 8: int8 per output channel; 4: int4 group-wise */
   int group;        /* int4 group size along K: 32 (default), 64 or 128 */
   bool no_gptq;     /* round to nearest only: no GPTQ error compensation */
+  bool float_acts;  /* keep the products' activations float32 (no BlockQuantize) */
   bool embeddings;  /* also the token embedding table */
   bool lm_head;     /* also the final projection to the logits */
   bool kv_int8;     /* decoders: the KV cache in int8, a scale per token and head */

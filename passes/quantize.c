@@ -39,6 +39,9 @@
  * in STEPS steps.  SAMPLE_ROWS rows of each activation are kept for GPTQ's
  * X^T X; ERROR_ROWS of them, evenly spaced, measure a candidate's error. */
 enum { SCALE_STEPS = 20, ALPHA_STEPS = 10, SAMPLE_ROWS = 1024, ERROR_ROWS = 128 };
+/* Activations are quantised to int8 in blocks of ACT_BLOCK along K (BlockQuantize)
+ * unless q->float_acts, or K or the weight's group is not a multiple of it. */
+enum { ACT_BLOCK = 32 };
 /* GPTQ's damping: this fraction of the mean diagonal of X^T X added to it.
  * The paper's 0.01 fits calibration sets of a few hundred rows too closely
  * (on MiniLM held-out text it beat round-to-nearest less than 0.1 does). */
@@ -639,6 +642,34 @@ static TfxStatus quantize_tables(TfxGraph *g, const TfxQuantOptions *q, int64_t 
   return TFX_OK;
 }
 
+/* The BlockQuantize nodes added so far: one per activation and xs, shared by
+ * the products that read both (the projections of one x without AWQ). */
+typedef struct {
+  uint32_t *node;
+  int n;
+} Acts;
+
+/* A BlockQuantize of x (times xs, TFX_NONE: none) in blocks of ACT_BLOCK: the
+ * node's id, new or shared.  Added at the end: the pass sorts the graph after. */
+static uint32_t block_quantize(TfxGraph *g, Acts *a, uint32_t x, uint32_t xs, const char *wname) {
+  for (int k = 0; k < a->n; k++) {
+    const TfxNode *b = &g->nodes[a->node[k]];
+    if (b->inputs[0] == x && (b->n_inputs > 1 ? b->inputs[1] : TFX_NONE) == xs) return a->node[k];
+  }
+  uint32_t ins[2] = {x, xs};
+  uint32_t outs[3] = {tfx_graph_add_value(g, derived(g, wname, ".xq")), tfx_graph_add_value(g, derived(g, wname, ".xd")),
+                      tfx_graph_add_value(g, derived(g, wname, ".xhat"))};
+  uint32_t id = tfx_graph_add_node(g, TFX_OP_BlockQuantize, "BlockQuantize", derived(g, wname, ".BlockQuantize"), ins,
+                                   xs != TFX_NONE ? 2 : 1, outs, 3);
+  TfxNode *b = &g->nodes[id];
+  b->attrs = tfx_graph_alloc(g, sizeof *b->attrs);
+  b->attrs[0] = (TfxAttr){.name = "block", .kind = TFX_ATTR_INT, .i = ACT_BLOCK};
+  b->n_attrs = 1;
+  a->node = xrealloc(a->node, sizeof *a->node * (size_t)(a->n + 1));
+  a->node[a->n++] = id;
+  return tfx_ops[TFX_OP_BlockQuantize].infer(g, b) ? TFX_NONE : id;
+}
+
 TfxStatus tfx_pass_quantize_weights(TfxGraph *g, const TfxQuantOptions *q, const char *const *keep, int n_keep,
                                     int *changed) {
   *changed = 0;
@@ -658,6 +689,7 @@ TfxStatus tfx_pass_quantize_weights(TfxGraph *g, const TfxQuantOptions *q, const
   TfxQuantCalib *memo = q->stats ? q->stats : local;
   uint32_t n_nodes = g->n_nodes;
   TfxStatus st = TFX_OK;
+  Acts acts = {0};
   for (uint32_t i = 0; i < n_nodes && !st; i++) {
     TfxNode *n = &g->nodes[i];
     Cand c;
@@ -684,10 +716,22 @@ TfxStatus tfx_pass_quantize_weights(TfxGraph *g, const TfxQuantOptions *q, const
       slot[2] = m->xs.data ? add_const(g, wname, ".xs", &m->xs) : TFX_NONE;
       (*changed)++;
     }
-    uint32_t ins[5] = {n->inputs[0], slot[0], slot[1], c.bias, slot[2]};
+    uint32_t ins[7] = {n->inputs[0], slot[0], slot[1], c.bias, slot[2], TFX_NONE, TFX_NONE};
+    int n_ins = slot[2] != TFX_NONE ? 5 : c.bias != TFX_NONE ? 4 : 3;
+    if (!q->float_acts && K % ACT_BLOCK == 0 && (gq ? gq : K) % ACT_BLOCK == 0) {
+      uint32_t bq = block_quantize(g, &acts, ins[0], slot[2], wname);
+      if (bq == TFX_NONE) {
+        st = TFX_ERR;
+        break;
+      }
+      const TfxNode *b = &g->nodes[bq];
+      ins[0] = b->outputs[2], ins[4] = TFX_NONE, ins[5] = b->outputs[0], ins[6] = b->outputs[1];
+      n_ins = 7;
+      n = &g->nodes[i];
+    }
     free(n->inputs);
-    n->n_inputs = slot[2] != TFX_NONE ? 5 : c.bias != TFX_NONE ? 4 : 3;
-    n->inputs = xcalloc(5, sizeof(uint32_t));
+    n->n_inputs = n_ins;
+    n->inputs = xcalloc(7, sizeof(uint32_t));
     memcpy(n->inputs, ins, sizeof ins);
     n->op = TFX_OP_WeightQMatMul;
     n->op_type = "WeightQMatMul";
@@ -696,7 +740,9 @@ TfxStatus tfx_pass_quantize_weights(TfxGraph *g, const TfxQuantOptions *q, const
     st = tfx_ops[TFX_OP_WeightQMatMul].infer(g, n);
   }
   if (!st && q->embeddings) st = quantize_tables(g, q, group, memo, keep, n_keep, changed);
+  if (!st && acts.n) st = tfx_graph_toposort(g);
   tfx_quant_calib_free(local);
+  free(acts.node);
   free(qcache);
   return st;
 }

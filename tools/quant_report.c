@@ -323,6 +323,38 @@ static char *weight_name(const char *qname) {
   return s;
 }
 
+/* The BlockQuantize node whose xhat is the product's x, or -1 (x is float). */
+static int block_quantizer(const TfxGraph *g, uint32_t x) {
+  for (uint32_t i = 0; i < g->n_nodes; i++)
+    if (!g->nodes[i].dead && g->nodes[i].op == TFX_OP_BlockQuantize && g->nodes[i].outputs[2] == x) return (int)i;
+  return -1;
+}
+
+/* The float value behind a product's x: BlockQuantize's input when x is its xhat. */
+static uint32_t float_input(const TfxGraph *g, uint32_t x) {
+  int b = block_quantizer(g, x);
+  return b < 0 ? x : g->nodes[b].inputs[0];
+}
+
+/* Product node n of gq alone on the float activation x: y (caller frees). */
+static TfxStatus eval_alone(TfxGraph *gq, const TfxNode *n, const TfxTensor *x, TfxTensor *y) {
+  const TfxTensor *in[7] = {x, NULL, NULL, NULL, NULL, NULL, NULL};
+  for (int k = 1; k < n->n_inputs && k < 7; k++) in[k] = n->inputs[k] == TFX_NONE ? NULL : gq->values[n->inputs[k]].konst;
+  int b = block_quantizer(gq, n->inputs[0]);
+  if (b < 0) return tfx_eval_node(gq, n, in, y);
+  const TfxNode *bn = &gq->nodes[b];
+  const TfxTensor *bin[2] = {x, bn->n_inputs > 1 && bn->inputs[1] != TFX_NONE ? gq->values[bn->inputs[1]].konst : NULL};
+  TfxTensor qo[3];
+  memset(qo, 0, sizeof qo);
+  TfxStatus st = tfx_eval_node(gq, bn, bin, qo);
+  if (!st) {
+    in[0] = &qo[2], in[5] = &qo[0], in[6] = &qo[1];
+    st = tfx_eval_node(gq, n, in, y);
+  }
+  for (int k = 0; k < 3; k++) tfx_tensor_free_data(&qo[k]);
+  return st;
+}
+
 static TfxStatus measure(Calib *c, const TfxQuantOptions *q, const char *const *keep, int n_keep, Measure *m) {
   memset(m, 0, sizeof *m);
   bool kv = c->r->quant.kv_int8;
@@ -365,7 +397,7 @@ static TfxStatus measure(Calib *c, const TfxQuantOptions *q, const char *const *
   for (uint32_t i = 0; i < gq->n_nodes; i++) {
     const TfxNode *n = &gq->nodes[i];
     if (n->dead || n->op != TFX_OP_WeightQMatMul) continue;
-    const char *yname = gq->values[n->outputs[0]].name, *xname = gq->values[n->inputs[0]].name;
+    const char *yname = gq->values[n->outputs[0]].name, *xname = gq->values[float_input(gq, n->inputs[0])].name;
     uint32_t fyv = tfx_graph_find_value(gf, yname), fxv = tfx_graph_find_value(gf, xname);
     if (fyv == TFX_NONE || fxv == TFX_NONE || gf->values[fyv].konst || gf->values[fxv].rank < 0) continue;
     Layer *L = &m->layers[m->n_layers];
@@ -393,11 +425,8 @@ static TfxStatus measure(Calib *c, const TfxQuantOptions *q, const char *const *
     for (int l = 0; l < m->n_layers && !st; l++) {
       Layer *L = &m->layers[l];
       stat_add(&L->model, &of[fy[l]], &oq[qy[l]], false);
-      const TfxNode *n = &gq->nodes[qnode[l]];
-      const TfxTensor *in[5] = {&of[fx[l]], NULL, NULL, NULL, NULL};
-      for (int k = 1; k < n->n_inputs; k++) in[k] = n->inputs[k] == TFX_NONE ? NULL : gq->values[n->inputs[k]].konst;
       TfxTensor y;
-      if ((st = tfx_eval_node(gq, n, in, &y))) break;
+      if ((st = eval_alone(gq, &gq->nodes[qnode[l]], &of[fx[l]], &y))) break;
       stat_add(&L->alone, &of[fy[l]], &y, false);
       tfx_tensor_free_data(&y);
     }

@@ -34,10 +34,12 @@ static void usage(FILE *f) {
         "                          takes it at run time; causal LMs also get\n"
         "                          <name>_prefill / _decode / _reset over a KV cache\n"
         "      --no-kv-cache       with --max: no KV cache, only <name>_run\n"
-        "      --quantize-weights=int8|int4  weight-only quantisation of MatMul/Gemm weights\n"
+        "      --quantize-weights=int8|int4  quantisation of MatMul/Gemm weights\n"
         "                          (int8 per output channel; int4 per group along K),\n"
         "                          scales searched on calibration activations (AWQ),\n"
-        "                          rounding errors compensated over them (GPTQ)\n"
+        "                          rounding errors compensated over them (GPTQ); their\n"
+        "                          activations are quantised to int8 per block of 32\n"
+        "      --float-activations keep those activations float32 (weights only)\n"
         "      --no-gptq           round to nearest: no GPTQ error compensation\n"
         "      --group N           group size along K: 32, 64 or 128 (int4: 32 by\n"
         "                          default; int8: per output channel unless given)\n"
@@ -97,7 +99,7 @@ int main(int argc, char **argv) {
 
   enum {
     OPT_NAME = 256, OPT_DIM, OPT_MAX, OPT_NOKV, OPT_WEIGHTS, OPT_DUMP, OPT_MAIN, OPT_VERSION,
-    OPT_QW, OPT_GROUP, OPT_QEMB, OPT_QHEAD, OPT_QKV, OPT_MAXERR, OPT_CALIB, OPT_REPORT, OPT_NOGPTQ,
+    OPT_QW, OPT_GROUP, OPT_QEMB, OPT_QHEAD, OPT_QKV, OPT_MAXERR, OPT_CALIB, OPT_REPORT, OPT_NOGPTQ, OPT_FACTS,
     OPT_THREADS
   };
   static const struct option longopts[] = {
@@ -109,6 +111,7 @@ int main(int argc, char **argv) {
       {"quantize-kv", required_argument, 0, OPT_QKV}, {"max-error", required_argument, 0, OPT_MAXERR},
       {"calib", required_argument, 0, OPT_CALIB}, {"report", required_argument, 0, OPT_REPORT},
       {"no-gptq", no_argument, 0, OPT_NOGPTQ},
+      {"float-activations", no_argument, 0, OPT_FACTS},
       {"dump-after", required_argument, 0, OPT_DUMP}, {"emit-main", no_argument, 0, OPT_MAIN},
       {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, OPT_VERSION},
       {"threads", required_argument, 0, OPT_THREADS},
@@ -185,6 +188,7 @@ int main(int argc, char **argv) {
     case OPT_CALIB: req.quant.calib = optarg; break;
     case OPT_REPORT: req.quant.report = optarg; break;
     case OPT_NOGPTQ: req.quant.no_gptq = true; break;
+    case OPT_FACTS: req.quant.float_acts = true; break;
     case OPT_WEIGHTS:
       if (strcmp(optarg, "embed") == 0) copt->weights = TFX_WEIGHTS_EMBED;
       else if (strcmp(optarg, "file") == 0) copt->weights = TFX_WEIGHTS_FILE;

@@ -1,5 +1,5 @@
-/* quant.c — WeightQMatMul(x, wq, scales[, bias[, xs]]) -> y: a matrix product with
- * weight-only quantised weights, made by passes/quantize.c from MatMul/Gemm on
+/* quant.c — WeightQMatMul(x, wq, scales[, bias[, xs[, xq, xd]]]) -> y: a matrix
+ * product with quantised weights, made by passes/quantize.c from MatMul/Gemm on
  * float32 constant weights.
  *
  *   x      float32 [..., K]
@@ -13,11 +13,30 @@
  *          the activation-aware rescaling the weight was quantised with)
  *   y      float32 [..., N],  y[m, n] = sum_g scale[n, g] * (sum_{k in g} x[m, k] xs[k] q[n, k]) + bias[n]
  *
+ * With xq and xd (the outputs q and d of a BlockQuantize of x; xs then absent,
+ * BlockQuantize applied it) the activations are integers too, and
+ *   y[m, n] = sum_b scale[n, g(b)] * xd[m, b] * (sum_{k in b} xq[m, k] q[n, k]) + bias[n]
+ * over x's blocks b of L = K / xd's last dimension (each inside one group): the
+ * inner sums are exact integers, which the generated code forms with integer
+ * SIMD (decode) or, from x = BlockQuantize's xhat, as a float product
+ * (prefill; the same value up to float rounding).
+ *
  * The weight is stored transposed (row n = output channel n, contiguous along
  * K) so that one row of x streams each weight byte exactly once.  For int8
  * without a group the whole row is one group (the scale factors out of the sum).  The reference
  * evaluator computes the same expression in double, so the generated float code
  * differs from it only by float rounding and summation order.
+ *
+ * BlockQuantize(x[, xs]) -> (q, d, xhat): x float32 [..., K] (times xs [K] when
+ * given) in blocks of `block` (attribute, dividing K) along K, each quantised
+ * symmetrically to int8 with its own scale:
+ *   d = amax / 127 (amax = max |x| over the block), q = round_even(x * (127 / amax)),
+ *   xhat = q * d (float32, the value q stands for)
+ * q int8 [..., K], d float32 [..., K/block], xhat float32 [..., K].  A block whose
+ * amax is below 1e-30 is all zero (d = 0); one holding an infinity or NaN gets
+ * d = NaN (q = 0, xhat = NaN), so that the product it feeds is NaN, not a
+ * finite guess.  Every step is one float32 operation, which the generated code
+ * repeats exactly.
  *
  * WeightQGather(table, scales, indices) -> y: an embedding lookup in an int8
  * table (made by the same pass from Gather on a float32 constant [V, D], axis 0)
@@ -26,6 +45,7 @@
  *   indices int32 or int64, any shape, each in [-V, V) as Gather's
  *   y       float32 [indices..., D],  y[j, d] = table[k_j, d] * scales[k_j, d / group]
  * An index outside [-V, V) is the caller's error (ERR_INPUT at run time). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +55,7 @@
 typedef struct {
   int bits;
   int64_t K, N, group, n_groups, M; /* M: rows of x (all leading dims) */
+  int64_t block;                     /* with xq: activation block L; else 0 */
   bool has_bias, has_xs;
 } QShape;
 
@@ -79,6 +100,20 @@ static TfxStatus q_shape(TfxGraph *g, const TfxNode *n, QShape *s) {
   s->has_xs = xs != NULL;
   if (xs && (xs->dtype != TFX_F32 || xs->rank != 1 || xs->dims[0] != s->K))
     return tfx_node_error(g, n, "xs must be float32 [K] = [%lld]", (long long)s->K);
+  const TfxValue *xq = tfx_node_in(g, n, 5), *xd = tfx_node_in(g, n, 6);
+  s->block = 0;
+  if (!xq && !xd) return TFX_OK;
+  if (!xq || !xd || xs) return tfx_node_error(g, n, "xq and xd come together, and without xs");
+  if (xq->dtype != TFX_I8 || xq->rank != x->rank || tfx_numel(xq->rank, xq->dims) != s->M * s->K ||
+      xq->dims[xq->rank - 1] != s->K)
+    return tfx_node_error(g, n, "xq must be int8 with x's shape");
+  int64_t nb = xd->rank == x->rank ? xd->dims[xd->rank - 1] : 0;
+  if (xd->dtype != TFX_F32 || nb < 1 || s->K % nb || tfx_numel(xd->rank, xd->dims) != s->M * nb)
+    return tfx_node_error(g, n, "xd must be float32 [..., K/block] with x's leading dimensions");
+  s->block = s->K / nb;
+  if (s->group % s->block)
+    return tfx_node_error(g, n, "activation block %lld must divide the weight group %lld", (long long)s->block,
+                          (long long)s->group);
   return TFX_OK;
 }
 
@@ -106,6 +141,23 @@ static TfxStatus mm_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
   const float *x = in[0]->data, *sc = in[2]->data, *b = n->n_inputs > 3 && in[3] ? in[3]->data : NULL;
   const float *xs = n->n_inputs > 4 && in[4] ? in[4]->data : NULL;
   float *y = out[0].data;
+  if (s.block) { /* integer activations: exact sums per block */
+    const int8_t *xq = in[5]->data;
+    const float *xd = in[6]->data;
+    const int64_t nb = s.K / s.block;
+    for (int64_t m = 0; m < s.M; m++)
+      for (int64_t j = 0; j < s.N; j++) {
+        double acc = 0;
+        for (int64_t bi = 0; bi < nb; bi++) {
+          int64_t isum = 0;
+          for (int64_t k = bi * s.block; k < (bi + 1) * s.block; k++) isum += xq[m * s.K + k] * q_at(&s, in[1], j, k);
+          acc += (double)isum * xd[m * nb + bi] * sc[j * s.n_groups + bi * s.block / s.group];
+        }
+        if (b) acc += b[j];
+        y[m * s.N + j] = (float)acc;
+      }
+    return TFX_OK;
+  }
   for (int64_t m = 0; m < s.M; m++)
     for (int64_t j = 0; j < s.N; j++) {
       double acc = 0;
@@ -134,10 +186,11 @@ static TfxStatus mm_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
                (long long)s.K, (long long)s.N, (long long)s.K, (long long)s.group);
   tfx_c_indent(e, 1);
   tfx_c_need(e, TFX_HELP_QMM);
-  tfx_c_line(e, "tfx_qmm(tfx_pp, %lld, %lld, %lld, %s, %s, %s, %lld, %d, %s, %s, %s);", (long long)s.M, (long long)s.N,
-             (long long)s.K, tfx_c_var(e, n->inputs[0]), tfx_c_var(e, n->inputs[1]), tfx_c_var(e, n->inputs[2]),
-             (long long)s.group, s.bits, s.has_bias ? tfx_c_var(e, n->inputs[3]) : "NULL",
-             s.has_xs ? tfx_c_var(e, n->inputs[4]) : "NULL", tfx_c_var(e, n->outputs[0]));
+  tfx_c_line(e, "tfx_qmm(tfx_pp, %lld, %lld, %lld, %s, %s, %s, %lld, %d, %s, %s, %s, %s, %lld, %s);", (long long)s.M,
+             (long long)s.N, (long long)s.K, tfx_c_var(e, n->inputs[0]), tfx_c_var(e, n->inputs[1]),
+             tfx_c_var(e, n->inputs[2]), (long long)s.group, s.bits, s.has_bias ? tfx_c_var(e, n->inputs[3]) : "NULL",
+             s.has_xs ? tfx_c_var(e, n->inputs[4]) : "NULL", s.block ? tfx_c_var(e, n->inputs[5]) : "NULL",
+             s.block ? tfx_c_var(e, n->inputs[6]) : "NULL", (long long)s.block, tfx_c_var(e, n->outputs[0]));
   tfx_c_close(e, 1);
   return TFX_OK;
 }
@@ -209,14 +262,89 @@ static TfxStatus qg_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   return TFX_OK;
 }
 
+/* ---- BlockQuantize --------------------------------------------------------- */
+
+static TfxStatus bq_shape(TfxGraph *g, const TfxNode *n, int64_t *M, int64_t *K, int64_t *L) {
+  const TfxValue *x = tfx_node_in(g, n, 0), *xs = tfx_node_in(g, n, 1);
+  if (!x) return tfx_node_error(g, n, "BlockQuantize needs an input x");
+  if (x->dtype != TFX_F32 || x->rank < 1) return tfx_node_error(g, n, "x must be float32 of rank >= 1");
+  *K = x->dims[x->rank - 1];
+  *M = tfx_numel(x->rank - 1, x->dims);
+  *L = tfx_attr_int(n, "block", 32);
+  if (*L < 1 || *K % *L) return tfx_node_error(g, n, "block %lld must divide K=%lld", (long long)*L, (long long)*K);
+  if (xs && (xs->dtype != TFX_F32 || xs->rank != 1 || xs->dims[0] != *K))
+    return tfx_node_error(g, n, "xs must be float32 [K] = [%lld]", (long long)*K);
+  return TFX_OK;
+}
+
+static TfxStatus bq_infer(TfxGraph *g, TfxNode *n) {
+  int64_t M, K, L, dims[TFX_MAX_RANK];
+  if (bq_shape(g, n, &M, &K, &L)) return TFX_ERR;
+  const TfxValue *x = tfx_node_in(g, n, 0);
+  memcpy(dims, x->dims, sizeof(int64_t) * (size_t)x->rank);
+  tfx_node_set_out(g, n, 0, TFX_I8, x->rank, dims);
+  tfx_node_set_out(g, n, 2, TFX_F32, x->rank, dims);
+  dims[x->rank - 1] = K / L;
+  tfx_node_set_out(g, n, 1, TFX_F32, x->rank, dims);
+  return TFX_OK;
+}
+
+/* One block of L: the arithmetic the generated tfx_bq repeats (kernels_quant.c). */
+static void bq_block(const float *x, const float *xs, int64_t L, int8_t *q, float *d, float *xhat) {
+  float amax = 0;
+  bool finite = true;
+  for (int64_t k = 0; k < L; k++) {
+    float v = xs ? x[k] * xs[k] : x[k];
+    if (!isfinite(v)) finite = false;
+    else if (fabsf(v) > amax) amax = fabsf(v);
+  }
+  if (!finite || amax < 1e-30f) {
+    *d = finite ? 0.0f : NAN;
+    for (int64_t k = 0; k < L; k++) q[k] = 0, xhat[k] = *d;
+    return;
+  }
+  const float id = 127.0f / amax;
+  *d = amax / 127.0f;
+  for (int64_t k = 0; k < L; k++) {
+    float v = xs ? x[k] * xs[k] : x[k];
+    q[k] = (int8_t)nearbyintf(v * id);
+    xhat[k] = (float)q[k] * *d;
+  }
+}
+
+static TfxStatus bq_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in, TfxTensor *out) {
+  int64_t M, K, L;
+  if (bq_shape(g, n, &M, &K, &L)) return TFX_ERR;
+  const float *x = in[0]->data, *xs = n->n_inputs > 1 && in[1] ? in[1]->data : NULL;
+  for (int64_t m = 0; m < M; m++)
+    for (int64_t b = 0; b < K / L; b++)
+      bq_block(x + m * K + b * L, xs ? xs + b * L : NULL, L, (int8_t *)out[0].data + m * K + b * L,
+               (float *)out[1].data + m * (K / L) + b, (float *)out[2].data + m * K + b * L);
+  return TFX_OK;
+}
+
+static TfxStatus bq_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
+  int64_t M, K, L;
+  if (bq_shape(g, n, &M, &K, &L)) return TFX_ERR;
+  tfx_c_need(e, TFX_HELP_QMM);
+  tfx_c_line(e, "tfx_bq(%lld, %lld, %lld, %s, %s, %s, %s, %s); /* BlockQuantize */", (long long)M, (long long)K,
+             (long long)L, tfx_c_var(e, n->inputs[0]), n->n_inputs > 1 && n->inputs[1] != TFX_NONE ? tfx_c_var(e, n->inputs[1]) : "NULL",
+             tfx_c_var(e, n->outputs[0]), tfx_c_var(e, n->outputs[1]), tfx_c_var(e, n->outputs[2]));
+  return TFX_OK;
+}
+
 TfxStatus tfx_quant_infer(TfxGraph *g, TfxNode *n) {
-  return n->op == TFX_OP_WeightQGather ? qg_infer(g, n) : mm_infer(g, n);
+  return n->op == TFX_OP_WeightQGather ? qg_infer(g, n) : n->op == TFX_OP_BlockQuantize ? bq_infer(g, n) : mm_infer(g, n);
 }
 
 TfxStatus tfx_quant_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in, TfxTensor *out) {
-  return n->op == TFX_OP_WeightQGather ? qg_eval(g, n, in, out) : mm_eval(g, n, in, out);
+  return n->op == TFX_OP_WeightQGather ? qg_eval(g, n, in, out)
+         : n->op == TFX_OP_BlockQuantize ? bq_eval(g, n, in, out)
+                                         : mm_eval(g, n, in, out);
 }
 
 TfxStatus tfx_quant_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
-  return n->op == TFX_OP_WeightQGather ? qg_emit_c(e, g, n) : mm_emit_c(e, g, n);
+  return n->op == TFX_OP_WeightQGather ? qg_emit_c(e, g, n)
+         : n->op == TFX_OP_BlockQuantize ? bq_emit_c(e, g, n)
+                                         : mm_emit_c(e, g, n);
 }

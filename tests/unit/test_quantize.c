@@ -67,6 +67,13 @@ static TfxTensor outlier_input(const TfxGraph *g, uint32_t v) {
   return t;
 }
 
+/* The live node named name (the pass adds nodes and sorts the graph). */
+static const TfxNode *named(const TfxGraph *g, const char *name) {
+  for (uint32_t i = 0; i < g->n_nodes; i++)
+    if (!g->nodes[i].dead && g->nodes[i].name && strcmp(g->nodes[i].name, name) == 0) return &g->nodes[i];
+  return NULL;
+}
+
 /* ---- the op ---------------------------------------------------------------- */
 
 /* x [M, K] times int8 weights: y = sum_k x q scale + bias, by hand. */
@@ -179,6 +186,104 @@ static void test_eval_int4(int64_t G) {
   tfx_diag_deinit(&d);
 }
 
+/* BlockQuantize by hand: blocks of 4 with a scale each, xs applied first;
+ * ties round to even; a tiny block is zero, a non-finite one NaN. */
+static void test_block_quantize(void) {
+  TfxDiag d;
+  tfx_diag_init(&d);
+  TfxGraph *g = tfx_graph_new(&d, "bq");
+  enum { M = 2, K = 16 };
+  uint32_t x = input(g, "x", TFX_F32, 2, (int64_t[]){M, K});
+  uint32_t xs = konst(g, "xs", TFX_F32, 1, (int64_t[]){K});
+  for (int k = 0; k < K; k++) fdata(g, xs)[k] = k < 4 ? 2.0f : 1.0f;
+  uint32_t outs[3] = {tfx_graph_add_value(g, "q"), tfx_graph_add_value(g, "d"), tfx_graph_add_value(g, "xhat")};
+  tfx_graph_add_node(g, TFX_OP_BlockQuantize, "BlockQuantize", "bq", (uint32_t[]){x, xs}, 2, outs, 3);
+  set_int_attrs(g, &g->nodes[0], "block", 4, NULL, 0);
+  CHECK(infer_all(g));
+  CHECK(g->values[outs[0]].dtype == TFX_I8 && g->values[outs[1]].dims[1] == 4 && g->values[outs[2]].dims[1] == K);
+  float xv[M * K] = {
+      /* times 2: amax 127 (d 1): -63.5 and 0.25 round to even */
+      63.5f, -31.75f, 0.25f, 10.0f,
+      /* amax 254 (d 2): 1 -> 0.5 -> 0, 3 -> 1.5 -> 2 */
+      254.0f, 1.0f, 3.0f, -254.0f,
+      /* below 1e-30: zero */
+      1e-31f, -1e-31f, 0.0f, 0.0f,
+      /* an infinity: NaN */
+      1.0f, INFINITY, 2.0f, 3.0f,
+      /* row 1: a NaN in block 0 */
+      NAN, 1.0f, 1.0f, 1.0f, 0.5f, -0.25f, 0.125f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 127.0f, 0.0f, 0.0f, 0.0f};
+  TfxTensor xt = {.dtype = TFX_F32, .rank = 2, .dims = {M, K}, .data = xv}, out[3];
+  const TfxTensor *in[2] = {&xt, g->values[xs].konst};
+  CHECK(tfx_eval_node(g, &g->nodes[0], in, out) == TFX_OK);
+  const int8_t *q = out[0].data;
+  const float *dd = out[1].data, *xh = out[2].data;
+  const int8_t want_q[8] = {127, -64, 0, 20, 127, 0, 2, -127};
+  for (int k = 0; k < 8; k++) CHECK(q[k] == want_q[k]);
+  CHECK(dd[0] == 1.0f && dd[1] == 2.0f && dd[2] == 0.0f && isnan(dd[3]) && isnan(dd[4]));
+  CHECK(xh[1] == -64.0f && xh[6] == 4.0f && xh[8] == 0.0f && isnan(xh[13]));
+  for (int k = 8; k < 16; k++) CHECK(q[k] == 0);
+  /* row 1, block 1: amax 0.5, d = 0.5 / 127 */
+  CHECK(dd[5] == 0.5f / 127.0f && q[20] == 127 && q[21] == -64 && q[22] == 32 && q[23] == 0);
+  CHECK(dd[6] == 0.0f && dd[7] == 1.0f && q[28] == 127);
+  for (int k = 0; k < 3; k++) tfx_tensor_free_data(&out[k]);
+  /* a block that does not divide K is a node error */
+  set_int_attrs(g, &g->nodes[0], "block", 5, NULL, 0);
+  CHECK(tfx_ops[TFX_OP_BlockQuantize].infer(g, &g->nodes[0]) == TFX_ERR);
+  CHECK(d.text && strstr(d.text, "block 5"));
+  tfx_graph_free(g);
+  tfx_diag_deinit(&d);
+}
+
+/* WeightQMatMul on integer activations: y = sum_b scale * xd[b] * (sum xq q) + bias,
+ * by hand in integers, for int8 per channel and int4 groups of 16 over blocks of 8. */
+static void test_eval_int_acts(int bits) {
+  TfxDiag d;
+  tfx_diag_init(&d);
+  TfxGraph *g = tfx_graph_new(&d, "intacts");
+  enum { M = 2, K = 32, N = 3, L = 8 };
+  const int64_t G = bits == 8 ? K : 16, ng = K / G;
+  uint32_t xh = input(g, "xhat", TFX_F32, 2, (int64_t[]){M, K});
+  uint32_t w = konst(g, "w", bits == 8 ? TFX_I8 : TFX_U8, 2, (int64_t[]){N, bits == 8 ? K : K / 2});
+  uint32_t s = bits == 8 ? konst(g, "s", TFX_F32, 1, (int64_t[]){N}) : konst(g, "s", TFX_F32, 2, (int64_t[]){N, ng});
+  uint32_t b = konst(g, "b", TFX_F32, 1, (int64_t[]){N});
+  uint32_t xq = konst(g, "xq", TFX_I8, 2, (int64_t[]){M, K}), xd = konst(g, "xd", TFX_F32, 2, (int64_t[]){M, K / L});
+  uint8_t *wb = g->values[w].konst->data;
+  int8_t *xqv = g->values[xq].konst->data;
+  for (int i = 0; i < N * (bits == 8 ? K : K / 2); i++) wb[i] = (uint8_t)((i * 77 + 5) % 255 + (bits == 8 ? 1 : 0));
+  for (int i = 0; i < M * K; i++) xqv[i] = (int8_t)((i * 53) % 255 - 127);
+  for (int i = 0; i < N * ng; i++) fdata(g, s)[i] = 0.01f * (float)(i + 1);
+  for (int i = 0; i < M * K / L; i++) fdata(g, xd)[i] = 0.003f * (float)(i + 2);
+  for (int j = 0; j < N; j++) fdata(g, b)[j] = (float)j;
+  node(g, TFX_OP_WeightQMatMul, "qmm", 7, (uint32_t[]){xh, w, s, b, TFX_NONE, xq, xd}, "y");
+  set_int_attrs(g, &g->nodes[0], "bits", bits, bits == 4 ? "group" : NULL, G);
+  CHECK(infer_all(g));
+  TfxTensor xt = random_input(g, xh), out; /* xhat's values are not read */
+  const TfxTensor *in[7] = {&xt, g->values[w].konst, g->values[s].konst, g->values[b].konst, NULL,
+                            g->values[xq].konst, g->values[xd].konst};
+  CHECK(tfx_eval_node(g, &g->nodes[0], in, &out) == TFX_OK);
+  for (int m = 0; m < M; m++)
+    for (int j = 0; j < N; j++) {
+      double want = fdata(g, b)[j];
+      for (int bl = 0; bl < K / L; bl++) {
+        long isum = 0;
+        for (int k = bl * L; k < (bl + 1) * L; k++) {
+          int qw = bits == 8 ? (int8_t)wb[j * K + k] : (int)((k & 1) ? wb[j * K / 2 + k / 2] >> 4 : wb[j * K / 2 + k / 2] & 15) - 8;
+          isum += (long)xqv[m * K + k] * qw;
+        }
+        want += (double)isum * fdata(g, xd)[m * K / L + bl] * fdata(g, s)[j * ng + bl * L / G];
+      }
+      CHECK(fabs(((float *)out.data)[m * N + j] - want) < 1e-5 * (1 + fabs(want)));
+    }
+  /* xq without xd is a node error */
+  g->nodes[0].inputs[6] = TFX_NONE;
+  CHECK(tfx_ops[TFX_OP_WeightQMatMul].infer(g, &g->nodes[0]) == TFX_ERR);
+  CHECK(d.text && strstr(d.text, "xq and xd come together"));
+  tfx_tensor_free_data(&out);
+  free(xt.data);
+  tfx_graph_free(g);
+  tfx_diag_deinit(&d);
+}
+
 /* ---- the pass ---------------------------------------------------------------- */
 
 static int count_op(const TfxGraph *g, TfxOp op) {
@@ -216,7 +321,7 @@ static double cosine(const TfxTensor *a, const TfxTensor *b) {
   return dot / sqrt(na * nb);
 }
 
-static void test_pass(int bits, bool head, const char *const *keep, int n_keep, int want_changed) {
+static void test_pass(int bits, bool head, const char *const *keep, int n_keep, int want_changed, bool float_acts) {
   TfxDiag d;
   tfx_diag_init(&d);
   uint32_t x;
@@ -224,16 +329,18 @@ static void test_pass(int bits, bool head, const char *const *keep, int n_keep, 
   TfxGraph *gf = mlp(&d, &x);
   rng = seed;
   TfxGraph *gq = mlp(&d, &x);
-  TfxQuantOptions q = {.weight_bits = bits, .group = bits == 4 ? 32 : 0, .lm_head = head};
+  TfxQuantOptions q = {.weight_bits = bits, .group = bits == 4 ? 32 : 0, .lm_head = head, .float_acts = float_acts};
   int changed = -1;
   CHECK(tfx_pass_quantize_weights(gq, &q, keep, n_keep, &changed) == TFX_OK);
   CHECK(changed == want_changed);
   CHECK(tfx_graph_verify(gq) == TFX_OK);
   CHECK(count_op(gq, TFX_OP_WeightQMatMul) == want_changed);
+  /* one BlockQuantize per product's x (h and r differ) unless float_acts */
+  CHECK(count_op(gq, TFX_OP_BlockQuantize) == (float_acts ? 0 : want_changed));
   /* the head: transposed already ([N, K] = [16, 32]), bias kept */
-  const TfxNode *hn = &gq->nodes[2];
+  const TfxNode *hn = named(gq, "head");
   if (head) {
-    CHECK(hn->op == TFX_OP_WeightQMatMul && hn->n_inputs == 4);
+    CHECK(hn->op == TFX_OP_WeightQMatMul && hn->n_inputs == (float_acts ? 4 : 7));
     const TfxValue *wq = tfx_node_in(gq, hn, 1);
     CHECK(wq->dims[0] == 16 && wq->dims[1] == (bits == 8 ? 32 : 16));
     CHECK(strcmp(wq->name, bits == 8 ? "w2.q8" : "w2.q4") == 0);
@@ -242,8 +349,9 @@ static void test_pass(int bits, bool head, const char *const *keep, int n_keep, 
   }
   /* w1 [K, N] = [64, 32] is stored transposed */
   bool kept1 = n_keep && strcmp(keep[0], "w1") == 0;
-  CHECK(gq->nodes[0].op == (kept1 ? TFX_OP_MatMul : TFX_OP_WeightQMatMul));
-  if (!kept1) CHECK(tfx_node_in(gq, &gq->nodes[0], 1)->dims[0] == 32);
+  const TfxNode *n1 = named(gq, "mm1");
+  CHECK(n1->op == (kept1 ? TFX_OP_MatMul : TFX_OP_WeightQMatMul));
+  if (!kept1) CHECK(tfx_node_in(gq, n1, 1)->dims[0] == 32);
   TfxTensor xt = random_input(gf, x), of, oq;
   CHECK(tfx_eval_graph(gf, &xt, &of) == TFX_OK);
   CHECK(tfx_eval_graph(gq, &xt, &oq) == TFX_OK);
@@ -274,7 +382,7 @@ static void test_exact_int4(void) {
   TfxQuantOptions q = {.weight_bits = 4};
   int changed = 0;
   CHECK(tfx_pass_quantize_weights(g, &q, NULL, 0, &changed) == TFX_OK && changed == 1);
-  const TfxTensor *wq = tfx_node_const_in(g, &g->nodes[0], 1), *sc = tfx_node_const_in(g, &g->nodes[0], 2);
+  const TfxTensor *wq = tfx_node_const_in(g, named(g, "mm"), 1), *sc = tfx_node_const_in(g, named(g, "mm"), 2);
   CHECK(wq && sc && wq->dtype == TFX_U8 && sc->dims[0] == 2 && sc->dims[1] == 1);
   if (wq && sc) {
     const uint8_t *p = wq->data;
@@ -310,7 +418,7 @@ static void test_untouched(void) {
   CHECK(tfx_pass_quantize_weights(g, &q, NULL, 0, &changed) == TFX_OK && changed == 0);
   q.weight_bits = 8;
   CHECK(tfx_pass_quantize_weights(g, &q, NULL, 0, &changed) == TFX_OK && changed == 1);
-  CHECK(g->nodes[0].op == TFX_OP_MatMul && g->nodes[1].op == TFX_OP_WeightQMatMul);
+  CHECK(named(g, "attn")->op == TFX_OP_MatMul && named(g, "k48")->op == TFX_OP_WeightQMatMul);
   tfx_graph_free(g);
   tfx_diag_deinit(&d);
 }
@@ -333,18 +441,19 @@ static void test_tied_table(bool head) {
   TfxQuantOptions q = {.weight_bits = 8, .embeddings = true, .lm_head = head};
   int changed = -1;
   CHECK(tfx_pass_quantize_weights(g, &q, NULL, 0, &changed) == TFX_OK && changed == (head ? 2 : 0));
-  CHECK(g->nodes[0].op == (head ? TFX_OP_WeightQGather : TFX_OP_Gather));
+  CHECK(named(g, "emb")->op == (head ? TFX_OP_WeightQGather : TFX_OP_Gather));
   if (head) {
     int64_t id[3] = {5, -1, 0};
     TfxTensor it = {.dtype = TFX_I64, .rank = 1, .dims = {3}, .data = id}, out;
-    const TfxTensor *in[3] = {tfx_node_const_in(g, &g->nodes[0], 0), tfx_node_const_in(g, &g->nodes[0], 1), &it};
-    CHECK(tfx_eval_node(g, &g->nodes[0], in, &out) == TFX_OK);
+    const TfxNode *en = named(g, "emb");
+    const TfxTensor *in[3] = {tfx_node_const_in(g, en, 0), tfx_node_const_in(g, en, 1), &it};
+    CHECK(tfx_eval_node(g, en, in, &out) == TFX_OK);
     for (int j = 0; j < 3; j++)
       for (int c = 0; c < 16; c++)
         CHECK(fabs(((float *)out.data)[j * 16 + c] - fdata(g, e)[(id[j] + 8) % 8 * 16 + c]) < 0.01);
     tfx_tensor_free_data(&out);
     id[1] = 8;
-    CHECK(tfx_eval_node(g, &g->nodes[0], in, &out) == TFX_ERR);
+    CHECK(tfx_eval_node(g, en, in, &out) == TFX_ERR);
   }
   tfx_graph_free(g);
   tfx_diag_deinit(&d);
@@ -373,7 +482,7 @@ static void test_awq(int bits) {
   TfxGraph *gp = mlp(&d, &x);
   rng = seed;
   TfxGraph *ga = mlp(&d, &x);
-  TfxQuantOptions q = {.weight_bits = bits, .group = bits == 4 ? 32 : 0};
+  TfxQuantOptions q = {.weight_bits = bits, .group = bits == 4 ? 32 : 0, .float_acts = true};
   int changed = 0;
   CHECK(tfx_pass_quantize_weights(gp, &q, NULL, 0, &changed) == TFX_OK && changed == 1);
   q.stats = mlp_stats(ga, x);
@@ -381,7 +490,7 @@ static void test_awq(int bits) {
   CHECK(tfx_graph_verify(ga) == TFX_OK);
   double alpha = tfx_quant_calib_alpha(q.stats, "w1");
   CHECK(alpha > 0 && alpha <= 1);
-  CHECK(ga->nodes[0].n_inputs == 5 && tfx_node_in(ga, &ga->nodes[0], 4)->dims[0] == 64);
+  CHECK(named(ga, "mm1")->n_inputs == 5 && tfx_node_in(ga, named(ga, "mm1"), 4)->dims[0] == 64);
   double err_plain = 0, err_awq = 0;
   for (int i = 0; i < 4; i++) {
     TfxTensor xt = outlier_input(gf, x), of, op, oa;
@@ -419,7 +528,7 @@ static double run_generated(const char *cc, const char *dir, const char *flags, 
   return n == 64 ? worst : 1;
 }
 
-static void test_codegen(int bits, int group, bool awq) {
+static void test_codegen(int bits, int group, bool awq, bool float_acts) {
   const char *cc = getenv("CC") ? getenv("CC") : "cc";
   char dir[] = "/tmp/tfx_quantXXXXXX";
   if (!mkdtemp(dir)) {
@@ -431,11 +540,13 @@ static void test_codegen(int bits, int group, bool awq) {
   uint32_t x;
   rng = 99;
   TfxGraph *g = mlp(&d, &x);
-  TfxQuantOptions q = {.weight_bits = bits, .group = group, .lm_head = true};
+  TfxQuantOptions q = {.weight_bits = bits, .group = group, .lm_head = true, .float_acts = float_acts};
   if (awq) q.stats = mlp_stats(g, x);
   int changed = 0;
   CHECK(tfx_pass_quantize_weights(g, &q, NULL, 0, &changed) == TFX_OK && changed == 2);
-  CHECK(!awq || g->nodes[0].n_inputs == 5);
+  /* AWQ's xs: an input of the product, or of the BlockQuantize before it */
+  CHECK(!awq || named(g, "mm1")->n_inputs == (float_acts ? 5 : 7));
+  CHECK(count_op(g, TFX_OP_BlockQuantize) == (float_acts ? 0 : 2));
   tfx_quant_calib_free(q.stats);
   tfx_pass_dce(g, &changed);
   char path[256], cmd[1024];
@@ -604,21 +715,28 @@ int main(void) {
   test_eval_int4(32);
   test_eval_int4(64);
   test_exact_int4();
-  test_pass(8, false, NULL, 0, 1);
-  test_pass(8, true, NULL, 0, 2);
-  test_pass(4, true, NULL, 0, 2);
-  const char *keep[] = {"w1"};
-  test_pass(8, true, keep, 1, 1);
+  test_block_quantize();
+  test_eval_int_acts(8);
+  test_eval_int_acts(4);
+  for (int fa = 0; fa < 2; fa++) {
+    test_pass(8, false, NULL, 0, 1, fa);
+    test_pass(8, true, NULL, 0, 2, fa);
+    test_pass(4, true, NULL, 0, 2, fa);
+    const char *keep[] = {"w1"};
+    test_pass(8, true, keep, 1, 1, fa);
+  }
   test_untouched();
   test_tied_table(false);
   test_tied_table(true);
   test_awq(8);
   test_awq(4);
-  test_codegen(8, 0, false);
-  test_codegen(8, 32, false);
-  test_codegen(4, 32, false);
-  test_codegen(8, 0, true);
-  test_codegen(4, 32, true);
+  for (int fa = 0; fa < 2; fa++) {
+    test_codegen(8, 0, false, fa);
+    test_codegen(8, 32, false, fa);
+    test_codegen(4, 32, false, fa);
+    test_codegen(8, 0, true, fa);
+    test_codegen(4, 32, true, fa);
+  }
   if (failures) fprintf(stderr, "%d failures\n", failures);
   return failures != 0;
 }
