@@ -106,7 +106,8 @@ typedef struct {
 } TfxQuantOptions;
 
 /* Replace MatMul/Gemm (and, if asked, Gather) on float32 constant weights by
- * WeightQMatMul on quantised ones; changed = weights quantised.  The n_keep
+ * WeightQMatMul on quantised ones, their activations quantised per block by
+ * BlockQuantize nodes unless q->float_acts; changed = weights quantised.  The n_keep
  * weight values named in keep stay float32 (mixed precision). */
 TfxStatus tfx_pass_quantize_weights(TfxGraph *g, const TfxQuantOptions *q, const char *const *keep, int n_keep,
                                     int *changed);

@@ -1,4 +1,4 @@
-/* quantize.c — weight-only quantisation: every live MatMul whose B is a 2-D
+/* quantize.c — weight quantisation: every live MatMul whose B is a 2-D
  * float32 constant [K, N], and Gemm with constant B (alpha = beta = 1, no
  * transA, bias absent or [N]), becomes WeightQMatMul (ir/ops/quant.c) on the
  * weight transposed to [N, K] and quantised symmetrically:
@@ -19,7 +19,10 @@
  * group's scale searched when the quantiser enters it; the result is kept
  * when its product error on the sampled rows is the smaller.
  * The node is rewritten in place (same output value, same position in the
- * topological order).  Left float32: weights named in keep[], int4 weights
+ * topological order).  Unless q->float_acts, its x is quantised too: a
+ * BlockQuantize node (int8 per block of ACT_BLOCK along K, 1/s applied there)
+ * is added before it, shared by the products reading the same x and 1/s, and
+ * the graph is sorted again at the end.  Left float32: weights named in keep[], int4 weights
  * whose K is not a multiple of the group, and the LM head unless q->lm_head.
  * A weight given other bits with tfx_quant_calib_set_bits (an int4 weight
  * that breaks the accuracy budget) is quantised with those, int8 per output
