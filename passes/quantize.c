@@ -721,7 +721,7 @@ TfxStatus tfx_pass_quantize_weights(TfxGraph *g, const TfxQuantOptions *q, const
     }
     uint32_t ins[7] = {n->inputs[0], slot[0], slot[1], c.bias, slot[2], TFX_NONE, TFX_NONE};
     int n_ins = slot[2] != TFX_NONE ? 5 : c.bias != TFX_NONE ? 4 : 3;
-    if (!q->float_acts && K % ACT_BLOCK == 0 && (gq ? gq : K) % ACT_BLOCK == 0) {
+    if (!q->float_acts && K % ACT_BLOCK == 0 && gq % ACT_BLOCK == 0) { /* gq 0: one group of K */
       uint32_t bq = block_quantize(g, &acts, ins[0], slot[2], wname);
       if (bq == TFX_NONE) {
         st = TFX_ERR;

@@ -330,19 +330,13 @@ static int block_quantizer(const TfxGraph *g, uint32_t x) {
   return -1;
 }
 
-/* The float value behind a product's x: BlockQuantize's input when x is its xhat. */
-static uint32_t float_input(const TfxGraph *g, uint32_t x) {
-  int b = block_quantizer(g, x);
-  return b < 0 ? x : g->nodes[b].inputs[0];
-}
-
-/* Product node n of gq alone on the float activation x: y (caller frees). */
-static TfxStatus eval_alone(TfxGraph *gq, const TfxNode *n, const TfxTensor *x, TfxTensor *y) {
+/* Product node n of gq alone on the float activation x, through the
+ * BlockQuantize node bq that feeds it (-1: none): y (caller frees). */
+static TfxStatus eval_alone(TfxGraph *gq, const TfxNode *n, int bq, const TfxTensor *x, TfxTensor *y) {
   const TfxTensor *in[7] = {x, NULL, NULL, NULL, NULL, NULL, NULL};
   for (int k = 1; k < n->n_inputs && k < 7; k++) in[k] = n->inputs[k] == TFX_NONE ? NULL : gq->values[n->inputs[k]].konst;
-  int b = block_quantizer(gq, n->inputs[0]);
-  if (b < 0) return tfx_eval_node(gq, n, in, y);
-  const TfxNode *bn = &gq->nodes[b];
+  if (bq < 0) return tfx_eval_node(gq, n, in, y);
+  const TfxNode *bn = &gq->nodes[bq];
   const TfxTensor *bin[2] = {x, bn->n_inputs > 1 && bn->inputs[1] != TFX_NONE ? gq->values[bn->inputs[1]].konst : NULL};
   TfxTensor qo[3];
   memset(qo, 0, sizeof qo);
@@ -392,12 +386,14 @@ static TfxStatus measure(Calib *c, const TfxQuantOptions *q, const char *const *
   m->layers = calloc((size_t)nq + 1, sizeof *m->layers);
   uint32_t *qnode = calloc((size_t)nq + 1, sizeof *qnode);
   int *fx = calloc((size_t)nq + 1, sizeof *fx), *fy = calloc((size_t)nq + 1, sizeof *fy),
-      *qy = calloc((size_t)nq + 1, sizeof *qy);
-  if (!m->layers || !qnode || !fx || !fy || !qy) abort();
+      *qy = calloc((size_t)nq + 1, sizeof *qy), *qbq = calloc((size_t)nq + 1, sizeof *qbq);
+  if (!m->layers || !qnode || !fx || !fy || !qy || !qbq) abort();
   for (uint32_t i = 0; i < gq->n_nodes; i++) {
     const TfxNode *n = &gq->nodes[i];
     if (n->dead || n->op != TFX_OP_WeightQMatMul) continue;
-    const char *yname = gq->values[n->outputs[0]].name, *xname = gq->values[float_input(gq, n->inputs[0])].name;
+    int bq = block_quantizer(gq, n->inputs[0]); /* x is its xhat: the float x is its input */
+    const char *yname = gq->values[n->outputs[0]].name,
+               *xname = gq->values[bq < 0 ? n->inputs[0] : gq->nodes[bq].inputs[0]].name;
     uint32_t fyv = tfx_graph_find_value(gf, yname), fxv = tfx_graph_find_value(gf, xname);
     if (fyv == TFX_NONE || fxv == TFX_NONE || gf->values[fyv].konst || gf->values[fxv].rank < 0) continue;
     Layer *L = &m->layers[m->n_layers];
@@ -410,6 +406,7 @@ static TfxStatus measure(Calib *c, const TfxQuantOptions *q, const char *const *
     add_output(gq, n->outputs[0]);
     fx[m->n_layers] = out_index(gf, fxv), fy[m->n_layers] = out_index(gf, fyv);
     qy[m->n_layers] = out_index(gq, n->outputs[0]);
+    qbq[m->n_layers] = bq;
     qnode[m->n_layers++] = i;
   }
   m->n_candidates = m->n_layers + n_keep;
@@ -426,14 +423,14 @@ static TfxStatus measure(Calib *c, const TfxQuantOptions *q, const char *const *
       Layer *L = &m->layers[l];
       stat_add(&L->model, &of[fy[l]], &oq[qy[l]], false);
       TfxTensor y;
-      if ((st = eval_alone(gq, &gq->nodes[qnode[l]], &of[fx[l]], &y))) break;
+      if ((st = eval_alone(gq, &gq->nodes[qnode[l]], qbq[l], &of[fx[l]], &y))) break;
       stat_add(&L->alone, &of[fy[l]], &y, false);
       tfx_tensor_free_data(&y);
     }
     for (uint32_t k = 0; k < gf->n_outputs; k++) tfx_tensor_free_data(&of[k]);
     for (uint32_t k = 0; k < gq->n_outputs; k++) tfx_tensor_free_data(&oq[k]);
   }
-  free(of), free(oq), free(fo), free(qo), free(qnode), free(fx), free(fy), free(qy);
+  free(of), free(oq), free(fo), free(qo), free(qnode), free(fx), free(fy), free(qy), free(qbq);
   tfx_graph_free(gf);
   tfx_graph_free(gq);
   if (!st && !m->n_out)
