@@ -9,18 +9,18 @@
         same weights), WORK/NAME/ids.bin (int64 token ids, as many as the
         model has positions) and WORK/NAME/meta.json.  Nothing is redone when
         meta.json exists: delete the folder to re-export.
-    python bench_models.py cost WORK NAME PHASE N [--variant int8|int4]
+    python bench_models.py cost WORK NAME PHASE N [--variant int8|int4|int4a]
         "FLOPS BYTES" of one call: encoder/prefill over N tokens (matmul FLOPs
         2 x params-in-matmuls x N plus the attention's QK^T and PV), decode at
         context N (weights of the matmuls, in float32 or as the variant stores
         them, plus the K and V of N positions).
-    python bench_models.py quantize WORK NAME int8|int4
+    python bench_models.py quantize WORK NAME int8|int4|int4a
         onnxruntime's own weight quantisation of model.onnx and past.onnx, into
         model_int8.onnx / past_int8.onnx (quantize_dynamic: int8 weights,
         activations quantised per call, MatMulInteger) or model_int4.onnx /
         past_int4.onnx (MatMulNBits: 4-bit weights in blocks of 32 along K,
-        symmetric).  Prints the file sizes.  Nothing is redone when the files exist.
-    python bench_models.py ort WORK NAME PHASE N REPS THREADS... [--tfxc FILE] [--variant int8|int4]
+        symmetric; int4a: the same with a zero point per block).  Prints the file sizes.  Nothing is redone when the files exist.
+    python bench_models.py ort WORK NAME PHASE N REPS THREADS... [--tfxc FILE] [--variant int8|int4|int4a]
         times onnxruntime (CPU, intra-op THREADS, ORT_ENABLE_ALL), one line per
         thread count: "threads median_ms best_ms max_abs_diff max_abs_ref"; the
         diff is against FILE (float32 outputs written by the C driver), -1
@@ -193,8 +193,8 @@ def load_meta(work, name):
 
 
 # bytes per matmul weight: float32, int8 (a float scale per channel is noise),
-# int4 with a float scale per group of 32
-WEIGHT_BYTES = {None: 4.0, "int8": 1.0, "int4": 0.5 + 4 / 32}
+# int4 with a float scale per group of 32 (int4a: and a float offset)
+WEIGHT_BYTES = {None: 4.0, "int8": 1.0, "int4": 0.5 + 4 / 32, "int4a": 0.5 + 8 / 32}
 
 
 def cost(meta, phase, n, variant=None):
@@ -282,7 +282,8 @@ def cmd_quantize(work, name, variant):
         if variant == "int8":
             quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=True)
         else:
-            q = MatMulNBitsQuantizer(gemm_as_matmul(onnx.load(src)), block_size=32, is_symmetric=True)
+            q = MatMulNBitsQuantizer(gemm_as_matmul(onnx.load(src)), block_size=32,
+                                     is_symmetric=variant != "int4a")
             q.process()
             q.model.save_model_to_file(dst, use_external_data_format=False)
     sizes = [os.path.getsize(quantized_path(work, name, stem, variant)) for stem in ("model", "past")]

@@ -12,7 +12,7 @@
 #      tfxc (--dim batch=1 --max seq=N --weights=file, cc -O2 -march=native)
 #      and onnxruntime (ORT_ENABLE_ALL) at 1 and 2 threads, outputs compared
 #   5. quantised decoders (QUANT=1, the default): GPT-2 and Llama shapes with
-#      --quantize-weights=int8 and int4 (--quantize-lm-head), prefill 128 and
+#      --quantize-weights=int8, int4 and int4 --asymmetric (--quantize-lm-head), prefill 128 and
 #      decode at 128 at 1 and 2 threads, as speed-ups over tfxc float32 and
 #      beside onnxruntime's own int8 (quantize_dynamic) and 4-bit (MatMulNBits)
 #      models of the same export; weight file sizes and compile cost
@@ -115,7 +115,7 @@ link() {
 # cell MODEL PHASE LEN CMD...: runs the tfxc driver (CMD with {t} for the
 # thread count and {out} for its output file) at 1 and 2 threads, then
 # onnxruntime on the same inputs; appends the rows to $TABLE, checks the outputs.
-# With VARIANT (int8, int4) set, the quantised builds against onnxruntime's
+# With VARIANT (int8, int4, int4a) set, the quantised builds against onnxruntime's
 # quantised models: the row is MODEL-VARIANT, and the outputs differ by the two
 # quantisers' errors, so their difference is shown, not checked.
 VARIANT=
@@ -175,14 +175,15 @@ decoder() { # decoder MODEL MAX: prefill 128, decode at 128 and at MAX
   done
   [ "$QUANT" = 1 ] || return 0
   local q top=$M
-  for q in int8 int4; do
+  for q in int8 int4 int4a; do
     M=$top/$q
     mkdir -p "$M"
     ln -sf ../model.onnx "$M/model.onnx"
-    echo "   $model $q: onnxruntime's model, tfxc --quantize-weights=$q --quantize-lm-head"
+    local qf=(--quantize-weights="${q%a}"); [ "$q" = int4a ] && qf+=(--asymmetric)
+    echo "   $model $q: onnxruntime's model, tfxc ${qf[*]} --quantize-lm-head"
     $PY bench/bench_models.py quantize "$B/models" "$model" "$q" >"$M/ort_bytes" 2>"$M/ort_quantize.log" ||
       { tail -5 "$M/ort_quantize.log"; FAIL=1; continue; }
-    compile "${model}_$q" 128 --quantize-weights="$q" --quantize-lm-head 2>"$M/tfxc.log" ||
+    compile "${model}_$q" 128 "${qf[@]}" --quantize-lm-head 2>"$M/tfxc.log" ||
       { tail -5 "$M/tfxc.log"; FAIL=1; continue; }
     grep '^tfxc: int' "$M/tfxc.log" | sed 's/^/   /'
     link decoder "${model}_$q"
@@ -241,7 +242,7 @@ if [ "$QUANT" = 1 ]; then
   echo
   echo "== quantised builds: weight files and compile cost (tfxc --max seq=128, calibration included)"
   printf "%-7s %-5s %12s %12s %12s %10s %10s\n" model quant "tfxc .bin" "ort model" "ort past" "tfxc s" "RSS MiB"
-  for d in "$B"/models/*/int8 "$B"/models/*/int4; do
+  for d in "$B"/models/*/int8 "$B"/models/*/int4 "$B"/models/*/int4a; do
     [ -f "$d/cost" ] || continue
     read -r t0 t1 _t2 rss wbytes <"$d/cost"
     read -r om op <"$d/ort_bytes" || true

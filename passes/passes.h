@@ -95,6 +95,7 @@ typedef struct {
   int group;        /* int4 group size along K: 32 (default), 64 or 128 */
   bool no_gptq;     /* round to nearest only: no GPTQ error compensation */
   bool float_acts;  /* keep the products' activations float32 (no BlockQuantize) */
+  bool asym;        /* int4: a per-group offset too (w = q * scale + offset) */
   bool embeddings;  /* also the token embedding table */
   bool lm_head;     /* also the final projection to the logits */
   bool kv_int8;     /* decoders: the KV cache in int8, a scale per token and head */

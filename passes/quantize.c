@@ -1,12 +1,15 @@
 /* quantize.c — weight quantisation: every live MatMul whose B is a 2-D
  * float32 constant [K, N], and Gemm with constant B (alpha = beta = 1, no
  * transA, bias absent or [N]), becomes WeightQMatMul (ir/ops/quant.c) on the
- * weight transposed to [N, K] and quantised symmetrically:
+ * weight transposed to [N, K] and quantised:
  *   int8: per output channel (or, with a group, per group of `group` along K),
  *         q = round(w / scale) in [-127, 127]
- *   int4: per group of `group` along K, q = round(w / scale) in [-8, 7]
- * Each scale is max|w| / 127 (/ 7) shrunk by the ratio (down to 0.8 for int8,
- * 0.5 for int4) that minimises the group's squared error, each input channel's
+ *   int4: per group of `group` along K, q = round(w / scale) in [-8, 7], or
+ *         with q->asym q = round((w - offset) / scale), the group's 16 levels
+ *         spread over its range [min, max] (offset = min + 8 scale)
+ * Each scale is max|w| / 127 (/ 7) (asym: the range / 15) shrunk by the ratio
+ * (down to 0.8 for int8, 0.5 for int4) that minimises the group's squared
+ * error, each input channel's
  * error weighted by the calibration energy E[x_k^2] of the activation it
  * multiplies (unweighted without statistics).  With statistics the weight is
  * also rescaled first (AWQ): W diag(s) with s_k = mean|x_k|^alpha is quantised
@@ -66,7 +69,7 @@ typedef struct {
   bool trans;
   int bits;
   int64_t group;
-  TfxTensor q, s, xs; /* xs.data NULL: no rescaling */
+  TfxTensor q, s, o, xs; /* o.data NULL: symmetric; xs.data NULL: no rescaling */
   double alpha;
   bool gptq; /* the error-compensated quantisation was kept */
 } Memo;
@@ -110,7 +113,7 @@ void tfx_quant_calib_free(TfxQuantCalib *c) {
   if (!c) return;
   for (int i = 0; i < c->n_w; i++) free(c->w[i].weight), free(c->w[i].sq), free(c->w[i].abs), free(c->w[i].x);
   for (int i = 0; i < c->n_m; i++)
-    free(c->m[i].weight), free(c->m[i].q.data), free(c->m[i].s.data), free(c->m[i].xs.data);
+    free(c->m[i].weight), free(c->m[i].q.data), free(c->m[i].s.data), free(c->m[i].o.data), free(c->m[i].xs.data);
   for (int i = 0; i < c->n_o; i++) free(c->o[i].weight);
   free(c->w), free(c->m), free(c->o), free(c);
 }
@@ -208,6 +211,7 @@ int tfx_quant_calib_gptq(const TfxQuantCalib *c, const char *weight) {
 /* ---- choosing scales ---------------------------------------------------------- */
 typedef struct {
   int bits, lo, hi; /* q in [lo, hi] */
+  bool asym;        /* w = q * scale + offset per group (else offset 0) */
   int64_t N, K, G, ng;
   double min_ratio; /* smallest clipping ratio tried */
   int steps;        /* ratios tried between 1 and min_ratio: 0 for max|w| alone */
@@ -219,67 +223,95 @@ static int qround(float v, const QFormat *f) {
   return (int)(v + (v >= 0 ? 0.5f : -0.5f));
 }
 
-/* One group w[0..G) (imp: per-element error weights or NULL): the scale with
- * the smallest weighted squared error, and the quantised values in q. */
-static float quant_group(const QFormat *f, const float *w, const double *imp, int8_t *q) {
-  float amax = 0;
-  for (int64_t k = 0; k < f->G; k++)
+/* The weighted squared error of group w[0..G) as q * scale + off (q into qg). */
+static double group_error(const QFormat *f, const float *w, const double *imp, float scale, float off, int8_t *qg) {
+  const float inv = 1.0f / scale;
+  double err = 0;
+  for (int64_t k = 0; k < f->G; k++) {
+    const int q = qround((w[k] - off) * inv, f);
+    const double d = (double)w[k] - ((double)q * scale + off);
+    if (qg) qg[k] = (int8_t)q;
+    err += (imp ? imp[k] : 1.0) * d * d;
+  }
+  return err;
+}
+
+/* One group w[0..G) (imp: per-element error weights or NULL): the scale (and
+ * with f->asym the offset *off, else 0) with the smallest weighted squared
+ * error, and the quantised values in q.  Symmetric: scale = max|w| / hi times
+ * a ratio from 1 down to min_ratio.  Asymmetric: the range [min w, max w]
+ * shrunk about its middle by the same ratios, scale = range / (hi - lo) and
+ * off = its bottom - lo * scale, so that q = lo stands for the bottom. */
+static float quant_group(const QFormat *f, const float *w, const double *imp, int8_t *q, float *off) {
+  float amax = 0, wmin = w[0], wmax = w[0];
+  for (int64_t k = 0; k < f->G; k++) {
     if (fabsf(w[k]) > amax) amax = fabsf(w[k]);
-  if (amax == 0) {
+    if (w[k] < wmin) wmin = w[k];
+    if (w[k] > wmax) wmax = w[k];
+  }
+  *off = 0;
+  if (f->asym ? wmax == wmin : amax == 0) { /* a constant group: the offset alone */
     memset(q, 0, (size_t)f->G);
+    if (f->asym) *off = wmin;
     return 0;
   }
-  float best_scale = amax / (float)f->hi;
+  float best_scale = 0, best_off = 0;
   double best = INFINITY;
   for (int step = 0; step <= f->steps; step++) {
-    float cand = (float)(amax * (1.0 - (1.0 - f->min_ratio) * step / (f->steps ? f->steps : 1)) / f->hi);
-    float inv = 1.0f / cand;
-    double err = 0;
-    for (int64_t k = 0; k < f->G; k++) {
-      double d = (double)w[k] - (double)qround(w[k] * inv, f) * cand;
-      err += (imp ? imp[k] : 1.0) * d * d;
+    double ratio = 1.0 - (1.0 - f->min_ratio) * step / (f->steps ? f->steps : 1);
+    float cand, coff = 0;
+    if (f->asym) {
+      double mid = 0.5 * ((double)wmax + wmin), half = 0.5 * ((double)wmax - wmin) * ratio;
+      cand = (float)(2 * half / (f->hi - f->lo));
+      coff = (float)(mid - half - f->lo * (double)cand);
+    } else {
+      cand = (float)(amax * ratio / f->hi);
     }
-    if (err < best) best = err, best_scale = cand;
+    double err = group_error(f, w, imp, cand, coff, NULL);
+    if (err < best) best = err, best_scale = cand, best_off = coff;
   }
-  float inv = 1.0f / best_scale;
-  for (int64_t k = 0; k < f->G; k++) q[k] = (int8_t)qround(w[k] * inv, f);
+  group_error(f, w, imp, best_scale, best_off, q);
+  *off = best_off;
   return best_scale;
 }
 
-/* w [N, K] into q [N, K] (one value a byte) and scales [N, ng]. */
-static void quant_matrix(const QFormat *f, const float *w, const double *imp, int8_t *q, float *sc) {
+/* w [N, K] into q [N, K] (one value a byte), scales [N, ng] and offsets of
+ * (asym; else NULL). */
+static void quant_matrix(const QFormat *f, const float *w, const double *imp, int8_t *q, float *sc, float *of) {
   for (int64_t n = 0; n < f->N; n++)
     for (int64_t gi = 0; gi < f->ng; gi++) {
       int64_t o = n * f->K + gi * f->G;
-      sc[n * f->ng + gi] = quant_group(f, w + o, imp ? imp + gi * f->G : NULL, q + o);
+      float off;
+      sc[n * f->ng + gi] = quant_group(f, w + o, imp ? imp + gi * f->G : NULL, q + o, &off);
+      if (of) of[n * f->ng + gi] = off;
     }
 }
 
 /* GPTQ's step for channel k of row wn: it is quantised as w_k + p_k / R_kk,
  * where p_k = sum over m < k of (w_m - Q_m) R_mk is the compensation so far
  * (pk; pg: those of the G channels of a group the quantiser enters, whose
- * scale *s is then searched on its compensated weights).  Returns the
- * channel's error w_k - Q_k. */
+ * scale *s and offset *o are then searched on its compensated weights).
+ * Returns the channel's error w_k - Q_k. */
 static double gptq_step(const QFormat *f, const float *wn, int64_t k, const double *pg, double pk,
-                        const double *rdiag, const double *imp, float *cur, int8_t *qn, float *s) {
+                        const double *rdiag, const double *imp, float *cur, int8_t *qn, float *s, float *o) {
   if (k % f->G == 0) {
     for (int64_t j = 0; j < f->G; j++) cur[j] = (float)(wn[k + j] + pg[j] / rdiag[k + j]);
-    *s = quant_group(f, cur, imp ? imp + k : NULL, qn + k);
+    *s = quant_group(f, cur, imp ? imp + k : NULL, qn + k, o);
   }
   float v = (float)(wn[k] + pk / rdiag[k]);
-  int qk = *s != 0 ? qround(v * (1.0f / *s), f) : 0;
+  int qk = *s != 0 ? qround((v - *o) * (1.0f / *s), f) : 0;
   qn[k] = (int8_t)qk;
-  return (double)wn[k] - (double)qk * *s;
+  return (double)wn[k] - ((double)qk * *s + *o);
 }
 
 /* GPTQ on w [N, K] with dense R from tfx_gptq_factor, p kept per channel;
  * RB rows at a time share each read of a row of R. */
 static void gptq_matrix(const QFormat *f, const float *w, const double *r, const double *imp, int8_t *q,
-                        float *sc) {
+                        float *sc, float *of) {
   enum { RB = 16 };
   int64_t K = f->K;
   double *p = xcalloc((size_t)(RB * K), sizeof *p), *rdiag = xcalloc((size_t)K, sizeof *rdiag), t[RB];
-  float *cur = xcalloc((size_t)f->G, sizeof *cur);
+  float *cur = xcalloc((size_t)f->G, sizeof *cur), off[RB] = {0};
   for (int64_t k = 0; k < K; k++) rdiag[k] = r[k * K + k];
   for (int64_t n0 = 0; n0 < f->N; n0 += RB) {
     int64_t nb = f->N - n0 < RB ? f->N - n0 : RB;
@@ -287,8 +319,9 @@ static void gptq_matrix(const QFormat *f, const float *w, const double *r, const
     for (int64_t k = 0; k < K; k++) {
       for (int64_t b = 0; b < nb; b++) {
         const double *pb = p + b * K;
-        t[b] = gptq_step(f, w + (n0 + b) * K, k, pb + k, pb[k], rdiag, imp, cur, q + (n0 + b) * K,
-                         sc + (n0 + b) * f->ng + k / f->G);
+        const int64_t gi = (n0 + b) * f->ng + k / f->G;
+        t[b] = gptq_step(f, w + (n0 + b) * K, k, pb + k, pb[k], rdiag, imp, cur, q + (n0 + b) * K, sc + gi,
+                         of ? of + gi : off + b);
       }
       const double *rk = r + k * K;
       for (int64_t b = 0; b < nb; b++) {
@@ -314,17 +347,18 @@ static double dot(const double *a, const double *b, int64_t n) {
  * a . u_j with a = sum of t_m v_m over the channels done, so a row keeps
  * only a [rank]. */
 static void gptq_matrix_lowrank(const QFormat *f, const float *w, const TfxGptqLowRank *lr, const double *imp,
-                                int8_t *q, float *sc) {
+                                int8_t *q, float *sc, float *of) {
   int64_t K = f->K, R = lr->rank;
   double *a = xcalloc((size_t)R, sizeof *a), *pg = xcalloc((size_t)f->G, sizeof *pg);
-  float *cur = xcalloc((size_t)f->G, sizeof *cur);
+  float *cur = xcalloc((size_t)f->G, sizeof *cur), off = 0;
   for (int64_t n = 0; n < f->N; n++) {
     memset(a, 0, sizeof *a * (size_t)R);
     for (int64_t k = 0; k < K; k++) {
       if (k % f->G == 0)
         for (int64_t j = 0; j < f->G; j++) pg[j] = dot(a, lr->u + (k + j) * R, R);
       double pk = k % f->G == 0 ? pg[0] : dot(a, lr->u + k * R, R);
-      double t = gptq_step(f, w + n * K, k, pg, pk, lr->diag, imp, cur, q + n * K, sc + n * f->ng + k / f->G);
+      const int64_t gi = n * f->ng + k / f->G;
+      double t = gptq_step(f, w + n * K, k, pg, pk, lr->diag, imp, cur, q + n * K, sc + gi, of ? of + gi : &off);
       const double *vk = lr->v + k * R;
       for (int64_t i = 0; i < R; i++) a[i] += t * vk[i];
     }
@@ -337,32 +371,34 @@ static void gptq_matrix_lowrank(const QFormat *f, const float *w, const TfxGptqL
  * 3 rows K, below the dense K^2 / 2), else dense R.  False when X^T X cannot
  * be factored (q and sc untouched). */
 static bool gptq_run(const QFormat *f, const float *w, const float *x, int64_t rows, const float *scale,
-                     const double *imp, int8_t *q, float *sc) {
+                     const double *imp, int8_t *q, float *sc, float *of) {
   int64_t K = f->K;
   if (6 * rows <= K) {
     TfxGptqLowRank lr;
     if (!tfx_gptq_lowrank(x, rows, K, scale, GPTQ_DAMP, &lr)) return false;
-    gptq_matrix_lowrank(f, w, &lr, imp, q, sc);
+    gptq_matrix_lowrank(f, w, &lr, imp, q, sc, of);
     tfx_gptq_lowrank_free(&lr);
     return true;
   }
   double *r = xcalloc((size_t)(K * K), sizeof *r);
   bool ok = tfx_gptq_factor(x, rows, K, scale, GPTQ_DAMP, r);
-  if (ok) gptq_matrix(f, w, r, imp, q, sc);
+  if (ok) gptq_matrix(f, w, r, imp, q, sc, of);
   free(r);
   return ok;
 }
 
 /* Squared error of the quantised product on ERROR_ROWS of the sampled rows:
- * the weight it stands for is q * scale * inv_s (inv_s NULL: 1). */
+ * the weight it stands for is (q * scale + offset) * inv_s (of NULL: offsets
+ * 0; inv_s NULL: 1). */
 static double output_error(const QFormat *f, const WStats *st, const float *w, const int8_t *q, const float *sc,
-                           const float *inv_s) {
+                           const float *of, const float *inv_s) {
   float *d = xcalloc((size_t)f->K, sizeof *d);
   double err = 0;
   int64_t rows = st->rows < ERROR_ROWS ? st->rows : ERROR_ROWS;
   for (int64_t n = 0; n < f->N; n++) {
     for (int64_t k = 0; k < f->K; k++)
-      d[k] = w[n * f->K + k] - (float)q[n * f->K + k] * sc[n * f->ng + k / f->G] * (inv_s ? inv_s[k] : 1.0f);
+      d[k] = w[n * f->K + k] - ((float)q[n * f->K + k] * sc[n * f->ng + k / f->G] + (of ? of[n * f->ng + k / f->G] : 0.0f)) *
+                                   (inv_s ? inv_s[k] : 1.0f);
     for (int64_t i = 0; i < rows; i++) {
       const float *x = st->x + i * st->rows / rows * f->K;
       float acc[8] = {0};
@@ -398,20 +434,21 @@ static void awq_scales(const WStats *st, double alpha, float *s, float *inv, dou
   }
 }
 
-/* GPTQ on ws (w rescaled by 1 / inv), in place of q and sc when its product
- * error on the sampled rows is below err. */
+/* GPTQ on ws (w rescaled by 1 / inv), in place of q, sc and of when its
+ * product error on the sampled rows is below err. */
 static void try_gptq(const QFormat *f, const float *w, const float *ws, const WStats *st, const float *inv,
-                     const double *imp, double err, Memo *m, int8_t *q, float *sc) {
-  int64_t K = f->K;
+                     const double *imp, double err, Memo *m, int8_t *q, float *sc, float *of) {
+  int64_t K = f->K, NG = f->N * f->ng;
   int8_t *q2 = xcalloc((size_t)(f->N * K), 1);
-  float *sc2 = xcalloc((size_t)(f->N * f->ng), sizeof *sc2);
-  if (gptq_run(f, ws, st->x, st->rows, inv, imp, q2, sc2) &&
-      output_error(f, st, w, q2, sc2, m->alpha > 0 ? inv : NULL) < err) {
+  float *sc2 = xcalloc((size_t)NG, sizeof *sc2), *of2 = of ? xcalloc((size_t)NG, sizeof *of2) : NULL;
+  if (gptq_run(f, ws, st->x, st->rows, inv, imp, q2, sc2, of2) &&
+      output_error(f, st, w, q2, sc2, of2, m->alpha > 0 ? inv : NULL) < err) {
     memcpy(q, q2, (size_t)(f->N * K));
-    memcpy(sc, sc2, sizeof *sc * (size_t)(f->N * f->ng));
+    memcpy(sc, sc2, sizeof *sc * (size_t)NG);
+    if (of) memcpy(of, of2, sizeof *of * (size_t)NG);
     m->gptq = true;
   }
-  free(q2), free(sc2);
+  free(q2), free(sc2), free(of2);
 }
 
 /* Quantise w [N, K] into q (one value a byte), sc and m->xs: without
@@ -420,10 +457,10 @@ static void try_gptq(const QFormat *f, const float *w, const float *ws, const WS
  * the energy-weighted scale search on the weight rescaled with it, and GPTQ
  * on that weight if asked and better. */
 static void quant_search(const QFormat *f, const float *w, const WStats *st, bool gptq, Memo *m, int8_t *q,
-                         float *sc) {
+                         float *sc, float *of) {
   m->alpha = 0;
   if (!st || !st->rows) {
-    quant_matrix(f, w, NULL, q, sc);
+    quant_matrix(f, w, NULL, q, sc, of);
     return;
   }
   int64_t K = f->K, NK = f->N * K;
@@ -436,14 +473,15 @@ static void quant_search(const QFormat *f, const float *w, const WStats *st, boo
   for (int a = 0; a <= ALPHA_STEPS; a++) {
     awq_scales(st, (double)a / ALPHA_STEPS, s, inv, imp);
     for (int64_t i = 0; i < NK; i++) ws[i] = w[i] * s[i % K];
-    quant_matrix(&plain, ws, NULL, q, sc);
-    double err = output_error(f, st, w, q, sc, a ? inv : NULL);
+    quant_matrix(&plain, ws, NULL, q, sc, of);
+    double err = output_error(f, st, w, q, sc, of, a ? inv : NULL);
     if (err < best) best = err, m->alpha = (double)a / ALPHA_STEPS;
   }
   awq_scales(st, m->alpha, s, inv, imp);
   for (int64_t i = 0; i < NK; i++) ws[i] = w[i] * s[i % K];
-  quant_matrix(f, ws, imp, q, sc);
-  if (gptq) try_gptq(f, w, ws, st, inv, imp, output_error(f, st, w, q, sc, m->alpha > 0 ? inv : NULL), m, q, sc);
+  quant_matrix(f, ws, imp, q, sc, of);
+  if (gptq)
+    try_gptq(f, w, ws, st, inv, imp, output_error(f, st, w, q, sc, of, m->alpha > 0 ? inv : NULL), m, q, sc, of);
   if (m->alpha > 0) {
     m->xs = (TfxTensor){.dtype = TFX_F32, .rank = 1, .dims = {K}};
     m->xs.data = memcpy(xcalloc((size_t)K, sizeof(float)), inv, sizeof(float) * (size_t)K);
@@ -451,8 +489,8 @@ static void quant_search(const QFormat *f, const float *w, const WStats *st, boo
   free(ws), free(s), free(inv), free(imp);
 }
 
-static QFormat qformat(int bits, int64_t N, int64_t K, int64_t group) {
-  QFormat f = {.bits = bits, .lo = bits == 8 ? -127 : -8, .hi = bits == 8 ? 127 : 7, .N = N, .K = K,
+static QFormat qformat(int bits, bool asym, int64_t N, int64_t K, int64_t group) {
+  QFormat f = {.bits = bits, .lo = bits == 8 ? -127 : -8, .hi = bits == 8 ? 127 : 7, .asym = asym, .N = N, .K = K,
                .G = group ? group : K, .min_ratio = bits == 8 ? 0.8 : 0.5, .steps = SCALE_STEPS};
   f.ng = K / f.G;
   return f;
@@ -460,24 +498,24 @@ static QFormat qformat(int bits, int64_t N, int64_t K, int64_t group) {
 
 void tfx_quant_matrix(const float *w, int64_t N, int64_t K, int bits, int64_t group, const float *x, int64_t rows,
                       bool gptq, int8_t *q, float *scales) {
-  QFormat f = qformat(bits, N, K, group);
+  QFormat f = qformat(bits, false, N, K, group);
   double *imp = NULL;
   if (x && rows > 0) {
     imp = xcalloc((size_t)K, sizeof *imp);
     for (int64_t i = 0; i < rows; i++)
       for (int64_t k = 0; k < K; k++) imp[k] += (double)x[i * K + k] * x[i * K + k] / (double)rows;
   }
-  if (!imp || !gptq || !gptq_run(&f, w, x, rows, NULL, imp, q, scales)) quant_matrix(&f, w, imp, q, scales);
+  if (!imp || !gptq || !gptq_run(&f, w, x, rows, NULL, imp, q, scales, NULL)) quant_matrix(&f, w, imp, q, scales, NULL);
   free(imp);
 }
 
 /* Quantise weight wv (float32 2-D, [K, N] or, when trans, [N, K]) into m's
- * malloc'd tensors; group 0: one group per output channel. */
-static void quantise(const TfxGraph *g, uint32_t wv, bool trans, int bits, int64_t group, const WStats *st,
-                     bool gptq, Memo *m) {
+ * malloc'd tensors; group 0: one group per output channel; asym: offsets too. */
+static void quantise(const TfxGraph *g, uint32_t wv, bool trans, int bits, bool asym, int64_t group,
+                     const WStats *st, bool gptq, Memo *m) {
   const TfxTensor *w = g->values[wv].konst;
   int64_t K = trans ? w->dims[1] : w->dims[0], N = trans ? w->dims[0] : w->dims[1];
-  QFormat f = qformat(bits, N, K, group);
+  QFormat f = qformat(bits, asym, N, K, group);
   const float *src = w->data;
   float *wt = xcalloc((size_t)(N * K), sizeof *wt); /* [N, K] */
   for (int64_t n = 0; n < N; n++)
@@ -485,7 +523,11 @@ static void quantise(const TfxGraph *g, uint32_t wv, bool trans, int bits, int64
   int8_t *q = xcalloc((size_t)(N * K), 1);
   m->s = (TfxTensor){.dtype = TFX_F32, .rank = group ? 2 : 1, .dims = {N, f.ng}};
   m->s.data = xcalloc((size_t)(N * f.ng), sizeof(float));
-  quant_search(&f, wt, st && st->K == K ? st : NULL, gptq, m, q, m->s.data);
+  if (asym) {
+    m->o = m->s;
+    m->o.data = xcalloc((size_t)(N * f.ng), sizeof(float));
+  }
+  quant_search(&f, wt, st && st->K == K ? st : NULL, gptq, m, q, m->s.data, m->o.data);
   if (bits == 8) {
     m->q = (TfxTensor){.dtype = TFX_I8, .rank = 2, .dims = {N, K}, .data = q};
   } else {
@@ -622,7 +664,7 @@ static TfxStatus quantize_tables(TfxGraph *g, const TfxQuantOptions *q, int64_t 
         memo->m = xrealloc(memo->m, sizeof *memo->m * (size_t)(memo->n_m + 1));
         m = &memo->m[memo->n_m++];
         *m = (Memo){.weight = xstrdup(tname), .trans = true, .bits = 8, .group = -1 - gq};
-        quantise(g, tv, true, 8, gq, NULL, false, m);
+        quantise(g, tv, true, 8, false, gq, NULL, false, m);
       }
       done_v = tv;
       done_q = add_const(g, tname, ".q8", &m->q);
@@ -680,14 +722,16 @@ TfxStatus tfx_pass_quantize_weights(TfxGraph *g, const TfxQuantOptions *q, const
   if (q->weight_bits != 8 && q->weight_bits != 4)
     return tfx_error(g->diag, "%s: --quantize-weights: %d bits is not supported (int8 or int4)", g->path,
                      q->weight_bits);
+  if (q->asym && q->weight_bits != 4)
+    return tfx_error(g->diag, "%s: --asymmetric applies to int4 weights (int8 is symmetric)", g->path);
   /* int8 is per output channel unless a group is asked for */
   int64_t group = q->group ? q->group : q->weight_bits == 4 ? 32 : 0;
   if (group && group != 32 && group != 64 && group != 128)
     return tfx_error(g->diag, "%s: --group must be 32, 64 or 128, got %lld", g->path, (long long)group);
   /* one quantised copy per weight, shared by the nodes reading it (twice: transposed or not) */
   uint32_t n_vals = g->n_values;
-  uint32_t *qcache = xcalloc((size_t)(n_vals + 1), 6 * sizeof(uint32_t));
-  memset(qcache, 0xff, sizeof(uint32_t) * 6 * (n_vals + 1));
+  uint32_t *qcache = xcalloc((size_t)(n_vals + 1), 8 * sizeof(uint32_t));
+  memset(qcache, 0xff, sizeof(uint32_t) * 8 * (n_vals + 1));
   TfxQuantCalib *local = q->stats ? NULL : tfx_quant_calib_new();
   TfxQuantCalib *memo = q->stats ? q->stats : local;
   uint32_t n_nodes = g->n_nodes;
@@ -705,21 +749,22 @@ TfxStatus tfx_pass_quantize_weights(TfxGraph *g, const TfxQuantOptions *q, const
     int64_t gq = gw && K % gw == 0 ? gw : 0;                /* int8: per channel when K is not a multiple */
     if (in_keep(wname, keep, n_keep)) continue;
     if (!q->lm_head && is_lm_head(g, n->outputs[0])) continue;
-    uint32_t *slot = &qcache[6 * c.w + 3 * c.trans];
+    uint32_t *slot = &qcache[8 * c.w + 4 * c.trans]; /* q, scales, xs, offsets */
     if (slot[0] == TFX_NONE) {
       Memo *m = find_memo(memo, wname, c.trans, bits, gq);
       if (!m) {
         memo->m = xrealloc(memo->m, sizeof *memo->m * (size_t)(memo->n_m + 1));
         m = &memo->m[memo->n_m++];
         *m = (Memo){.weight = xstrdup(wname), .trans = c.trans, .bits = bits, .group = gq};
-        quantise(g, c.w, c.trans, bits, gq, find_stats(q->stats, wname), !q->no_gptq, m);
+        quantise(g, c.w, c.trans, bits, q->asym && bits == 4, gq, find_stats(q->stats, wname), !q->no_gptq, m);
       }
       slot[0] = add_const(g, wname, bits == 8 ? ".q8" : ".q4", &m->q);
       slot[1] = add_const(g, wname, ".scale", &m->s);
       slot[2] = m->xs.data ? add_const(g, wname, ".xs", &m->xs) : TFX_NONE;
+      slot[3] = m->o.data ? add_const(g, wname, ".offset", &m->o) : TFX_NONE;
       (*changed)++;
     }
-    uint32_t ins[7] = {n->inputs[0], slot[0], slot[1], c.bias, slot[2], TFX_NONE, TFX_NONE};
+    uint32_t ins[8] = {n->inputs[0], slot[0], slot[1], c.bias, slot[2], TFX_NONE, TFX_NONE, slot[3]};
     int n_ins = slot[2] != TFX_NONE ? 5 : c.bias != TFX_NONE ? 4 : 3;
     if (!q->float_acts && K % ACT_BLOCK == 0 && gq % ACT_BLOCK == 0) { /* gq 0: one group of K */
       uint32_t bq = block_quantize(g, &acts, ins[0], slot[2], wname);
@@ -732,9 +777,10 @@ TfxStatus tfx_pass_quantize_weights(TfxGraph *g, const TfxQuantOptions *q, const
       n_ins = 7;
       n = &g->nodes[i];
     }
+    if (slot[3] != TFX_NONE) n_ins = 8;
     free(n->inputs);
     n->n_inputs = n_ins;
-    n->inputs = xcalloc(7, sizeof(uint32_t));
+    n->inputs = xcalloc(8, sizeof(uint32_t));
     memcpy(n->inputs, ins, sizeof ins);
     n->op = TFX_OP_WeightQMatMul;
     n->op_type = "WeightQMatMul";

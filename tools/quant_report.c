@@ -333,8 +333,8 @@ static int block_quantizer(const TfxGraph *g, uint32_t x) {
 /* Product node n of gq alone on the float activation x, through the
  * BlockQuantize node bq that feeds it (-1: none): y (caller frees). */
 static TfxStatus eval_alone(TfxGraph *gq, const TfxNode *n, int bq, const TfxTensor *x, TfxTensor *y) {
-  const TfxTensor *in[7] = {x, NULL, NULL, NULL, NULL, NULL, NULL};
-  for (int k = 1; k < n->n_inputs && k < 7; k++) in[k] = n->inputs[k] == TFX_NONE ? NULL : gq->values[n->inputs[k]].konst;
+  const TfxTensor *in[8] = {x, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+  for (int k = 1; k < n->n_inputs && k < 8; k++) in[k] = n->inputs[k] == TFX_NONE ? NULL : gq->values[n->inputs[k]].konst;
   if (bq < 0) return tfx_eval_node(gq, n, in, y);
   const TfxNode *bn = &gq->nodes[bq];
   const TfxTensor *bin[2] = {x, bn->n_inputs > 1 && bn->inputs[1] != TFX_NONE ? gq->values[bn->inputs[1]].konst : NULL};
@@ -506,7 +506,9 @@ static void write_report(FILE *f, const Calib *c, const Measure *m, char **keep,
   fprintf(f, "tfxc quantisation report\nmodel: %s\n", c->r->model);
   if (q->weight_bits == 8 && q->group) fprintf(f, "weights: int8, symmetric, group %d along K\n", q->group);
   else if (q->weight_bits == 8) fprintf(f, "weights: int8, symmetric, one scale per output channel\n");
-  else if (q->weight_bits == 4) fprintf(f, "weights: int4, symmetric, group %d along K\n", q->group ? q->group : 32);
+  else if (q->weight_bits == 4)
+    fprintf(f, "weights: int4, %s, group %d along K\n", q->asym ? "asymmetric (an offset per group)" : "symmetric",
+            q->group ? q->group : 32);
   if (q->kv_int8) fprintf(f, "kv cache: int8, a scale per token and head\n");
   fprintf(f, "calibration: %d sequences%s", c->n_seqs, c->from_file ? " from " : " (random)");
   if (c->from_file) fprintf(f, "%s", q->calib);
@@ -576,8 +578,8 @@ static TfxStatus write_json(FILE *f, const Calib *c, const Measure *m, char **ke
   for (int i = 0; i < n_keep; i++)
     json_array_append_new(weights, json_pack("{s:s, s:s}", "name", keep[i], "precision", "float32"));
   json_t *root = json_pack(
-      "{s:s, s:s, s:b, s:{s:i, s:s, s:I}, s:i, s:i, s:i, s:i, s:f, s:o, s:o}", "model", c->r->model, "weights",
-      prec, "kv_int8", q->kv_int8, "calibration", "sequences", c->n_seqs, "source",
+      "{s:s, s:s, s:b, s:b, s:{s:i, s:s, s:I}, s:i, s:i, s:i, s:i, s:f, s:o, s:o}", "model", c->r->model, "weights",
+      prec, "asymmetric", q->asym && q->weight_bits == 4, "kv_int8", q->kv_int8, "calibration", "sequences", c->n_seqs, "source",
       c->from_file ? q->calib : "random", "length", (json_int_t)c->S, "quantised", m->n_layers, "int8_for_budget",
       q->weight_bits == 4 ? count_bits(m, 8) : 0, "candidates",
       m->n_candidates, "embedding_tables", m->n_tables, "max_error", q->max_error, "outputs", outs, "per_weight",

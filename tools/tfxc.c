@@ -40,6 +40,8 @@ static void usage(FILE *f) {
         "                          rounding errors compensated over them (GPTQ); their\n"
         "                          activations are quantised to int8 per block of 32\n"
         "      --float-activations keep those activations float32 (weights only)\n"
+        "      --asymmetric        int4: a minimum per group too, the 16 levels spanning\n"
+        "                          each group's range (default: symmetric about 0)\n"
         "      --no-gptq           round to nearest: no GPTQ error compensation\n"
         "      --group N           group size along K: 32, 64 or 128 (int4: 32 by\n"
         "                          default; int8: per output channel unless given)\n"
@@ -100,6 +102,7 @@ int main(int argc, char **argv) {
   enum {
     OPT_NAME = 256, OPT_DIM, OPT_MAX, OPT_NOKV, OPT_WEIGHTS, OPT_DUMP, OPT_MAIN, OPT_VERSION,
     OPT_QW, OPT_GROUP, OPT_QEMB, OPT_QHEAD, OPT_QKV, OPT_MAXERR, OPT_CALIB, OPT_REPORT, OPT_NOGPTQ, OPT_FACTS,
+    OPT_ASYM,
     OPT_THREADS
   };
   static const struct option longopts[] = {
@@ -111,7 +114,7 @@ int main(int argc, char **argv) {
       {"quantize-kv", required_argument, 0, OPT_QKV}, {"max-error", required_argument, 0, OPT_MAXERR},
       {"calib", required_argument, 0, OPT_CALIB}, {"report", required_argument, 0, OPT_REPORT},
       {"no-gptq", no_argument, 0, OPT_NOGPTQ},
-      {"float-activations", no_argument, 0, OPT_FACTS},
+      {"float-activations", no_argument, 0, OPT_FACTS}, {"asymmetric", no_argument, 0, OPT_ASYM},
       {"dump-after", required_argument, 0, OPT_DUMP}, {"emit-main", no_argument, 0, OPT_MAIN},
       {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, OPT_VERSION},
       {"threads", required_argument, 0, OPT_THREADS},
@@ -189,6 +192,7 @@ int main(int argc, char **argv) {
     case OPT_REPORT: req.quant.report = optarg; break;
     case OPT_NOGPTQ: req.quant.no_gptq = true; break;
     case OPT_FACTS: req.quant.float_acts = true; break;
+    case OPT_ASYM: req.quant.asym = true; break;
     case OPT_WEIGHTS:
       if (strcmp(optarg, "embed") == 0) copt->weights = TFX_WEIGHTS_EMBED;
       else if (strcmp(optarg, "file") == 0) copt->weights = TFX_WEIGHTS_FILE;

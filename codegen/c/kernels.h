@@ -56,12 +56,13 @@ void tfx_c_print_attn(FILE *f);
 
 /* TFX_HELP_QMM: the product with quantised weights (kernels_quant.c)
  *   static void tfx_qmm(tfx_pool *pp, int64_t M, int64_t N, int64_t K, const float *x,
- *                       const void *wq, const float *scales, int64_t group, int bits,
- *                       const float *bias, const float *xs, const signed char *xq,
- *                       const float *xd, int64_t block, float *y);
+ *                       const void *wq, const float *scales, const float *offsets,
+ *                       int64_t group, int bits, const float *bias, const float *xs,
+ *                       const signed char *xq, const float *xd, int64_t block, float *y);
  * y [M, N] = (x [M, K] .* xs) x W^T + bias with W [N, K] stored as WeightQMatMul's
- * wq (int8, or uint8 nibble pairs for bits 4) and scales [N, K / group]; bias
- * and xs may be NULL.  With xq and xd (block > 0) x is BlockQuantize's xhat and
+ * wq (int8, or uint8 nibble pairs for bits 4), scales [N, K / group] and, for
+ * bits 4, offsets [N, K / group] (w = q * scale + offset); offsets, bias and
+ * xs may be NULL.  With xq and xd (block > 0) x is BlockQuantize's xhat and
  * the integers it stands for, which decode multiplies as integers.  Threads
  * split the channels; the result is the same for any thread count.
  *   static void tfx_bq(int64_t M, int64_t K, int64_t L, const float *x, const float *xs,

@@ -1,4 +1,4 @@
-/* quant.c — WeightQMatMul(x, wq, scales[, bias[, xs[, xq, xd]]]) -> y: a matrix
+/* quant.c — WeightQMatMul(x, wq, scales[, bias[, xs[, xq, xd[, offsets]]]]) -> y: a matrix
  * product with quantised weights, made by passes/quantize.c from MatMul/Gemm on
  * float32 constant weights.
  *
@@ -11,11 +11,15 @@
  *   bias   optional float32 [N]
  *   xs     optional float32 [K]: x[m, k] is read as x[m, k] * xs[k] (the inverse of
  *          the activation-aware rescaling the weight was quantised with)
- *   y      float32 [..., N],  y[m, n] = sum_g scale[n, g] * (sum_{k in g} x[m, k] xs[k] q[n, k]) + bias[n]
+ *   offsets optional, bits 4 only: float32 [N, K/group], the weight of q being
+ *          q * scale + offset (asymmetric: the group's minimum is offset - 8 scale)
+ *   y      float32 [..., N],  y[m, n] = sum_g (scale[n, g] * (sum_{k in g} x[m, k] xs[k] q[n, k])
+ *                                             + offset[n, g] * sum_{k in g} x[m, k] xs[k]) + bias[n]
  *
  * With xq and xd (the outputs q and d of a BlockQuantize of x; xs then absent,
  * BlockQuantize applied it) the activations are integers too, and
- *   y[m, n] = sum_b scale[n, g(b)] * xd[m, b] * (sum_{k in b} xq[m, k] q[n, k]) + bias[n]
+ *   y[m, n] = sum_b xd[m, b] * (scale[n, g(b)] * (sum_{k in b} xq[m, k] q[n, k])
+ *                               + offset[n, g(b)] * (sum_{k in b} xq[m, k])) + bias[n]
  * over x's blocks b of L = K / xd's last dimension (each inside one group): the
  * inner sums are exact integers, which the generated code forms with integer
  * SIMD (decode) or, from x = BlockQuantize's xhat, as a float product
@@ -56,7 +60,7 @@ typedef struct {
   int bits;
   int64_t K, N, group, n_groups, M; /* M: rows of x (all leading dims) */
   int64_t block;                     /* with xq: activation block L; else 0 */
-  bool has_bias, has_xs;
+  bool has_bias, has_xs, has_off;
 } QShape;
 
 static TfxStatus q_shape(TfxGraph *g, const TfxNode *n, QShape *s) {
@@ -100,6 +104,12 @@ static TfxStatus q_shape(TfxGraph *g, const TfxNode *n, QShape *s) {
   s->has_xs = xs != NULL;
   if (xs && (xs->dtype != TFX_F32 || xs->rank != 1 || xs->dims[0] != s->K))
     return tfx_node_error(g, n, "xs must be float32 [K] = [%lld]", (long long)s->K);
+  const TfxValue *off = tfx_node_in(g, n, 7);
+  s->has_off = off != NULL;
+  if (off && (s->bits != 4 || off->dtype != TFX_F32 || off->rank != 2 || off->dims[0] != s->N ||
+              off->dims[1] != s->n_groups))
+    return tfx_node_error(g, n, "offsets must be float32 [N, K/group] = [%lld, %lld], with int4 weights",
+                          (long long)s->N, (long long)s->n_groups);
   const TfxValue *xq = tfx_node_in(g, n, 5), *xd = tfx_node_in(g, n, 6);
   s->block = 0;
   if (!xq && !xd) return TFX_OK;
@@ -140,6 +150,7 @@ static TfxStatus mm_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
   if (q_shape(g, n, &s)) return TFX_ERR;
   const float *x = in[0]->data, *sc = in[2]->data, *b = n->n_inputs > 3 && in[3] ? in[3]->data : NULL;
   const float *xs = n->n_inputs > 4 && in[4] ? in[4]->data : NULL;
+  const float *of = s.has_off ? in[7]->data : NULL;
   float *y = out[0].data;
   if (s.block) { /* integer activations: exact sums per block */
     const int8_t *xq = in[5]->data;
@@ -149,9 +160,10 @@ static TfxStatus mm_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
       for (int64_t j = 0; j < s.N; j++) {
         double acc = 0;
         for (int64_t bi = 0; bi < nb; bi++) {
-          int64_t isum = 0;
-          for (int64_t k = bi * s.block; k < (bi + 1) * s.block; k++) isum += xq[m * s.K + k] * q_at(&s, in[1], j, k);
-          acc += (double)isum * xd[m * nb + bi] * sc[j * s.n_groups + bi * s.block / s.group];
+          int64_t isum = 0, xsum = 0, gi = j * s.n_groups + bi * s.block / s.group;
+          for (int64_t k = bi * s.block; k < (bi + 1) * s.block; k++)
+            isum += xq[m * s.K + k] * q_at(&s, in[1], j, k), xsum += xq[m * s.K + k];
+          acc += (double)xd[m * nb + bi] * ((double)isum * sc[gi] + (of ? (double)xsum * of[gi] : 0.0));
         }
         if (b) acc += b[j];
         y[m * s.N + j] = (float)acc;
@@ -162,10 +174,12 @@ static TfxStatus mm_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
     for (int64_t j = 0; j < s.N; j++) {
       double acc = 0;
       for (int64_t gi = 0; gi < s.n_groups; gi++) {
-        double part = 0;
-        for (int64_t k = gi * s.group; k < (gi + 1) * s.group; k++)
-          part += (double)x[m * s.K + k] * (xs ? xs[k] : 1.0) * q_at(&s, in[1], j, k);
-        acc += part * sc[j * s.n_groups + gi];
+        double part = 0, xsum = 0;
+        for (int64_t k = gi * s.group; k < (gi + 1) * s.group; k++) {
+          double v = (double)x[m * s.K + k] * (xs ? xs[k] : 1.0);
+          part += v * q_at(&s, in[1], j, k), xsum += v;
+        }
+        acc += part * sc[j * s.n_groups + gi] + (of ? xsum * of[j * s.n_groups + gi] : 0.0);
       }
       if (b) acc += b[j];
       y[m * s.N + j] = (float)acc;
@@ -182,13 +196,13 @@ static TfxStatus mm_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
     tfx_c_line(e, "{ /* WeightQMatMul int8: (%lld x %lld) x (%lld x %lld)^T, per-channel scales */", (long long)s.M,
                (long long)s.K, (long long)s.N, (long long)s.K);
   else
-    tfx_c_line(e, "{ /* WeightQMatMul int%d: (%lld x %lld) x (%lld x %lld)^T, group %lld */", s.bits, (long long)s.M,
-               (long long)s.K, (long long)s.N, (long long)s.K, (long long)s.group);
+    tfx_c_line(e, "{ /* WeightQMatMul int%d: (%lld x %lld) x (%lld x %lld)^T, group %lld%s */", s.bits, (long long)s.M,
+               (long long)s.K, (long long)s.N, (long long)s.K, (long long)s.group, s.has_off ? ", offsets" : "");
   tfx_c_indent(e, 1);
   tfx_c_need(e, TFX_HELP_QMM);
-  tfx_c_line(e, "tfx_qmm(tfx_pp, %lld, %lld, %lld, %s, %s, %s, %lld, %d, %s, %s, %s, %s, %lld, %s);", (long long)s.M,
+  tfx_c_line(e, "tfx_qmm(tfx_pp, %lld, %lld, %lld, %s, %s, %s, %s, %lld, %d, %s, %s, %s, %s, %lld, %s);", (long long)s.M,
              (long long)s.N, (long long)s.K, tfx_c_var(e, n->inputs[0]), tfx_c_var(e, n->inputs[1]),
-             tfx_c_var(e, n->inputs[2]), (long long)s.group, s.bits, s.has_bias ? tfx_c_var(e, n->inputs[3]) : "NULL",
+             tfx_c_var(e, n->inputs[2]), s.has_off ? tfx_c_var(e, n->inputs[7]) : "NULL", (long long)s.group, s.bits, s.has_bias ? tfx_c_var(e, n->inputs[3]) : "NULL",
              s.has_xs ? tfx_c_var(e, n->inputs[4]) : "NULL", s.block ? tfx_c_var(e, n->inputs[5]) : "NULL",
              s.block ? tfx_c_var(e, n->inputs[6]) : "NULL", (long long)s.block, tfx_c_var(e, n->outputs[0]));
   tfx_c_close(e, 1);

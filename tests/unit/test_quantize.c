@@ -150,7 +150,8 @@ static void test_eval_xs(void) {
 }
 
 /* x [M, K] times int4 weights, group G: nibbles low first, q + 8. */
-static void test_eval_int4(int64_t G) {
+/* int4 by hand: y = x (q * scale (+ offset))^T, with offsets when asked. */
+static void test_eval_int4(int64_t G, bool offsets) {
   TfxDiag d;
   tfx_diag_init(&d);
   TfxGraph *g = tfx_graph_new(&d, "int4");
@@ -167,19 +168,30 @@ static void test_eval_int4(int64_t G) {
       pk[j * K / 2 + k / 2] |= (uint8_t)((qv[j][k] + 8) << (k % 2 * 4));
     }
   for (int i = 0; i < N * ng; i++) fdata(g, s)[i] = 0.05f * (float)(i % 5 + 1);
-  uint32_t y = node(g, TFX_OP_WeightQMatMul, "qmm", 3, (uint32_t[]){x, w, s}, "y");
+  uint32_t o = konst(g, "o", TFX_F32, 2, (int64_t[]){N, ng});
+  for (int i = 0; i < N * ng; i++) fdata(g, o)[i] = 0.03f * (float)(i % 7 - 3);
+  uint32_t y = node(g, TFX_OP_WeightQMatMul, "qmm", offsets ? 8 : 3,
+                    (uint32_t[]){x, w, s, TFX_NONE, TFX_NONE, TFX_NONE, TFX_NONE, o}, "y");
   set_int_attrs(g, &g->nodes[0], "bits", 4, "group", G);
   CHECK(infer_all(g));
   CHECK(g->values[y].rank == 3 && g->values[y].dims[2] == N);
   TfxTensor xt = random_input(g, x), out;
-  const TfxTensor *in[3] = {&xt, g->values[w].konst, g->values[s].konst};
+  const TfxTensor *in[8] = {&xt, g->values[w].konst, g->values[s].konst, NULL, NULL, NULL, NULL, g->values[o].konst};
   CHECK(tfx_eval_node(g, &g->nodes[0], in, &out) == TFX_OK);
   for (int m = 0; m < M; m++)
     for (int j = 0; j < N; j++) {
       double want = 0;
-      for (int k = 0; k < K; k++) want += ((float *)xt.data)[m * K + k] * qv[j][k] * fdata(g, s)[j * ng + k / G];
+      for (int k = 0; k < K; k++) {
+        int64_t gi = j * ng + k / G;
+        want += ((float *)xt.data)[m * K + k] * (qv[j][k] * fdata(g, s)[gi] + (offsets ? fdata(g, o)[gi] : 0.0f));
+      }
       CHECK(fabs(((float *)out.data)[m * N + j] - want) < 1e-4);
     }
+  if (offsets) { /* offsets of the wrong shape, or with int8 weights, are node errors */
+    g->values[o].dims[1] = ng + 1;
+    CHECK(tfx_ops[TFX_OP_WeightQMatMul].infer(g, &g->nodes[0]) == TFX_ERR);
+    CHECK(d.text && strstr(d.text, "offsets must be float32 [N, K/group]"));
+  }
   tfx_tensor_free_data(&out);
   free(xt.data);
   tfx_graph_free(g);
@@ -236,7 +248,7 @@ static void test_block_quantize(void) {
 
 /* WeightQMatMul on integer activations: y = sum_b scale * xd[b] * (sum xq q) + bias,
  * by hand in integers, for int8 per channel and int4 groups of 16 over blocks of 8. */
-static void test_eval_int_acts(int bits) {
+static void test_eval_int_acts(int bits, bool offsets) {
   TfxDiag d;
   tfx_diag_init(&d);
   TfxGraph *g = tfx_graph_new(&d, "intacts");
@@ -247,6 +259,8 @@ static void test_eval_int_acts(int bits) {
   uint32_t s = bits == 8 ? konst(g, "s", TFX_F32, 1, (int64_t[]){N}) : konst(g, "s", TFX_F32, 2, (int64_t[]){N, ng});
   uint32_t b = konst(g, "b", TFX_F32, 1, (int64_t[]){N});
   uint32_t xq = konst(g, "xq", TFX_I8, 2, (int64_t[]){M, K}), xd = konst(g, "xd", TFX_F32, 2, (int64_t[]){M, K / L});
+  uint32_t o = konst(g, "o", TFX_F32, 2, (int64_t[]){N, ng});
+  for (int i = 0; i < N * ng; i++) fdata(g, o)[i] = 0.02f * (float)(i % 5 - 2);
   uint8_t *wb = g->values[w].konst->data;
   int8_t *xqv = g->values[xq].konst->data;
   for (int i = 0; i < N * (bits == 8 ? K : K / 2); i++) wb[i] = (uint8_t)((i * 77 + 5) % 255 + (bits == 8 ? 1 : 0));
@@ -254,23 +268,24 @@ static void test_eval_int_acts(int bits) {
   for (int i = 0; i < N * ng; i++) fdata(g, s)[i] = 0.01f * (float)(i + 1);
   for (int i = 0; i < M * K / L; i++) fdata(g, xd)[i] = 0.003f * (float)(i + 2);
   for (int j = 0; j < N; j++) fdata(g, b)[j] = (float)j;
-  node(g, TFX_OP_WeightQMatMul, "qmm", 7, (uint32_t[]){xh, w, s, b, TFX_NONE, xq, xd}, "y");
+  node(g, TFX_OP_WeightQMatMul, "qmm", offsets ? 8 : 7, (uint32_t[]){xh, w, s, b, TFX_NONE, xq, xd, o}, "y");
   set_int_attrs(g, &g->nodes[0], "bits", bits, bits == 4 ? "group" : NULL, G);
   CHECK(infer_all(g));
   TfxTensor xt = random_input(g, xh), out; /* xhat's values are not read */
-  const TfxTensor *in[7] = {&xt, g->values[w].konst, g->values[s].konst, g->values[b].konst, NULL,
-                            g->values[xq].konst, g->values[xd].konst};
+  const TfxTensor *in[8] = {&xt, g->values[w].konst, g->values[s].konst, g->values[b].konst, NULL,
+                            g->values[xq].konst, g->values[xd].konst, g->values[o].konst};
   CHECK(tfx_eval_node(g, &g->nodes[0], in, &out) == TFX_OK);
   for (int m = 0; m < M; m++)
     for (int j = 0; j < N; j++) {
       double want = fdata(g, b)[j];
       for (int bl = 0; bl < K / L; bl++) {
-        long isum = 0;
+        long isum = 0, xsum = 0;
         for (int k = bl * L; k < (bl + 1) * L; k++) {
           int qw = bits == 8 ? (int8_t)wb[j * K + k] : (int)((k & 1) ? wb[j * K / 2 + k / 2] >> 4 : wb[j * K / 2 + k / 2] & 15) - 8;
-          isum += (long)xqv[m * K + k] * qw;
+          isum += (long)xqv[m * K + k] * qw, xsum += xqv[m * K + k];
         }
-        want += (double)isum * fdata(g, xd)[m * K / L + bl] * fdata(g, s)[j * ng + bl * L / G];
+        int64_t gi = j * ng + bl * L / G;
+        want += (double)fdata(g, xd)[m * K / L + bl] * ((double)isum * fdata(g, s)[gi] + (offsets ? (double)xsum * fdata(g, o)[gi] : 0.0));
       }
       CHECK(fabs(((float *)out.data)[m * N + j] - want) < 1e-5 * (1 + fabs(want)));
     }
@@ -293,9 +308,9 @@ static int count_op(const TfxGraph *g, TfxOp op) {
 }
 
 /* x [4, 64] -> MatMul(w1 [64, 32]) -> Relu -> Gemm(w2 [16, 32], transB, bias [16]) -> y (the head) */
-static TfxGraph *mlp(TfxDiag *d, uint32_t *xv) {
+static TfxGraph *mlp_rows(TfxDiag *d, uint32_t *xv, int64_t rows) {
   TfxGraph *g = tfx_graph_new(d, "mlp");
-  uint32_t x = input(g, "x", TFX_F32, 2, (int64_t[]){4, 64});
+  uint32_t x = input(g, "x", TFX_F32, 2, (int64_t[]){rows, 64});
   uint32_t w1 = konst(g, "w1", TFX_F32, 2, (int64_t[]){64, 32});
   uint32_t w2 = konst(g, "w2", TFX_F32, 2, (int64_t[]){16, 32});
   uint32_t b2 = konst(g, "b2", TFX_F32, 1, (int64_t[]){16});
@@ -311,6 +326,8 @@ static TfxGraph *mlp(TfxDiag *d, uint32_t *xv) {
   *xv = x;
   return g;
 }
+
+static TfxGraph *mlp(TfxDiag *d, uint32_t *xv) { return mlp_rows(d, xv, 4); }
 
 static double cosine(const TfxTensor *a, const TfxTensor *b) {
   double dot = 0, na = 0, nb = 0;
@@ -363,6 +380,66 @@ static void test_pass(int bits, bool head, const char *const *keep, int n_keep, 
   free(xt.data);
   tfx_graph_free(gf);
   tfx_graph_free(gq);
+  tfx_diag_deinit(&d);
+}
+
+/* The squared error of w1 [64, 32] (the float graph's) as quantised in gq:
+ * q * scale (+ offset), from the pass's constants. */
+static double w1_error(const TfxGraph *gf, const TfxGraph *gq) {
+  const float *w = gf->values[tfx_graph_find_value(gf, "w1")].konst->data;
+  const uint8_t *q = gq->values[tfx_graph_find_value(gq, "w1.q4")].konst->data;
+  const float *sc = gq->values[tfx_graph_find_value(gq, "w1.scale")].konst->data;
+  uint32_t ov = tfx_graph_find_value(gq, "w1.offset");
+  const float *of = ov == TFX_NONE ? NULL : gq->values[ov].konst->data;
+  double err = 0;
+  for (int n = 0; n < 32; n++)
+    for (int k = 0; k < 64; k++) {
+      int qk = (int)((k & 1) ? q[n * 32 + k / 2] >> 4 : q[n * 32 + k / 2] & 15) - 8;
+      double d = w[k * 32 + n] - ((double)qk * sc[n * 2 + k / 32] + (of ? of[n * 2 + k / 32] : 0.0));
+      err += d * d;
+    }
+  return err;
+}
+
+/* int4 with offsets: w1 shifted to be positive (where symmetric levels waste
+ * half their range) and channel 0 constant (exact with offsets).  The error
+ * must fall well below the symmetric one's; int8 refuses offsets. */
+static void test_asym(void) {
+  TfxDiag d;
+  tfx_diag_init(&d);
+  uint32_t x;
+  TfxGraph *g[3];
+  for (int v = 0; v < 3; v++) {
+    rng = 7;
+    g[v] = mlp(&d, &x);
+    float *w = g[v]->values[tfx_graph_find_value(g[v], "w1")].konst->data;
+    for (int i = 0; i < 64 * 32; i++) w[i] = i % 32 == 0 ? 0.7f : w[i] + 0.5f;
+  }
+  for (int v = 1; v < 3; v++) {
+    TfxQuantOptions q = {.weight_bits = 4, .group = 32, .lm_head = true, .asym = v == 2, .no_gptq = true};
+    int changed = 0;
+    CHECK(tfx_pass_quantize_weights(g[v], &q, NULL, 0, &changed) == TFX_OK && changed == 2);
+  }
+  uint32_t ov = tfx_graph_find_value(g[2], "w1.offset");
+  CHECK(ov != TFX_NONE && tfx_graph_find_value(g[1], "w1.offset") == TFX_NONE);
+  CHECK(g[2]->values[ov].rank == 2 && g[2]->values[ov].dims[0] == 32 && g[2]->values[ov].dims[1] == 2);
+  CHECK(named(g[2], "mm1")->n_inputs == 8 && named(g[2], "mm1")->inputs[7] == ov);
+  double es = w1_error(g[0], g[1]), ea = w1_error(g[0], g[2]);
+  CHECK(ea < 0.5 * es);
+  if (!(ea < 0.5 * es)) fprintf(stderr, "asym error %g, sym %g\n", ea, es);
+  const float *sc = g[2]->values[tfx_graph_find_value(g[2], "w1.scale")].konst->data;
+  CHECK(sc[0] == 0 && sc[1] == 0 && ((float *)g[2]->values[ov].konst->data)[0] == 0.7f);
+  TfxTensor xt = random_input(g[0], x), of, oa;
+  CHECK(tfx_eval_graph(g[0], &xt, &of) == TFX_OK && tfx_eval_graph(g[2], &xt, &oa) == TFX_OK);
+  CHECK(cosine(&of, &oa) > 0.99);
+  tfx_tensor_free_data(&of);
+  tfx_tensor_free_data(&oa);
+  free(xt.data);
+  TfxQuantOptions q8 = {.weight_bits = 8, .asym = true};
+  int changed = 0;
+  CHECK(tfx_pass_quantize_weights(g[0], &q8, NULL, 0, &changed) == TFX_ERR);
+  CHECK(d.text && strstr(d.text, "--asymmetric applies to int4"));
+  for (int v = 0; v < 3; v++) tfx_graph_free(g[v]);
   tfx_diag_deinit(&d);
 }
 
@@ -511,7 +588,7 @@ static void test_awq(int bits) {
 
 /* Builds dir/main.c and dir/qm.c with cc and flags, runs the program and
  * returns the largest error of its 64 outputs against ref (1 if it failed). */
-static double run_generated(const char *cc, const char *dir, const char *flags, const float *ref) {
+static double run_generated(const char *cc, const char *dir, const char *flags, const float *ref, int n_out) {
   char path[256], cmd[1024];
   snprintf(cmd, sizeof cmd, "%s -std=c99 -O2 %s -Wall -Wextra -Werror -o %s/prog %s/main.c %s/qm.c -lm && %s/prog > %s/out.txt",
            cc, flags, dir, dir, dir, dir, dir);
@@ -520,15 +597,17 @@ static double run_generated(const char *cc, const char *dir, const char *flags, 
   FILE *f = fopen(path, "r");
   int n = 0;
   double worst = 0;
-  for (float v; f && fscanf(f, "%a", &v) == 1 && n < 64; n++) {
+  for (float v; f && fscanf(f, "%a", &v) == 1 && n < n_out; n++) {
     double err = fabs(v - ref[n]) / (1 + fabs(ref[n]));
     if (err > worst) worst = err;
   }
   if (f) fclose(f);
-  return n == 64 ? worst : 1;
+  return n == n_out ? worst : 1;
 }
 
-static void test_codegen(int bits, int group, bool awq, bool float_acts) {
+/* The quantised mlp's generated C against the evaluator; rows < 6 run the
+ * decode kernels, more the prefill ones. */
+static void test_codegen(int bits, int group, bool awq, bool float_acts, bool asym, int rows) {
   const char *cc = getenv("CC") ? getenv("CC") : "cc";
   char dir[] = "/tmp/tfx_quantXXXXXX";
   if (!mkdtemp(dir)) {
@@ -539,14 +618,17 @@ static void test_codegen(int bits, int group, bool awq, bool float_acts) {
   tfx_diag_init(&d);
   uint32_t x;
   rng = 99;
-  TfxGraph *g = mlp(&d, &x);
-  TfxQuantOptions q = {.weight_bits = bits, .group = group, .lm_head = true, .float_acts = float_acts};
+  TfxGraph *g = mlp_rows(&d, &x, rows);
+  TfxQuantOptions q = {.weight_bits = bits, .group = group, .lm_head = true, .float_acts = float_acts, .asym = asym};
   if (awq) q.stats = mlp_stats(g, x);
   int changed = 0;
   CHECK(tfx_pass_quantize_weights(g, &q, NULL, 0, &changed) == TFX_OK && changed == 2);
   /* AWQ's xs: an input of the product, or of the BlockQuantize before it */
-  CHECK(!awq || named(g, "mm1")->n_inputs == (float_acts ? 5 : 7));
+  const TfxNode *m1 = named(g, "mm1");
+  CHECK(!awq || m1->n_inputs == (asym ? 8 : float_acts ? 5 : 7));
+  CHECK(!awq || (m1->inputs[4] != TFX_NONE) == float_acts);
   CHECK(count_op(g, TFX_OP_BlockQuantize) == (float_acts ? 0 : 2));
+  CHECK((named(g, "head")->n_inputs == 8) == asym); /* the offsets are input 7 */
   tfx_quant_calib_free(q.stats);
   tfx_pass_dce(g, &changed);
   char path[256], cmd[1024];
@@ -557,21 +639,23 @@ static void test_codegen(int bits, int group, bool awq, bool float_acts) {
   CHECK(tfx_eval_graph(g, &xt, &ref) == TFX_OK);
   snprintf(path, sizeof path, "%s/main.c", dir);
   FILE *f = fopen(path, "w");
-  fprintf(f, "#include <stdio.h>\n#include <stdlib.h>\n#include \"qm.h\"\nstatic const float x[64 * 4] = {");
-  for (int i = 0; i < 4 * 64; i++) fprintf(f, "%a,", ((float *)xt.data)[i]);
+  fprintf(f, "#include <stdio.h>\n#include <stdlib.h>\n#include \"qm.h\"\nstatic const float x[64 * %d] = {", rows);
+  for (int i = 0; i < rows * 64; i++) fprintf(f, "%a,", ((float *)xt.data)[i]);
   fprintf(f, "};\nint main(void) {\n  static qm_ctx ctx;\n");
   fprintf(f, "  static unsigned char ws[QM_WORKSPACE_BYTES + 128];\n");
-  fprintf(f, "  unsigned char *w = ws + (64 - (size_t)ws %% 64);\n  float y[4 * 16];\n");
+  fprintf(f, "  unsigned char *w = ws + (64 - (size_t)ws %% 64);\n  float y[%d * 16];\n", rows);
   fprintf(f, "  if (qm_init(&ctx, w, QM_WORKSPACE_BYTES, NULL, 0) || qm_run(&ctx, x, y)) return 1;\n");
-  fprintf(f, "  for (int i = 0; i < 4 * 16; i++) printf(\"%%a\\n\", (double)y[i]);\n  return 0;\n}\n");
+  fprintf(f, "  for (int i = 0; i < %d * 16; i++) printf(\"%%a\\n\", (double)y[i]);\n  return 0;\n}\n", rows);
   fclose(f);
   /* the portable loops, and the AVX2 ones where this machine runs them */
   const char *flags[2] = {"", "-march=native"};
   int n_flags = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 2 : 1;
   for (int i = 0; i < n_flags; i++) {
-    double worst = run_generated(cc, dir, flags[i], ref.data);
+    double worst = run_generated(cc, dir, flags[i], ref.data, rows * 16);
     CHECK(worst < 1e-5); /* float summation order only */
-    if (worst >= 1e-5) fprintf(stderr, "int%d g%d %s: generated vs evaluator: %g\n", bits, group, flags[i], worst);
+    if (worst >= 1e-5)
+      fprintf(stderr, "int%d g%d%s rows %d %s: generated vs evaluator: %g\n", bits, group, asym ? " asym" : "", rows,
+              flags[i], worst);
   }
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   if (system(cmd)) failures++;
@@ -712,12 +796,14 @@ int main(void) {
   test_gptq_identity(8, 0);
   test_eval_int8();
   test_eval_xs();
-  test_eval_int4(32);
-  test_eval_int4(64);
+  test_eval_int4(32, false);
+  test_eval_int4(64, false);
+  test_eval_int4(32, true);
   test_exact_int4();
   test_block_quantize();
-  test_eval_int_acts(8);
-  test_eval_int_acts(4);
+  test_eval_int_acts(8, false);
+  test_eval_int_acts(4, false);
+  test_eval_int_acts(4, true);
   for (int fa = 0; fa < 2; fa++) {
     test_pass(8, false, NULL, 0, 1, fa);
     test_pass(8, true, NULL, 0, 2, fa);
@@ -726,16 +812,22 @@ int main(void) {
     test_pass(8, true, keep, 1, 1, fa);
   }
   test_untouched();
+  test_asym();
   test_tied_table(false);
   test_tied_table(true);
   test_awq(8);
   test_awq(4);
   for (int fa = 0; fa < 2; fa++) {
-    test_codegen(8, 0, false, fa);
-    test_codegen(8, 32, false, fa);
-    test_codegen(4, 32, false, fa);
-    test_codegen(8, 0, true, fa);
-    test_codegen(4, 32, true, fa);
+    test_codegen(8, 0, false, fa, false, 4);
+    test_codegen(8, 32, false, fa, false, 4);
+    test_codegen(4, 32, false, fa, false, 4);
+    test_codegen(8, 0, true, fa, false, 4);
+    test_codegen(4, 32, true, fa, false, 4);
+    /* int4 with offsets, decode and prefill, with and without AWQ */
+    test_codegen(4, 32, false, fa, true, 4);
+    test_codegen(4, 32, true, fa, true, 4);
+    test_codegen(4, 32, true, fa, true, 7);
+    test_codegen(4, 32, false, fa, true, 7);
   }
   if (failures) fprintf(stderr, "%d failures\n", failures);
   return failures != 0;
