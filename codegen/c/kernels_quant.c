@@ -3,12 +3,14 @@
  *
  * tfx_qmm takes every shape at run time, so the code that calls it is the same
  * at every sequence length.  With fewer than 6 rows of x (decode) it is a GEMV
- * bound by the weight bytes: each byte is read once and widened to float in
- * registers (AVX2+FMA), 4 channels at a time, x copied once per row and chunk
- * (times xs; for int4 reordered so that nibbles need no shuffle).  With more
- * rows (prefill) blocks of the weight are dequantised into float32 and
- * multiplied by tfx_sgemm, so dequantising (K x N per call) costs little beside
- * the product (2 x M x K x N).  Both split the output channels between threads
+ * bound by the weight bytes: each byte is read once, 4 channels at a time, and
+ * multiplied in integers against BlockQuantize's int8 x (or widened to float
+ * against float x, copied once per row and chunk, times xs; for int4 reordered
+ * so that nibbles need no shuffle); int4 offsets add one dot product per
+ * channel with x's per-group sums.  With more rows (prefill) blocks of the
+ * weight are dequantised into float32 panels for the GEMM's blocked driver
+ * (tfx_sgemm_blocked): dequantising is K x N per call beside the product's
+ * 2 x M x K x N (about a tenth of the time at M = 128).  Both split the output channels between threads
  * in whole blocks, and a channel is computed the same way whichever thread
  * takes it: the result does not depend on the thread count.  Scratch is
  * fixed-size stack arrays, at most 48 KiB per call. */
@@ -455,30 +457,29 @@ static const char qmm_text[] =
     "    r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);\n"
     "  }\n"
     "}\n"
+    "/* p[0], p[ng], .. p[7 ng]: one group's scales (or offsets) of 8 channels */\n"
+    "static __m256 tfx_qmm_col8(const float *p, int64_t ng) {\n"
+    "  return _mm256_set_ps(p[7 * ng], p[6 * ng], p[5 * ng], p[4 * ng], p[3 * ng], p[2 * ng], p[ng], p[0]);\n"
+    "}\n"
     "/* channels n .. n + 7, k0 .. k1 (multiples of 8, groups too) 8 x 8 at a time:\n"
     " * transposed first, so that the scales of the 8 channels are one vector */\n"
     "static void tfx_qmm_deq8(const tfx_qmm_args *a, int64_t n, int64_t k0, int64_t k1, float *wb, int64_t nb) {\n"
     "  const int64_t rowb = a->bits == 8 ? a->K : a->K / 2;\n"
     "  const unsigned char *w = a->w + n * rowb;\n"
-    "  const float *s = a->s + n * a->ng;\n"
+    "  const float *s = a->s + n * a->ng, *o = a->o ? a->o + n * a->ng : NULL;\n"
     "  __m256 r[8], sc = _mm256_setzero_ps(), of = sc;\n"
     "  int64_t k, gi = -1;\n"
     "  int i;\n"
     "  for (k = k0; k < k1; k += 8) {\n"
     "    if (k / a->group != gi) {\n"
     "      gi = k / a->group;\n"
-    "      sc = _mm256_set_ps(s[7 * a->ng + gi], s[6 * a->ng + gi], s[5 * a->ng + gi], s[4 * a->ng + gi],\n"
-    "                         s[3 * a->ng + gi], s[2 * a->ng + gi], s[a->ng + gi], s[gi]);\n"
-    "      if (a->o) {\n"
-    "        const float *o = a->o + n * a->ng;\n"
-    "        of = _mm256_set_ps(o[7 * a->ng + gi], o[6 * a->ng + gi], o[5 * a->ng + gi], o[4 * a->ng + gi],\n"
-    "                           o[3 * a->ng + gi], o[2 * a->ng + gi], o[a->ng + gi], o[gi]);\n"
-    "      }\n"
+    "      sc = tfx_qmm_col8(s + gi, a->ng);\n"
+    "      if (o) of = tfx_qmm_col8(o + gi, a->ng);\n"
     "    }\n"
     "    for (i = 0; i < 8; i++) r[i] = tfx_qmm_load8(a->bits, w + i * rowb, k);\n"
     "    tfx_qmm_tr8(r);\n"
     "    for (i = 0; i < 8; i++) {\n"
-    "      r[i] = a->o ? _mm256_fmadd_ps(r[i], sc, of) : _mm256_mul_ps(r[i], sc);\n"
+    "      r[i] = o ? _mm256_fmadd_ps(r[i], sc, of) : _mm256_mul_ps(r[i], sc);\n"
     "      if (a->xs) r[i] = _mm256_mul_ps(r[i], _mm256_set1_ps(a->xs[k + i]));\n"
     "      _mm256_storeu_ps(wb + (k - k0 + i) * nb, r[i]);\n"
     "    }\n"

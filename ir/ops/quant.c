@@ -202,7 +202,8 @@ static TfxStatus mm_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   tfx_c_need(e, TFX_HELP_QMM);
   tfx_c_line(e, "tfx_qmm(tfx_pp, %lld, %lld, %lld, %s, %s, %s, %s, %lld, %d, %s, %s, %s, %s, %lld, %s);", (long long)s.M,
              (long long)s.N, (long long)s.K, tfx_c_var(e, n->inputs[0]), tfx_c_var(e, n->inputs[1]),
-             tfx_c_var(e, n->inputs[2]), s.has_off ? tfx_c_var(e, n->inputs[7]) : "NULL", (long long)s.group, s.bits, s.has_bias ? tfx_c_var(e, n->inputs[3]) : "NULL",
+             tfx_c_var(e, n->inputs[2]), s.has_off ? tfx_c_var(e, n->inputs[7]) : "NULL", (long long)s.group, s.bits,
+             s.has_bias ? tfx_c_var(e, n->inputs[3]) : "NULL",
              s.has_xs ? tfx_c_var(e, n->inputs[4]) : "NULL", s.block ? tfx_c_var(e, n->inputs[5]) : "NULL",
              s.block ? tfx_c_var(e, n->inputs[6]) : "NULL", (long long)s.block, tfx_c_var(e, n->outputs[0]));
   tfx_c_close(e, 1);
