@@ -9,18 +9,19 @@
         same weights), WORK/NAME/ids.bin (int64 token ids, as many as the
         model has positions) and WORK/NAME/meta.json.  Nothing is redone when
         meta.json exists: delete the folder to re-export.
-    python bench_models.py cost WORK NAME PHASE N [--variant int8|int4|int4a]
+    python bench_models.py cost WORK NAME PHASE N [--variant int8|int4|int4a|kv8]
         "FLOPS BYTES" of one call: encoder/prefill over N tokens (matmul FLOPs
         2 x params-in-matmuls x N plus the attention's QK^T and PV), decode at
         context N (weights of the matmuls, in float32 or as the variant stores
-        them, plus the K and V of N positions).
+        them, plus the K and V of N positions: float32, or with kv8 int8 and a
+        float scale per position and head).
     python bench_models.py quantize WORK NAME int8|int4|int4a
         onnxruntime's own weight quantisation of model.onnx and past.onnx, into
         model_int8.onnx / past_int8.onnx (quantize_dynamic: int8 weights,
         activations quantised per call, MatMulInteger) or model_int4.onnx /
         past_int4.onnx (MatMulNBits: 4-bit weights in blocks of 32 along K,
         symmetric; int4a: the same with a zero point per block).  Prints the file sizes.  Nothing is redone when the files exist.
-    python bench_models.py ort WORK NAME PHASE N REPS THREADS... [--tfxc FILE] [--variant int8|int4|int4a]
+    python bench_models.py ort WORK NAME PHASE N REPS THREADS... [--tfxc FILE] [--variant int8|int4|int4a|kv8]
         times onnxruntime (CPU, intra-op THREADS, ORT_ENABLE_ALL), one line per
         thread count: "threads median_ms best_ms max_abs_diff max_abs_ref"; the
         diff is against FILE (float32 outputs written by the C driver), -1
@@ -28,7 +29,8 @@
         (last_hidden_state or all N rows of logits).  decode: the past of
         ids[:N-1] (past.onnx from an empty past), then the step for ids[N-1]
         is timed: the logits of the token at context N.  --variant: the models
-        the quantize command wrote instead.
+        the quantize command wrote instead (kv8, tfxc's int8 KV cache: the
+        float32 models, onnxruntime having no such cache).
 """
 import json
 import os
@@ -193,18 +195,20 @@ def load_meta(work, name):
 
 
 # bytes per matmul weight: float32, int8 (a float scale per channel is noise),
-# int4 with a float scale per group of 32 (int4a: and a float offset)
-WEIGHT_BYTES = {None: 4.0, "int8": 1.0, "int4": 0.5 + 4 / 32, "int4a": 0.5 + 8 / 32}
+# int4 with a float scale per group of 32 (int4a: and a float offset); kv8 keeps
+# float32 weights
+WEIGHT_BYTES = {None: 4.0, "int8": 1.0, "int4": 0.5 + 4 / 32, "int4a": 0.5 + 8 / 32, "kv8": 4.0}
 
 
 def cost(meta, phase, n, variant=None):
-    """FLOPs and bytes of one call, float32 cache, weights as variant stores them."""
+    """FLOPs and bytes of one call, weights and cache as variant stores them."""
     attn = meta["heads"] * meta["head_dim"]
     layers = meta["layers"]
     if phase == "decode":
         kv = 2 * layers * meta["kv_heads"] * meta["head_dim"] * n
         flops = 2 * meta["mm_params"] + 4 * layers * attn * n
-        return flops, int(WEIGHT_BYTES[variant] * meta["mm_params"] + 4 * kv)
+        kv_bytes = kv + 4 * kv // meta["head_dim"] if variant == "kv8" else 4 * kv  # int8 + a scale a row
+        return flops, int(WEIGHT_BYTES[variant] * meta["mm_params"] + kv_bytes)
     pairs = n * n if phase == "encoder" else n * (n + 1) // 2  # causal: each query sees its past
     flops = 2 * meta["mm_params"] * n + 4 * layers * attn * pairs
     return flops, 4 * meta["mm_params"]
@@ -240,6 +244,8 @@ def timed(fn, reps):
 
 
 def quantized_path(work, name, stem, variant):
+    if variant == "kv8":  # onnxruntime has no int8 cache: its float32 models
+        variant = None
     return os.path.join(work, name, f"{stem}_{variant}.onnx" if variant else f"{stem}.onnx")
 
 

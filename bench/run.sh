@@ -15,7 +15,9 @@
 #      --quantize-weights=int8, int4 and int4 --asymmetric (--quantize-lm-head), prefill 128 and
 #      decode at 128 at 1 and 2 threads, as speed-ups over tfxc float32 and
 #      beside onnxruntime's own int8 (quantize_dynamic) and 4-bit (MatMulNBits)
-#      models of the same export; weight file sizes and compile cost
+#      models of the same export; weight file sizes and compile cost; and
+#      --quantize-kv=int8 (float32 weights) at prefill 128 and decode at 128
+#      and the longest context, beside onnxruntime's float32 models
 #   6. compile cost of the GPT-2 shape (tfxc wall time and peak RSS, cc time)
 # Environment: CC (default cc), PY (default python: needs onnx, numpy; torch,
 # transformers, onnxruntime for step 4), REPS (timed runs per cell, default 10),
@@ -23,7 +25,7 @@
 # MODELS (default "minilm gpt2 bert llama"), CELL_TIMEOUT (seconds one run of
 # a generated program may take, default 300: a hang is reported, not waited on),
 # QUANT (default 1: step 5), QUANT_ONLY=1 (only what step 5 needs: the decoders'
-# float32 rows at 128 and the quantised ones), BENCH_DIR (default build-bench),
+# float32 rows and the quantised ones), BENCH_DIR (default build-bench),
 # TFXC (a tfxc binary to use instead of building one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -115,9 +117,9 @@ link() {
 # cell MODEL PHASE LEN CMD...: runs the tfxc driver (CMD with {t} for the
 # thread count and {out} for its output file) at 1 and 2 threads, then
 # onnxruntime on the same inputs; appends the rows to $TABLE, checks the outputs.
-# With VARIANT (int8, int4, int4a) set, the quantised builds against onnxruntime's
-# quantised models: the row is MODEL-VARIANT, and the outputs differ by the two
-# quantisers' errors, so their difference is shown, not checked.
+# With VARIANT (int8, int4, int4a, kv8) set, the quantised builds against onnxruntime's
+# quantised models (kv8: its float32 ones): the row is MODEL-VARIANT, and the
+# outputs differ by the quantisation errors, so their difference is shown, not checked.
 VARIANT=
 cell() {
   local model=$1 phase=$2 len=$3 t res; shift 3
@@ -169,7 +171,6 @@ decoder() { # decoder MODEL MAX: prefill 128, decode at 128 and at MAX
   local bin=("$M/decoder_bench" "$M/$model.bin" "$M/ids.bin")
   cell "$model" prefill 128 "${bin[@]}" prefill 128 "$REPS" "{t}" "{out}"
   local lens; lens=$(printf "128\n%s\n" "$max" | uniq)
-  [ "$QUANT_ONLY" = 1 ] && lens=128
   for len in $lens; do
     cell "$model" decode "$len" "${bin[@]}" decode "$len" "$REPS" "{t}" "{out}"
   done
@@ -193,6 +194,25 @@ decoder() { # decoder MODEL MAX: prefill 128, decode at 128 and at MAX
     cell "$model" decode 128 "${bin[@]}" decode 128 "$REPS" "{t}" "{out}"
     VARIANT=
   done
+  # the int8 KV cache, float32 weights: its gain grows with the context
+  M=$top/kv8
+  mkdir -p "$M"
+  ln -sf ../model.onnx "$M/model.onnx"
+  echo "   $model kv8: tfxc --quantize-kv=int8 (onnxruntime: its float32 models)"
+  if compile "${model}_kv8" "$max" --quantize-kv=int8 2>"$M/tfxc.log"; then
+    grep '^tfxc: int8 KV' "$M/tfxc.log" | sed 's/^/   /'
+    link decoder "${model}_kv8"
+    bin=("$M/decoder_bench" "$M/${model}_kv8.bin" "$top/ids.bin")
+    VARIANT=kv8
+    cell "$model" prefill 128 "${bin[@]}" prefill 128 "$REPS" "{t}" "{out}"
+    for len in $lens; do
+      cell "$model" decode "$len" "${bin[@]}" decode "$len" "$REPS" "{t}" "{out}"
+    done
+    VARIANT=
+  else
+    tail -5 "$M/tfxc.log"
+    FAIL=1
+  fi
   M=$top
 }
 
@@ -234,7 +254,8 @@ awk -v peak="$PEAK" -v bw1="$BW" -v bw2="$BW2" '
            ratio, gf, pk, gb, pb, $9, xf
   }' "$TABLE"
 echo "(prefill/encoder FLOPs: 2 x params in matmuls x tokens + QK^T and PV; decode bytes: matmul"
-echo " weights (float32, or as int8 / int4 g32 store them) + K and V of the context, float32; decode"
+echo " weights (float32, or as int8 / int4 g32 store them) + K and V of the context (float32; kv8: int8"
+echo " and a scale a row); decode"
 echo " at context C times the steps ending at C; quantised rows: onnxruntime runs its own quantised"
 echo " model, and max diff is between the two quantisations)"
 

@@ -388,7 +388,8 @@ static void attn_emit_fused(TfxCEmit *e, TfxGraph *g, const TfxNode *n, const At
              LL(p->S), LL(p->T), LL(p->Dk), LL(p->Dv), LL(p->has_mask ? p->Tm : p->T), LL(p->left), LL(p->right));
   tfx_c_line(e, "  %s, %s, %s, %s, %s,", c_strides(g, p->qs), c_strides(g, p->ks), c_strides(g, p->vs),
              c_strides(g, p->ys), c_strides(g, p->mst));
-  tfx_c_line(e, "  %d, %d, %s};", p->causal ? 1 : 0, p->qscale ? 1 : 0, tfx_c_float(sbuf, (float)p->scale));
+  tfx_c_line(e, "  %d, %d, %s, NULL, NULL, NULL, NULL, {0, 0}};", p->causal ? 1 : 0, p->qscale ? 1 : 0,
+             tfx_c_float(sbuf, (float)p->scale));
   tfx_c_line(e, "tfx_attn(tfx_pp, &a);");
 }
 

@@ -58,7 +58,7 @@ static KvLayout kv_int8_layout(int64_t Hkv, int64_t N, int64_t Dk, int64_t Dv) {
 }
 
 /* The int8 round trip of one row of D floats (the generated code does the same
- * float operations in the same order, see emit_quantise). */
+ * float operations in the same order, see tfx_kv_put8 in codegen/c/kernels_attn.c). */
 static void quantise_row(const float *x, int64_t D, int8_t *q, float *scale) {
   float amax = 0;
   for (int64_t d = 0; d < D; d++) {
@@ -211,35 +211,13 @@ TfxStatus tfx_kvcache_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const
   return TFX_OK;
 }
 
-/* Generated code for the int8 store of row i of head kh of X [Hkv][S][D] into
- * cache row P+i: the float operations of quantise_row, in its order. */
-static void emit_quantise(TfxCEmit *e, const KvP *p, const char *X, int64_t D, const char *qc, const char *qs) {
-  tfx_c_line(e, "{");
-  tfx_c_indent(e, 1);
-  tfx_c_line(e, "const float *x = %s + kh * %lld + i * %lld;", X, LL(p->S * D), LL(D));
-  tfx_c_line(e, "const int64_t row = kh * %lld + %lld + i;", LL(p->N), LL(p->P));
-  tfx_c_line(e, "int8_t *qr = %s + row * %lld;", qc, LL(D));
-  tfx_c_line(e, "float amax = 0;");
-  tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) {", LL(D));
-  tfx_c_line(e, "  const float a = fabsf(x[d]);");
-  tfx_c_line(e, "  if (a > amax) amax = a;");
-  tfx_c_line(e, "}");
-  tfx_c_line(e, "const float sc = amax / 127.0f;");
-  tfx_c_line(e, "%s[row] = sc;", qs);
-  tfx_c_line(e, "for (int64_t d = 0; d < %lld; d++) {", LL(D));
-  tfx_c_line(e, "  float t = sc > 0 ? roundf(x[d] / sc) : 0.0f;");
-  tfx_c_line(e, "  t = t > 127.0f ? 127.0f : t < -127.0f ? -127.0f : t;");
-  tfx_c_line(e, "  qr[d] = (int8_t)(t == t ? t : 0.0f);");
-  tfx_c_line(e, "}");
-  tfx_c_indent(e, -1);
-  tfx_c_line(e, "}");
-}
-
-/* The float32 cache goes through tfx_kv_attn (codegen/c/kernels_attn.c): several
- * rows (prefill) take the tiled kernel tfx_attn, causal from position P; one row
+/* Both caches go through tfx_kv_attn (codegen/c/kernels_attn.c): several rows
+ * (prefill) take the tiled kernel tfx_attn, causal from position P; one row
  * (decode) has 8-wide dot products and axpys, the query heads of a group sharing
- * each cache row, the keys split across jobs.  The choice is made at run time
- * from S, so the call reads the same at every length.  Its scratch bounds: */
+ * each cache row, the keys split across jobs.  An int8 cache's rows are read back
+ * to float inside the kernels (a tile or one row at a time).  The choice is made
+ * at run time from S, so the call reads the same at every length.  Its scratch
+ * bounds: */
 enum { KV_RD = 4096, KV_PART = 16384 }; /* TFX_KV_RD; floats of split partials */
 
 static void emit_fused(TfxCEmit *e, const KvP *p, const char *Q, const char *Y) {
@@ -249,17 +227,18 @@ static void emit_fused(TfxCEmit *e, const KvP *p, const char *Q, const char *Y) 
   char sbuf[64];
   tfx_c_need(e, TFX_HELP_ATTN);
   tfx_c_line(e, "float part[%lld];", LL(split * p->Hq * (p->Dv + 2)));
-  tfx_c_line(e, "tfx_kv_args a = {%s, kc, vc, %s, part, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, 1, %s};", Q, Y,
-             LL(p->Hq), LL(p->Hkv), LL(p->S), LL(p->N), LL(p->P), LL(p->Dk), LL(p->Dv), LL(p->window),
-             tfx_c_float(sbuf, p->scale));
+  tfx_c_line(e, "tfx_kv_args a = {%s, %s, %s, part, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, 1, %s, %s};", Q,
+             p->int8 ? "NULL, NULL" : "kc, vc", Y, LL(p->Hq), LL(p->Hkv), LL(p->S), LL(p->N), LL(p->P), LL(p->Dk),
+             LL(p->Dv), LL(p->window), tfx_c_float(sbuf, p->scale),
+             p->int8 ? "kc, vc, ks, vs" : "NULL, NULL, NULL, NULL");
   tfx_c_line(e, "tfx_kv_attn(tfx_pp, &a, %lld);", LL(split));
 }
 
-/* Generated code: store the new rows, then for each KV head and query row run an
- * online (one-pass) softmax for the R query heads of the group together, so each
- * cache row is read once per group.  With int8 the rows are quantised as they
- * are stored and dequantised inside the score and weighted-sum loops (the row's
- * scale applied once per dot product / per weight), never copied back to float.
+/* Generated code: store the new rows (int8: tfx_kv_put8, the reference's round
+ * trip), then attend through tfx_kv_attn when its scratch bounds allow, else
+ * through loops printed here: for each KV head and query row an online (one-pass)
+ * softmax for the R query heads of the group together, so each cache row is read
+ * once per group, an int8 row's scale applied once per dot product / per weight.
  * Every literal that depends on S or P is printed as a plain decimal integer (S,
  * P, S*Dk, S*Dv); no branch is decided here from their values. */
 TfxStatus tfx_kvcache_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
@@ -294,10 +273,12 @@ TfxStatus tfx_kvcache_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   tfx_c_line(e, "for (int64_t kh = 0; kh < %lld; kh++)", LL(p.Hkv));
   tfx_c_line(e, "  for (int64_t i = 0; i < %lld; i++) {", LL(p.S));
   if (p.int8) {
-    tfx_c_indent(e, 2);
-    emit_quantise(e, &p, K, Dk, "kc", "ks");
-    emit_quantise(e, &p, V, Dv, "vc", "vs");
-    tfx_c_indent(e, -2);
+    tfx_c_need(e, TFX_HELP_ATTN);
+    tfx_c_line(e, "    const int64_t row = kh * %lld + %lld + i;", LL(N), LL(p.P));
+    tfx_c_line(e, "    tfx_kv_put8(%s + kh * %lld + i * %lld, %lld, kc + row * %lld, ks + row);", K, LL(p.S * Dk), LL(Dk),
+               LL(Dk), LL(Dk));
+    tfx_c_line(e, "    tfx_kv_put8(%s + kh * %lld + i * %lld, %lld, vc + row * %lld, vs + row);", V, LL(p.S * Dv), LL(Dv),
+               LL(Dv), LL(Dv));
   } else {
     tfx_c_line(e, "    memcpy(kc + (kh * %lld + %lld + i) * %lld, %s + kh * %lld + i * %lld, sizeof(float) * %lld);",
                LL(N), LL(p.P), LL(Dk), K, LL(p.S * Dk), LL(Dk), LL(Dk));
@@ -305,7 +286,7 @@ TfxStatus tfx_kvcache_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
                LL(N), LL(p.P), LL(Dv), V, LL(p.S * Dv), LL(Dv), LL(Dv));
   }
   tfx_c_line(e, "  }");
-  if (!p.int8 && R <= 64 && R * Dk <= KV_RD && R * Dv <= KV_RD) {
+  if (R <= 64 && R * Dk <= KV_RD && R * Dv <= KV_RD) {
     emit_fused(e, &p, Q, Y);
     tfx_c_close(e, 1);
     return TFX_OK;

@@ -116,7 +116,8 @@ static void reference(const Cfg *c, int64_t T, const float *q, const float *k, c
   const int64_t R = c->hq / c->hkv;
   for (int64_t h = 0; h < c->hq; h++)
     for (int64_t i = 0; i < T; i++) {
-      double w[64], mx = -INFINITY, sum = 0;
+      double *w = malloc(sizeof(double) * (size_t)T), mx = -INFINITY, sum = 0;
+      if (!w) abort();
       for (int64_t j = 0; j <= i; j++) {
         w[j] = -INFINITY;
         if (c->window && i - j >= c->window) continue;
@@ -131,6 +132,7 @@ static void reference(const Cfg *c, int64_t T, const float *q, const float *k, c
         for (int64_t j = 0; j <= i; j++) a += w[j] / sum * v[(h / R * T + j) * c->dv + d];
         y[(h * T + i) * c->dv + d] = a;
       }
+      free(w);
     }
 }
 
@@ -323,11 +325,16 @@ static void print_array(FILE *f, const char *name, const float *x, int64_t n) {
 static void print_helpers(FILE *f) {
   fputs("#if defined(__GNUC__) || defined(__clang__)\n#define TFX_MAYBE_UNUSED __attribute__((unused))\n"
         "#else\n#define TFX_MAYBE_UNUSED\n#endif\n", f);
+  tfx_c_print_simd(f);
   tfx_c_print_pool(f, 1);
   tfx_c_print_math(f);
   tfx_c_print_sgemm(f);
   tfx_c_print_attn(f);
 }
+
+/* Flags for the generated test programs: "" (portable), then "-march=native"
+ * where this machine has AVX2 and FMA, so the kernels' vector paths run too. */
+static const char *base_arch = "";
 
 /* Prefill 3 tokens then decode 1 through the generated code; compare with the
  * reference over 4 rows and check the cache block's neighbours stay untouched. */
@@ -388,7 +395,7 @@ static void test_emit(const Cfg *base) {
           (long long)total, (long long)(c.hq * 3 * c.dv), (long long)(c.hq * c.dv), (long long)total,
           (long long)(c.hq * 3 * c.dv), (long long)(c.hq * c.dv), (long long)lo, (long long)hi, (long long)total);
   fclose(f);
-  snprintf(cmd, sizeof cmd, "cc -std=c99 -O1 -Wall -Wextra -Werror -o %s %s -lm", exe, src);
+  snprintf(cmd, sizeof cmd, "cc -std=c99 -O1 %s -Wall -Wextra -Werror -o %s %s -lm", base_arch, exe, src);
   int rc = system(cmd);
   CHECK(rc == 0);
   if (rc == 0) {
@@ -496,6 +503,89 @@ static void test_long_decode(void) {
   free(b);
 }
 
+/* Prefill P = N - 1 rows, then decode row P, through the generated code (the
+ * tiled kernel over several key tiles and query blocks, then a decode step over
+ * two key splits), against attention computed here in double over all N rows
+ * (with int8, over the rows after this file's round trip).  The program makes
+ * its data with the generator above, as the test does. */
+static void test_long(bool int8, int64_t window) {
+  enum { N = 600, P = N - 1, HQ = 10, HKV = 2, DK = 24, DV = 20 }; /* DV: 16 + a remainder of 4 */
+  Cfg c = BASE;
+  c.hq = HQ, c.hkv = HKV, c.dk = DK, c.dv = DV, c.max_seq = N, c.kv_offset = 0, c.window = window;
+  c.kv_int8 = int8;
+  char *b0 = emit_body(&c, P, 0), *b1 = emit_body(&c, 1, P);
+  char dir[] = "/tmp/tfx_kvlong_XXXXXX", src[128], exe[128], cmd[512];
+  CHECK(b0 && b1);
+  if (!b0 || !b1 || !mkdtemp(dir)) {
+    free(b0), free(b1);
+    return;
+  }
+  snprintf(src, sizeof src, "%s/long.c", dir), snprintf(exe, sizeof exe, "%s/long", dir);
+  FILE *f = fopen(src, "w");
+  CHECK(f != NULL);
+  if (!f) return;
+  const int64_t kv_floats = int8 ? int8_block(&c) / 4 : HKV * N * (DK + DV);
+  fprintf(f, "#include <stdint.h>\n#include <string.h>\n#include <math.h>\n#include <float.h>\n#include <stdio.h>\n\n");
+  print_helpers(f);
+  fprintf(f, "static float lcg(uint32_t *s) {\n  *s = *s * 1664525u + 1013904223u;\n"
+             "  return (float)((*s >> 8) & 0xffffu) / 65536.0f * 2.0f - 1.0f;\n}\n");
+  fprintf(f, "static void step0(float *tfx_kv, const float *q, const float *k, const float *v, float *y) {\n"
+             "  tfx_pool *const tfx_pp = NULL;\n  (void)tfx_pp;\n%s}\n", b0);
+  fprintf(f, "static void step1(float *tfx_kv, const float *q, const float *k, const float *v, float *y) {\n"
+             "  tfx_pool *const tfx_pp = NULL;\n  (void)tfx_pp;\n%s}\n", b1);
+  /* q [HQ][N][DK], k [HKV][N][DK], v [HKV][N][DV]; step0 takes rows 0..P-1, step1 row P */
+  fprintf(f,
+          "static void split(const float *x, int H, int D, float *x0, float *x1) {\n"
+          "  for (int h = 0; h < H; h++) {\n"
+          "    memcpy(x0 + h * %d * D, x + h * %d * D, sizeof(float) * %d * D);\n"
+          "    memcpy(x1 + h * D, x + (h * %d + %d) * D, sizeof(float) * D);\n"
+          "  }\n}\n",
+          P, N, P, N, P);
+  fprintf(f,
+          "int main(void) {\n"
+          "  static float kv[%lld], q[%d], k[%d], v[%d], q0[%d], k0[%d], v0[%d], q1[%d], k1[%d], v1[%d], y0[%d], y1[%d];\n"
+          "  uint32_t s = 11;\n  int i;\n"
+          "  for (i = 0; i < %d; i++) q[i] = 2.0f * lcg(&s);\n"
+          "  for (i = 0; i < %d; i++) k[i] = lcg(&s);\n  for (i = 0; i < %d; i++) v[i] = lcg(&s);\n"
+          "  split(q, %d, %d, q0, q1), split(k, %d, %d, k0, k1), split(v, %d, %d, v0, v1);\n"
+          "  step0(kv, q0, k0, v0, y0);\n  step1(kv, q1, k1, v1, y1);\n"
+          "  for (i = 0; i < %d; i++) printf(\"%%a\\n\", (double)y0[i]);\n"
+          "  for (i = 0; i < %d; i++) printf(\"%%a\\n\", (double)y1[i]);\n  return 0;\n}\n",
+          (long long)kv_floats, HQ * N * DK, HKV * N * DK, HKV * N * DV, HQ * P * DK, HKV * P * DK, HKV * P * DV, HQ * DK,
+          HKV * DK, HKV * DV, HQ * P * DV, HQ * DV, HQ * N * DK, HKV * N * DK, HKV * N * DV, HQ, DK, HKV, DK, HKV, DV,
+          HQ * P * DV, HQ * DV);
+  fclose(f);
+  static float q[HQ * N * DK], k[HKV * N * DK], v[HKV * N * DV];
+  static double ref[HQ * N * DV];
+  uint32_t st = 11;
+  for (int i = 0; i < HQ * N * DK; i++) q[i] = 2.0f * lcg(&st);
+  for (int i = 0; i < HKV * N * DK; i++) k[i] = lcg(&st);
+  for (int i = 0; i < HKV * N * DV; i++) v[i] = lcg(&st);
+  if (int8) round_trip(k, HKV * N, DK), round_trip(v, HKV * N, DV);
+  reference(&c, N, q, k, v, ref);
+  snprintf(cmd, sizeof cmd, "cc -std=c99 -O2 %s -Wall -Wextra -Werror -o %s %s -lm", base_arch, exe, src);
+  int rc = system(cmd);
+  CHECK(rc == 0);
+  FILE *p = rc == 0 ? popen(exe, "r") : NULL;
+  double worst = 0;
+  int got = 0;
+  char line[64];
+  for (int i = 0; p && i < HQ * N * DV && fgets(line, sizeof line, p); i++, got++) {
+    /* y0 [HQ][P][DV], then y1 [HQ][1][DV] (row P) */
+    const int h = i < HQ * P * DV ? i / (P * DV) : (i - HQ * P * DV) / DV;
+    const int r = i < HQ * P * DV ? i / DV % P : P;
+    worst = fmax(worst, fabs(strtod(line, NULL) - ref[(h * N + r) * DV + i % DV]));
+  }
+  if (p) CHECK(pclose(p) == 0);
+  CHECK(got == HQ * N * DV);
+  CHECK(worst < 1e-5);
+  if (worst >= 1e-5 || got != HQ * N * DV)
+    fprintf(stderr, "long prefill + decode (int8 %d, window %lld, %s): worst error %g, %d values (kept %s)\n", int8,
+            (long long)window, base_arch, worst, got, dir);
+  else unlink(exe), unlink(src), rmdir(dir);
+  free(b0), free(b1);
+}
+
 int main(void) {
   test_infer();
   test_eval(0, false);
@@ -524,6 +614,13 @@ int main(void) {
   test_structure(&c);
   test_emit(&c);
   test_long_decode();
+  /* the kernels' portable loops, then their vector paths where this machine has them */
+  for (int arch = 0; arch < (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 2 : 1); arch++) {
+    base_arch = arch ? "-march=native" : "";
+    test_long(false, 0);
+    test_long(true, 0);
+    test_long(true, 100);
+  }
   if (failures) fprintf(stderr, "test_kvcache: %d failure(s)\n", failures);
   else printf("test_kvcache: ok\n");
   return failures != 0;
