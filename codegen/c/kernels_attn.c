@@ -14,11 +14,14 @@
  * tfx_parallel; no job's arithmetic depends on the split, so results are the same
  * bits for any thread count.
  *
- * tfx_kv_attn (KvAttention over a float32 cache): several rows (prefill) go to
+ * tfx_kv_attn (KvAttention over the cache): several rows (prefill) go to
  * tfx_attn, causal from the cache position P; a single-row step (decode) runs,
  * per KV head, the R query heads of its group together so each cache row is read
  * once, with 8-wide dot products and axpys, the keys split across jobs and the
- * partial (max, sum, accumulator) triples merged afterwards.
+ * partial (max, sum, accumulator) triples merged afterwards.  An int8 cache
+ * (tfx_kv_put8 stores a row) is read back to float a tile (prefill: tiles of
+ * TFX_ATTN_BK8 keys, K as it is packed, V into the packing buffer) or a row
+ * (decode) at a time, never as a whole.
  *
  * Scratch is fixed-size stack arrays (no array is sized by a sequence length), and
  * everything that depends on a length is a run-time argument, so the calling code
