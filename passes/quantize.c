@@ -9,7 +9,9 @@
  *         spread over its range [min, max] (offset = min + 8 scale)
  * Each scale is max|w| / 127 (/ 7) (asym: the range / 15) shrunk by the ratio
  * (down to 0.8 for int8, 0.5 for int4) that minimises the group's squared
- * error, each input channel's
+ * error.  A product's scales and offsets are stored as bfloat16 (design note
+ * 13): each candidate is rounded to it before q is chosen, so q is the best for
+ * the value stored.  The error is weighted per input channel: each one's
  * error weighted by the calibration energy E[x_k^2] of the activation it
  * multiplies (unweighted without statistics).  With statistics the weight is
  * also rescaled first (AWQ): W diag(s) with s_k = mean|x_k|^alpha is quantised
@@ -212,10 +214,22 @@ int tfx_quant_calib_gptq(const TfxQuantCalib *c, const char *weight) {
 typedef struct {
   int bits, lo, hi; /* q in [lo, hi] */
   bool asym;        /* w = q * scale + offset per group (else offset 0) */
+  bool bf16;        /* scales and offsets rounded to bfloat16 as they are chosen */
   int64_t N, K, G, ng;
   double min_ratio; /* smallest clipping ratio tried */
   int steps;        /* ratios tried between 1 and min_ratio: 0 for max|w| alone */
 } QFormat;
+
+/* x as the format stores it */
+static float stored(const QFormat *f, float x) { return f->bf16 ? tfx_bf16_to_f32(tfx_f32_to_bf16(x)) : x; }
+
+/* the bfloat16 value d steps from bfloat16 x (d < 0: towards minus infinity) */
+static float bf16_step(float x, int d) {
+  uint16_t h = tfx_f32_to_bf16(x);
+  for (; d > 0; d--) h = (uint16_t)(h & 0x8000u ? (h == 0x8000u ? 1u : h - 1u) : h + 1u);
+  for (; d < 0; d++) h = (uint16_t)(h & 0x8000u ? h + 1u : (h == 0 ? 0x8001u : h - 1u));
+  return tfx_bf16_to_f32(h);
+}
 
 static int qround(float v, const QFormat *f) {
   if (v < (float)f->lo) v = (float)f->lo;
@@ -241,7 +255,9 @@ static double group_error(const QFormat *f, const float *w, const double *imp, f
  * error, and the quantised values in q.  Symmetric: scale = max|w| / hi times
  * a ratio from 1 down to min_ratio.  Asymmetric: the range [min w, max w]
  * shrunk about its middle by the same ratios, scale = range / (hi - lo) and
- * off = its bottom - lo * scale, so that q = lo stands for the bottom. */
+ * off = its bottom - lo * scale, so that q = lo stands for the bottom.  A
+ * constant group is its offset alone (scale 0), or with bfloat16 the offset
+ * rounded and the rest as one step of the scale (q = 1). */
 static float quant_group(const QFormat *f, const float *w, const double *imp, int8_t *q, float *off) {
   float amax = 0, wmin = w[0], wmax = w[0];
   for (int64_t k = 0; k < f->G; k++) {
@@ -250,10 +266,11 @@ static float quant_group(const QFormat *f, const float *w, const double *imp, in
     if (w[k] > wmax) wmax = w[k];
   }
   *off = 0;
-  if (f->asym ? wmax == wmin : amax == 0) { /* a constant group: the offset alone */
-    memset(q, 0, (size_t)f->G);
-    if (f->asym) *off = wmin;
-    return 0;
+  if (f->asym ? wmax == wmin : amax == 0) { /* a constant group */
+    const float rest = f->asym ? wmin - stored(f, wmin) : 0.0f;
+    memset(q, rest != 0, (size_t)f->G);
+    if (f->asym) *off = stored(f, wmin);
+    return stored(f, rest);
   }
   float best_scale = 0, best_off = 0;
   double best = INFINITY;
@@ -262,13 +279,23 @@ static float quant_group(const QFormat *f, const float *w, const double *imp, in
     float cand, coff = 0;
     if (f->asym) {
       double mid = 0.5 * ((double)wmax + wmin), half = 0.5 * ((double)wmax - wmin) * ratio;
-      cand = (float)(2 * half / (f->hi - f->lo));
-      coff = (float)(mid - half - f->lo * (double)cand);
+      cand = stored(f, (float)(2 * half / (f->hi - f->lo)));
+      coff = stored(f, (float)(mid - half - f->lo * (double)cand));
     } else {
-      cand = (float)(amax * ratio / f->hi);
+      cand = stored(f, (float)(amax * ratio / f->hi));
     }
     double err = group_error(f, w, imp, cand, coff, NULL);
     if (err < best) best = err, best_scale = cand, best_off = coff;
+  }
+  if (f->bf16 && f->steps) { /* the stored values are a grid: its neighbours of the best */
+    const float s0 = best_scale, o0 = best_off;
+    for (int ds = -3; ds <= 3; ds++)
+      for (int dz = f->asym ? -2 : 0; dz <= (f->asym ? 2 : 0); dz++) {
+        const float cand = bf16_step(s0, ds), coff = bf16_step(o0, dz);
+        if (!(cand > 0) || (ds == 0 && dz == 0)) continue;
+        double err = group_error(f, w, imp, cand, coff, NULL);
+        if (err < best) best = err, best_scale = cand, best_off = coff;
+      }
   }
   group_error(f, w, imp, best_scale, best_off, q);
   *off = best_off;
@@ -509,13 +536,24 @@ void tfx_quant_matrix(const float *w, int64_t N, int64_t K, int bits, int64_t gr
   free(imp);
 }
 
+/* A float32 tensor whose values are bfloat16 already as a bfloat16 tensor, in place. */
+static void to_bf16(TfxTensor *t) {
+  const int64_t n = tfx_numel(t->rank, t->dims);
+  uint16_t *h = xcalloc((size_t)(n > 0 ? n : 1), sizeof *h);
+  for (int64_t i = 0; i < n; i++) h[i] = tfx_f32_to_bf16(((const float *)t->data)[i]);
+  free(t->data);
+  t->data = h, t->dtype = TFX_BF16;
+}
+
 /* Quantise weight wv (float32 2-D, [K, N] or, when trans, [N, K]) into m's
- * malloc'd tensors; group 0: one group per output channel; asym: offsets too. */
+ * malloc'd tensors; group 0: one group per output channel; asym: offsets too;
+ * bf16: scales and offsets as bfloat16 (WeightQMatMul's), else float32. */
 static void quantise(const TfxGraph *g, uint32_t wv, bool trans, int bits, bool asym, int64_t group,
-                     const WStats *st, bool gptq, Memo *m) {
+                     const WStats *st, bool gptq, bool bf16, Memo *m) {
   const TfxTensor *w = g->values[wv].konst;
   int64_t K = trans ? w->dims[1] : w->dims[0], N = trans ? w->dims[0] : w->dims[1];
   QFormat f = qformat(bits, asym, N, K, group);
+  f.bf16 = bf16;
   const float *src = w->data;
   float *wt = xcalloc((size_t)(N * K), sizeof *wt); /* [N, K] */
   for (int64_t n = 0; n < N; n++)
@@ -528,6 +566,10 @@ static void quantise(const TfxGraph *g, uint32_t wv, bool trans, int bits, bool 
     m->o.data = xcalloc((size_t)(N * f.ng), sizeof(float));
   }
   quant_search(&f, wt, st && st->K == K ? st : NULL, gptq, m, q, m->s.data, m->o.data);
+  if (bf16) {
+    to_bf16(&m->s);
+    if (m->o.data) to_bf16(&m->o);
+  }
   if (bits == 8) {
     m->q = (TfxTensor){.dtype = TFX_I8, .rank = 2, .dims = {N, K}, .data = q};
   } else {
@@ -664,7 +706,7 @@ static TfxStatus quantize_tables(TfxGraph *g, const TfxQuantOptions *q, int64_t 
         memo->m = xrealloc(memo->m, sizeof *memo->m * (size_t)(memo->n_m + 1));
         m = &memo->m[memo->n_m++];
         *m = (Memo){.weight = xstrdup(tname), .trans = true, .bits = 8, .group = -1 - gq};
-        quantise(g, tv, true, 8, false, gq, NULL, false, m);
+        quantise(g, tv, true, 8, false, gq, NULL, false, false, m);
       }
       done_v = tv;
       done_q = add_const(g, tname, ".q8", &m->q);
@@ -756,7 +798,7 @@ TfxStatus tfx_pass_quantize_weights(TfxGraph *g, const TfxQuantOptions *q, const
         memo->m = xrealloc(memo->m, sizeof *memo->m * (size_t)(memo->n_m + 1));
         m = &memo->m[memo->n_m++];
         *m = (Memo){.weight = xstrdup(wname), .trans = c.trans, .bits = bits, .group = gq};
-        quantise(g, c.w, c.trans, bits, q->asym && bits == 4, gq, find_stats(q->stats, wname), !q->no_gptq, m);
+        quantise(g, c.w, c.trans, bits, q->asym && bits == 4, gq, find_stats(q->stats, wname), !q->no_gptq, true, m);
       }
       slot[0] = add_const(g, wname, bits == 8 ? ".q8" : ".q4", &m->q);
       slot[1] = add_const(g, wname, ".scale", &m->s);

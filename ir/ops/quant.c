@@ -6,12 +6,13 @@
  *   wq     bits 8: int8  [N, K]      q in [-127, 127]
  *          bits 4: uint8 [N, K/2]    two nibbles per byte, low nibble = even k,
  *                                    each holding q + 8 with q in [-8, 7]
- *   scales float32 [N] (bits 8 without a group) or [N, K/group] (attribute group;
- *          bits 4 always has one, 32 by default)
+ *   scales bfloat16 [N] (bits 8 without a group) or [N, K/group] (attribute group;
+ *          bits 4 always has one, 32 by default): 2 bytes, not 4, beside 16 bytes
+ *          of an int4 group of 32 (design note 13)
  *   bias   optional float32 [N]
  *   xs     optional float32 [K]: x[m, k] is read as x[m, k] * xs[k] (the inverse of
  *          the activation-aware rescaling the weight was quantised with)
- *   offsets optional, bits 4 only: float32 [N, K/group], the weight of q being
+ *   offsets optional, bits 4 only: bfloat16 [N, K/group], the weight of q being
  *          q * scale + offset (asymmetric: the group's minimum is offset - 8 scale)
  *   y      float32 [..., N],  y[m, n] = sum_g (scale[n, g] * (sum_{k in g} x[m, k] xs[k] q[n, k])
  *                                             + offset[n, g] * sum_{k in g} x[m, k] xs[k]) + bias[n]
@@ -72,7 +73,7 @@ static TfxStatus q_shape(TfxGraph *g, const TfxNode *n, QShape *s) {
   if (x->dtype != TFX_F32) return tfx_node_error(g, n, "x must be float32, got %s", tfx_dtype_name(x->dtype));
   if (x->rank < 1) return tfx_node_error(g, n, "x must have rank >= 1");
   if (w->rank != 2) return tfx_node_error(g, n, "wq must be 2-D [N, K]");
-  if (sc->dtype != TFX_F32) return tfx_node_error(g, n, "scales must be float32");
+  if (sc->dtype != TFX_BF16) return tfx_node_error(g, n, "scales must be bfloat16, got %s", tfx_dtype_name(sc->dtype));
   s->K = x->dims[x->rank - 1];
   s->N = w->dims[0];
   s->M = tfx_numel(x->rank - 1, x->dims);
@@ -88,7 +89,7 @@ static TfxStatus q_shape(TfxGraph *g, const TfxNode *n, QShape *s) {
     s->group = s->K;
     s->n_groups = 1;
     if (tfx_numel(sc->rank, sc->dims) != s->N || sc->rank > 2)
-      return tfx_node_error(g, n, "bits 8: scales must hold one float per output channel (%lld)", (long long)s->N);
+      return tfx_node_error(g, n, "bits 8: scales must hold one value per output channel (%lld)", (long long)s->N);
   } else {
     if (s->group < 2 || s->group % 2 || s->K % s->group)
       return tfx_node_error(g, n, "group %lld must be even and divide K=%lld", (long long)s->group, (long long)s->K);
@@ -106,9 +107,9 @@ static TfxStatus q_shape(TfxGraph *g, const TfxNode *n, QShape *s) {
     return tfx_node_error(g, n, "xs must be float32 [K] = [%lld]", (long long)s->K);
   const TfxValue *off = tfx_node_in(g, n, 7);
   s->has_off = off != NULL;
-  if (off && (s->bits != 4 || off->dtype != TFX_F32 || off->rank != 2 || off->dims[0] != s->N ||
+  if (off && (s->bits != 4 || off->dtype != TFX_BF16 || off->rank != 2 || off->dims[0] != s->N ||
               off->dims[1] != s->n_groups))
-    return tfx_node_error(g, n, "offsets must be float32 [N, K/group] = [%lld, %lld], with int4 weights",
+    return tfx_node_error(g, n, "offsets must be bfloat16 [N, K/group] = [%lld, %lld], with int4 weights",
                           (long long)s->N, (long long)s->n_groups);
   const TfxValue *xq = tfx_node_in(g, n, 5), *xd = tfx_node_in(g, n, 6);
   s->block = 0;
@@ -145,12 +146,19 @@ static int q_at(const QShape *s, const TfxTensor *w, int64_t n, int64_t k) {
   return (int)((k & 1) ? byte >> 4 : byte & 15) - 8;
 }
 
-static TfxStatus mm_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in, TfxTensor *out) {
-  QShape s;
-  if (q_shape(g, n, &s)) return TFX_ERR;
-  const float *x = in[0]->data, *sc = in[2]->data, *b = n->n_inputs > 3 && in[3] ? in[3]->data : NULL;
+/* A bfloat16 tensor's n values as floats (malloc'd; NULL when out of memory). */
+static float *widen(const TfxTensor *t, int64_t n) {
+  float *f = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
+  for (int64_t i = 0; f && i < n; i++) f[i] = tfx_bf16_to_f32(((const uint16_t *)t->data)[i]);
+  return f;
+}
+
+/* The product, with the scales (and offsets) as floats. */
+static TfxStatus mm_eval_f(const QShape *sp, const TfxNode *n, const TfxTensor *const *in, const float *sc,
+                           const float *of, TfxTensor *out) {
+  const QShape s = *sp;
+  const float *x = in[0]->data, *b = n->n_inputs > 3 && in[3] ? in[3]->data : NULL;
   const float *xs = n->n_inputs > 4 && in[4] ? in[4]->data : NULL;
-  const float *of = s.has_off ? in[7]->data : NULL;
   float *y = out[0].data;
   if (s.block) { /* integer activations: exact sums per block */
     const int8_t *xq = in[5]->data;
@@ -185,6 +193,19 @@ static TfxStatus mm_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
       y[m * s.N + j] = (float)acc;
     }
   return TFX_OK;
+}
+
+static TfxStatus mm_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in, TfxTensor *out) {
+  QShape s;
+  if (q_shape(g, n, &s)) return TFX_ERR;
+  float *sc = widen(in[2], s.N * s.n_groups), *of = s.has_off ? widen(in[7], s.N * s.n_groups) : NULL;
+  if (!sc || (s.has_off && !of)) {
+    free(sc), free(of);
+    return tfx_node_error(g, n, "out of memory");
+  }
+  TfxStatus st = mm_eval_f(&s, n, in, sc, of, out);
+  free(sc), free(of);
+  return st;
 }
 
 /* A call into tfx_qmm (codegen/c/kernels_quant.c), which takes its shapes at run

@@ -34,6 +34,13 @@ static uint32_t konst(TfxGraph *g, const char *name, TfxDtype dt, int rank, cons
 
 static float *fdata(TfxGraph *g, uint32_t v) { return g->values[v].konst->data; }
 
+/* Element i of a bfloat16 tensor (WeightQMatMul's scales and offsets), and
+ * setting one of a bfloat16 constant (rounded to nearest). */
+static float bget(const TfxTensor *t, int64_t i) { return tfx_bf16_to_f32(((const uint16_t *)t->data)[i]); }
+static void bset(TfxGraph *g, uint32_t v, int64_t i, float x) {
+  ((uint16_t *)g->values[v].konst->data)[i] = tfx_f32_to_bf16(x);
+}
+
 static void set_int_attrs(TfxGraph *g, TfxNode *n, const char *a, int64_t va, const char *b, int64_t vb) {
   TfxAttr *at = tfx_graph_alloc(g, 2 * sizeof *at);
   at[0].name = a, at[0].kind = TFX_ATTR_INT, at[0].i = va;
@@ -84,11 +91,11 @@ static void test_eval_int8(void) {
   enum { M = 3, K = 8, N = 5 };
   uint32_t x = input(g, "x", TFX_F32, 2, (int64_t[]){M, K});
   uint32_t w = konst(g, "w", TFX_I8, 2, (int64_t[]){N, K});
-  uint32_t s = konst(g, "s", TFX_F32, 1, (int64_t[]){N});
+  uint32_t s = konst(g, "s", TFX_BF16, 1, (int64_t[]){N});
   uint32_t b = konst(g, "b", TFX_F32, 1, (int64_t[]){N});
   int8_t *q = g->values[w].konst->data;
   for (int i = 0; i < N * K; i++) q[i] = (int8_t)((i * 37) % 255 - 127);
-  for (int j = 0; j < N; j++) fdata(g, s)[j] = 0.01f * (float)(j + 1), fdata(g, b)[j] = (float)j - 2;
+  for (int j = 0; j < N; j++) bset(g, s, j, 0.01f * (float)(j + 1)), fdata(g, b)[j] = (float)j - 2;
   uint32_t y = node(g, TFX_OP_WeightQMatMul, "qmm", 4, (uint32_t[]){x, w, s, b}, "y");
   set_int_attrs(g, &g->nodes[0], "bits", 8, NULL, 0);
   CHECK(infer_all(g));
@@ -100,7 +107,7 @@ static void test_eval_int8(void) {
     for (int j = 0; j < N; j++) {
       double acc = 0;
       for (int k = 0; k < K; k++) acc += ((float *)xt.data)[m * K + k] * q[j * K + k];
-      double want = acc * fdata(g, s)[j] + fdata(g, b)[j];
+      double want = acc * bget(g->values[s].konst, j) + fdata(g, b)[j];
       CHECK(fabs(((float *)out.data)[m * N + j] - want) < 1e-5);
     }
   /* a bad layout is a node error, not a crash */
@@ -121,11 +128,11 @@ static void test_eval_xs(void) {
   enum { M = 2, K = 32, N = 3, G = 16 };
   uint32_t x = input(g, "x", TFX_F32, 2, (int64_t[]){M, K});
   uint32_t w = konst(g, "w", TFX_I8, 2, (int64_t[]){N, K});
-  uint32_t s = konst(g, "s", TFX_F32, 2, (int64_t[]){N, K / G});
+  uint32_t s = konst(g, "s", TFX_BF16, 2, (int64_t[]){N, K / G});
   uint32_t xs = konst(g, "xs", TFX_F32, 1, (int64_t[]){K});
   int8_t *q = g->values[w].konst->data;
   for (int i = 0; i < N * K; i++) q[i] = (int8_t)((i * 53) % 255 - 127);
-  for (int i = 0; i < N * K / G; i++) fdata(g, s)[i] = 0.01f * (float)(i + 1);
+  for (int i = 0; i < N * K / G; i++) bset(g, s, i, 0.01f * (float)(i + 1));
   for (int k = 0; k < K; k++) fdata(g, xs)[k] = 0.25f * (float)(k % 5 + 1);
   node(g, TFX_OP_WeightQMatMul, "qmm", 5, (uint32_t[]){x, w, s, TFX_NONE, xs}, "y");
   set_int_attrs(g, &g->nodes[0], "bits", 8, "group", G);
@@ -137,7 +144,7 @@ static void test_eval_xs(void) {
     for (int j = 0; j < N; j++) {
       double want = 0;
       for (int k = 0; k < K; k++)
-        want += ((float *)xt.data)[m * K + k] * fdata(g, xs)[k] * q[j * K + k] * fdata(g, s)[j * (K / G) + k / G];
+        want += ((float *)xt.data)[m * K + k] * fdata(g, xs)[k] * q[j * K + k] * bget(g->values[s].konst, j * (K / G) + k / G);
       CHECK(fabs(((float *)out.data)[m * N + j] - want) < 1e-5);
     }
   /* xs of the wrong length is a node error */
@@ -159,7 +166,7 @@ static void test_eval_int4(int64_t G, bool offsets) {
   int64_t ng = K / G;
   uint32_t x = input(g, "x", TFX_F32, 3, (int64_t[]){1, M, K});
   uint32_t w = konst(g, "w", TFX_U8, 2, (int64_t[]){N, K / 2});
-  uint32_t s = konst(g, "s", TFX_F32, 2, (int64_t[]){N, ng});
+  uint32_t s = konst(g, "s", TFX_BF16, 2, (int64_t[]){N, ng});
   int qv[N][K];
   uint8_t *pk = g->values[w].konst->data;
   for (int j = 0; j < N; j++)
@@ -167,9 +174,9 @@ static void test_eval_int4(int64_t G, bool offsets) {
       qv[j][k] = (j * 7 + k * 3) % 16 - 8;
       pk[j * K / 2 + k / 2] |= (uint8_t)((qv[j][k] + 8) << (k % 2 * 4));
     }
-  for (int i = 0; i < N * ng; i++) fdata(g, s)[i] = 0.05f * (float)(i % 5 + 1);
-  uint32_t o = konst(g, "o", TFX_F32, 2, (int64_t[]){N, ng});
-  for (int i = 0; i < N * ng; i++) fdata(g, o)[i] = 0.03f * (float)(i % 7 - 3);
+  for (int i = 0; i < N * ng; i++) bset(g, s, i, 0.05f * (float)(i % 5 + 1));
+  uint32_t o = konst(g, "o", TFX_BF16, 2, (int64_t[]){N, ng});
+  for (int i = 0; i < N * ng; i++) bset(g, o, i, 0.03f * (float)(i % 7 - 3));
   uint32_t y = node(g, TFX_OP_WeightQMatMul, "qmm", offsets ? 8 : 3,
                     (uint32_t[]){x, w, s, TFX_NONE, TFX_NONE, TFX_NONE, TFX_NONE, o}, "y");
   set_int_attrs(g, &g->nodes[0], "bits", 4, "group", G);
@@ -183,14 +190,14 @@ static void test_eval_int4(int64_t G, bool offsets) {
       double want = 0;
       for (int k = 0; k < K; k++) {
         int64_t gi = j * ng + k / G;
-        want += ((float *)xt.data)[m * K + k] * (qv[j][k] * fdata(g, s)[gi] + (offsets ? fdata(g, o)[gi] : 0.0f));
+        want += ((float *)xt.data)[m * K + k] * (qv[j][k] * bget(g->values[s].konst, gi) + (offsets ? bget(g->values[o].konst, gi) : 0.0f));
       }
       CHECK(fabs(((float *)out.data)[m * N + j] - want) < 1e-4);
     }
   if (offsets) { /* offsets of the wrong shape, or with int8 weights, are node errors */
     g->values[o].dims[1] = ng + 1;
     CHECK(tfx_ops[TFX_OP_WeightQMatMul].infer(g, &g->nodes[0]) == TFX_ERR);
-    CHECK(d.text && strstr(d.text, "offsets must be float32 [N, K/group]"));
+    CHECK(d.text && strstr(d.text, "offsets must be bfloat16 [N, K/group]"));
   }
   tfx_tensor_free_data(&out);
   free(xt.data);
@@ -256,16 +263,16 @@ static void test_eval_int_acts(int bits, bool offsets) {
   const int64_t G = bits == 8 ? K : 16, ng = K / G;
   uint32_t xh = input(g, "xhat", TFX_F32, 2, (int64_t[]){M, K});
   uint32_t w = konst(g, "w", bits == 8 ? TFX_I8 : TFX_U8, 2, (int64_t[]){N, bits == 8 ? K : K / 2});
-  uint32_t s = bits == 8 ? konst(g, "s", TFX_F32, 1, (int64_t[]){N}) : konst(g, "s", TFX_F32, 2, (int64_t[]){N, ng});
+  uint32_t s = bits == 8 ? konst(g, "s", TFX_BF16, 1, (int64_t[]){N}) : konst(g, "s", TFX_BF16, 2, (int64_t[]){N, ng});
   uint32_t b = konst(g, "b", TFX_F32, 1, (int64_t[]){N});
   uint32_t xq = konst(g, "xq", TFX_I8, 2, (int64_t[]){M, K}), xd = konst(g, "xd", TFX_F32, 2, (int64_t[]){M, K / L});
-  uint32_t o = konst(g, "o", TFX_F32, 2, (int64_t[]){N, ng});
-  for (int i = 0; i < N * ng; i++) fdata(g, o)[i] = 0.02f * (float)(i % 5 - 2);
+  uint32_t o = konst(g, "o", TFX_BF16, 2, (int64_t[]){N, ng});
+  for (int i = 0; i < N * ng; i++) bset(g, o, i, 0.02f * (float)(i % 5 - 2));
   uint8_t *wb = g->values[w].konst->data;
   int8_t *xqv = g->values[xq].konst->data;
   for (int i = 0; i < N * (bits == 8 ? K : K / 2); i++) wb[i] = (uint8_t)((i * 77 + 5) % 255 + (bits == 8 ? 1 : 0));
   for (int i = 0; i < M * K; i++) xqv[i] = (int8_t)((i * 53) % 255 - 127);
-  for (int i = 0; i < N * ng; i++) fdata(g, s)[i] = 0.01f * (float)(i + 1);
+  for (int i = 0; i < N * ng; i++) bset(g, s, i, 0.01f * (float)(i + 1));
   for (int i = 0; i < M * K / L; i++) fdata(g, xd)[i] = 0.003f * (float)(i + 2);
   for (int j = 0; j < N; j++) fdata(g, b)[j] = (float)j;
   node(g, TFX_OP_WeightQMatMul, "qmm", offsets ? 8 : 7, (uint32_t[]){xh, w, s, b, TFX_NONE, xq, xd, o}, "y");
@@ -285,7 +292,7 @@ static void test_eval_int_acts(int bits, bool offsets) {
           isum += (long)xqv[m * K + k] * qw, xsum += xqv[m * K + k];
         }
         int64_t gi = j * ng + bl * L / G;
-        want += (double)fdata(g, xd)[m * K / L + bl] * ((double)isum * fdata(g, s)[gi] + (offsets ? (double)xsum * fdata(g, o)[gi] : 0.0));
+        want += (double)fdata(g, xd)[m * K / L + bl] * ((double)isum * bget(g->values[s].konst, gi) + (offsets ? (double)xsum * bget(g->values[o].konst, gi) : 0.0));
       }
       CHECK(fabs(((float *)out.data)[m * N + j] - want) < 1e-5 * (1 + fabs(want)));
     }
@@ -308,13 +315,16 @@ static int count_op(const TfxGraph *g, TfxOp op) {
 }
 
 /* x [4, 64] -> MatMul(w1 [64, 32]) -> Relu -> Gemm(w2 [16, 32], transB, bias [16]) -> y (the head) */
+/* x's width in mlp_rows (64 unless a test widens it) */
+static int64_t mlp_k = 64;
+
 static TfxGraph *mlp_rows(TfxDiag *d, uint32_t *xv, int64_t rows) {
   TfxGraph *g = tfx_graph_new(d, "mlp");
-  uint32_t x = input(g, "x", TFX_F32, 2, (int64_t[]){rows, 64});
-  uint32_t w1 = konst(g, "w1", TFX_F32, 2, (int64_t[]){64, 32});
+  uint32_t x = input(g, "x", TFX_F32, 2, (int64_t[]){rows, mlp_k});
+  uint32_t w1 = konst(g, "w1", TFX_F32, 2, (int64_t[]){mlp_k, 32});
   uint32_t w2 = konst(g, "w2", TFX_F32, 2, (int64_t[]){16, 32});
   uint32_t b2 = konst(g, "b2", TFX_F32, 1, (int64_t[]){16});
-  for (int i = 0; i < 64 * 32; i++) fdata(g, w1)[i] = (float)urand() * 0.2f;
+  for (int i = 0; i < mlp_k * 32; i++) fdata(g, w1)[i] = (float)urand() * 0.2f;
   for (int i = 0; i < 16 * 32; i++) fdata(g, w2)[i] = (float)urand() * 0.3f;
   for (int i = 0; i < 16; i++) fdata(g, b2)[i] = (float)urand();
   uint32_t h = node(g, TFX_OP_MatMul, "mm1", 2, (uint32_t[]){x, w1}, "h");
@@ -388,22 +398,23 @@ static void test_pass(int bits, bool head, const char *const *keep, int n_keep, 
 static double w1_error(const TfxGraph *gf, const TfxGraph *gq) {
   const float *w = gf->values[tfx_graph_find_value(gf, "w1")].konst->data;
   const uint8_t *q = gq->values[tfx_graph_find_value(gq, "w1.q4")].konst->data;
-  const float *sc = gq->values[tfx_graph_find_value(gq, "w1.scale")].konst->data;
+  const TfxTensor *sc = gq->values[tfx_graph_find_value(gq, "w1.scale")].konst;
   uint32_t ov = tfx_graph_find_value(gq, "w1.offset");
-  const float *of = ov == TFX_NONE ? NULL : gq->values[ov].konst->data;
+  const TfxTensor *of = ov == TFX_NONE ? NULL : gq->values[ov].konst;
   double err = 0;
   for (int n = 0; n < 32; n++)
     for (int k = 0; k < 64; k++) {
       int qk = (int)((k & 1) ? q[n * 32 + k / 2] >> 4 : q[n * 32 + k / 2] & 15) - 8;
-      double d = w[k * 32 + n] - ((double)qk * sc[n * 2 + k / 32] + (of ? of[n * 2 + k / 32] : 0.0));
+      double d = w[k * 32 + n] - ((double)qk * bget(sc, n * 2 + k / 32) + (of ? bget(of, n * 2 + k / 32) : 0.0));
       err += d * d;
     }
   return err;
 }
 
 /* int4 with offsets: w1 shifted to be positive (where symmetric levels waste
- * half their range) and channel 0 constant (exact with offsets).  The error
- * must fall well below the symmetric one's; int8 refuses offsets. */
+ * half their range) and channel 0 constant (the bfloat16 offset plus one step
+ * of a scale for the rest: within 2^-17 of it).  The error must fall well
+ * below the symmetric one's; int8 refuses offsets. */
 static void test_asym(void) {
   TfxDiag d;
   tfx_diag_init(&d);
@@ -427,8 +438,14 @@ static void test_asym(void) {
   double es = w1_error(g[0], g[1]), ea = w1_error(g[0], g[2]);
   CHECK(ea < 0.5 * es);
   if (!(ea < 0.5 * es)) fprintf(stderr, "asym error %g, sym %g\n", ea, es);
-  const float *sc = g[2]->values[tfx_graph_find_value(g[2], "w1.scale")].konst->data;
-  CHECK(sc[0] == 0 && sc[1] == 0 && ((float *)g[2]->values[ov].konst->data)[0] == 0.7f);
+  const TfxTensor *sc = g[2]->values[tfx_graph_find_value(g[2], "w1.scale")].konst, *off = g[2]->values[ov].konst;
+  const uint8_t *q0 = g[2]->values[tfx_graph_find_value(g[2], "w1.q4")].konst->data; /* channel 0 */
+  CHECK(sc->dtype == TFX_BF16 && off->dtype == TFX_BF16);
+  for (int k = 0; k < 64; k++) {
+    const int qk = (int)((k & 1) ? q0[k / 2] >> 4 : q0[k / 2] & 15) - 8;
+    CHECK(fabs(qk * bget(sc, k / 32) + bget(off, k / 32) - 0.7) < 0.7 / 131072);
+  }
+  CHECK(bget(off, 0) != 0.7f && bget(sc, 0) < 0.01f); /* 0.7 is not a bfloat16 */
   TfxTensor xt = random_input(g[0], x), of, oa;
   CHECK(tfx_eval_graph(g[0], &xt, &of) == TFX_OK && tfx_eval_graph(g[2], &xt, &oa) == TFX_OK);
   CHECK(cosine(&of, &oa) > 0.99);
@@ -463,12 +480,12 @@ static void test_exact_int4(void) {
   CHECK(wq && sc && wq->dtype == TFX_U8 && sc->dims[0] == 2 && sc->dims[1] == 1);
   if (wq && sc) {
     const uint8_t *p = wq->data;
-    CHECK(((float *)sc->data)[0] == 0.5f);
+    CHECK(sc->dtype == TFX_BF16 && bget(sc, 0) == 0.5f);
     CHECK(p[0] == ((-7 + 8) | (-6 + 8) << 4)); /* k = 0, 1 */
     CHECK(p[7] == ((7 + 8) | (-7 + 8) << 4)); /* k = 14 (q = 7), 15 (q = -7) */
     /* channel 1: one value -2 at k = 3: exact as q = -8 with scale 1/4 (the
      * search prefers it to scale 2/7, q = -7, which rounds) */
-    CHECK(((float *)sc->data)[1] == 0.25f);
+    CHECK(bget(sc, 1) == 0.25f);
     CHECK(p[16 + 1] == (8 | (-8 + 8) << 4) && p[16] == (8 | 8 << 4));
   }
   tfx_graph_free(g);
@@ -639,8 +656,9 @@ static void test_codegen(int bits, int group, bool awq, bool float_acts, bool as
   CHECK(tfx_eval_graph(g, &xt, &ref) == TFX_OK);
   snprintf(path, sizeof path, "%s/main.c", dir);
   FILE *f = fopen(path, "w");
-  fprintf(f, "#include <stdio.h>\n#include <stdlib.h>\n#include \"qm.h\"\nstatic const float x[64 * %d] = {", rows);
-  for (int i = 0; i < rows * 64; i++) fprintf(f, "%a,", ((float *)xt.data)[i]);
+  fprintf(f, "#include <stdio.h>\n#include <stdlib.h>\n#include \"qm.h\"\nstatic const float x[%d * %d] = {", (int)mlp_k,
+          rows);
+  for (int i = 0; i < rows * mlp_k; i++) fprintf(f, "%a,", ((float *)xt.data)[i]);
   fprintf(f, "};\nint main(void) {\n  static qm_ctx ctx;\n");
   fprintf(f, "  static unsigned char ws[QM_WORKSPACE_BYTES + 128];\n");
   fprintf(f, "  unsigned char *w = ws + (64 - (size_t)ws %% 64);\n  float y[%d * 16];\n", rows);
@@ -654,8 +672,8 @@ static void test_codegen(int bits, int group, bool awq, bool float_acts, bool as
     double worst = run_generated(cc, dir, flags[i], ref.data, rows * 16);
     CHECK(worst < 1e-5); /* float summation order only */
     if (worst >= 1e-5)
-      fprintf(stderr, "int%d g%d%s rows %d %s: generated vs evaluator: %g\n", bits, group, asym ? " asym" : "", rows,
-              flags[i], worst);
+      fprintf(stderr, "int%d g%d%s rows %d K %d %s: generated vs evaluator: %g\n", bits, group, asym ? " asym" : "",
+              rows, (int)mlp_k, flags[i], worst);
   }
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   if (system(cmd)) failures++;
@@ -828,6 +846,13 @@ int main(void) {
     test_codegen(4, 32, true, fa, true, 4);
     test_codegen(4, 32, true, fa, true, 7);
     test_codegen(4, 32, false, fa, true, 7);
+    /* K = 288: 9 groups, so the offsets' dot product has 8 lanes and a tail,
+     * and the int4 steps of 64 k end in a half */
+    mlp_k = 288;
+    test_codegen(4, 32, false, fa, true, 4);
+    test_codegen(4, 32, false, fa, false, 7);
+    test_codegen(8, 32, false, fa, false, 4);
+    mlp_k = 64;
   }
   if (failures) fprintf(stderr, "%d failures\n", failures);
   return failures != 0;
