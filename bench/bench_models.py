@@ -194,10 +194,10 @@ def load_meta(work, name):
         return json.load(f)
 
 
-# bytes per matmul weight: float32, int8 (a float scale per channel is noise),
-# int4 with a float scale per group of 32 (int4a: and a float offset); kv8 keeps
-# float32 weights
-WEIGHT_BYTES = {None: 4.0, "int8": 1.0, "int4": 0.5 + 4 / 32, "int4a": 0.5 + 8 / 32, "kv8": 4.0}
+# bytes per matmul weight: float32, int8 (a scale per channel is noise), int4
+# with a bfloat16 scale per group of 32 (int4a: and a bfloat16 offset); kv8
+# keeps float32 weights
+WEIGHT_BYTES = {None: 4.0, "int8": 1.0, "int4": 0.5 + 2 / 32, "int4a": 0.5 + 4 / 32, "kv8": 4.0}
 
 
 def cost(meta, phase, n, variant=None):
