@@ -164,7 +164,7 @@ static void rows(const float *x, int64_t H, int64_t T, int64_t D, int64_t r0, in
   for (int64_t h = 0; h < H; h++) memcpy(out + h * n * D, x + (h * T + r0) * D, sizeof(float) * (size_t)(n * D));
 }
 
-enum { T4 = 4, BIG = 256 };
+enum { T4 = 4, BIG = 1024 };
 
 static void make_data(const Cfg *c, float *q, float *k, float *v) {
   uint32_t st = 12345;
@@ -611,6 +611,14 @@ int main(void) {
   c = BASE, c.hq = 2, c.hkv = 2, c.kv_offset = 0, c.max_seq = 4, c.kv_int8 = 1;
   test_emit(&c);
   c = BASE, c.dk = 10, c.kv_int8 = 1, c.kv_offset = 16; /* the 8-lane score loop plus a remainder of 2 */
+  test_structure(&c);
+  test_emit(&c);
+  /* 66 query heads on one KV head: past the kernel's 64 a group, the loops
+   * printed in place attend, float32 and int8 */
+  c = BASE, c.hq = 66, c.hkv = 1, c.kv_offset = 0;
+  test_structure(&c);
+  test_emit(&c);
+  c.kv_int8 = 1;
   test_structure(&c);
   test_emit(&c);
   test_long_decode();
