@@ -11,9 +11,9 @@
  * (down to 0.8 for int8, 0.5 for int4) that minimises the group's squared
  * error.  A product's scales and offsets are stored as bfloat16 (design note
  * 13): each candidate is rounded to it before q is chosen, so q is the best for
- * the value stored.  The error is weighted per input channel: each one's
- * error weighted by the calibration energy E[x_k^2] of the activation it
- * multiplies (unweighted without statistics).  With statistics the weight is
+ * the value stored.  Each input channel's error is weighted by the
+ * calibration energy E[x_k^2] of the activation it multiplies (unweighted
+ * without statistics).  With statistics the weight is
  * also rescaled first (AWQ): W diag(s) with s_k = mean|x_k|^alpha is quantised
  * and the product reads x_k / s_k (the node's fifth input holds 1 / s_k); alpha
  * in 0, 0.1 .. 1 is the one whose product has the smallest squared error on
