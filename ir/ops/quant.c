@@ -146,19 +146,12 @@ static int q_at(const QShape *s, const TfxTensor *w, int64_t n, int64_t k) {
   return (int)((k & 1) ? byte >> 4 : byte & 15) - 8;
 }
 
-/* A bfloat16 tensor's n values as floats (malloc'd; NULL when out of memory). */
-static float *widen(const TfxTensor *t, int64_t n) {
-  float *f = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
-  for (int64_t i = 0; f && i < n; i++) f[i] = tfx_bf16_to_f32(((const uint16_t *)t->data)[i]);
-  return f;
-}
-
-/* The product, with the scales (and offsets) as floats. */
-static TfxStatus mm_eval_f(const QShape *sp, const TfxNode *n, const TfxTensor *const *in, const float *sc,
-                           const float *of, TfxTensor *out) {
-  const QShape s = *sp;
+static TfxStatus mm_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in, TfxTensor *out) {
+  QShape s;
+  if (q_shape(g, n, &s)) return TFX_ERR;
   const float *x = in[0]->data, *b = n->n_inputs > 3 && in[3] ? in[3]->data : NULL;
   const float *xs = n->n_inputs > 4 && in[4] ? in[4]->data : NULL;
+  const TfxTensor *sc = in[2], *of = s.has_off ? in[7] : NULL; /* bfloat16, read as they are stored */
   float *y = out[0].data;
   if (s.block) { /* integer activations: exact sums per block */
     const int8_t *xq = in[5]->data;
@@ -171,7 +164,8 @@ static TfxStatus mm_eval_f(const QShape *sp, const TfxNode *n, const TfxTensor *
           int64_t isum = 0, xsum = 0, gi = j * s.n_groups + bi * s.block / s.group;
           for (int64_t k = bi * s.block; k < (bi + 1) * s.block; k++)
             isum += xq[m * s.K + k] * q_at(&s, in[1], j, k), xsum += xq[m * s.K + k];
-          acc += (double)xd[m * nb + bi] * ((double)isum * sc[gi] + (of ? (double)xsum * of[gi] : 0.0));
+          acc += (double)xd[m * nb + bi] *
+                 ((double)isum * tfx_tensor_get_f64(sc, gi) + (of ? (double)xsum * tfx_tensor_get_f64(of, gi) : 0.0));
         }
         if (b) acc += b[j];
         y[m * s.N + j] = (float)acc;
@@ -187,25 +181,13 @@ static TfxStatus mm_eval_f(const QShape *sp, const TfxNode *n, const TfxTensor *
           double v = (double)x[m * s.K + k] * (xs ? xs[k] : 1.0);
           part += v * q_at(&s, in[1], j, k), xsum += v;
         }
-        acc += part * sc[j * s.n_groups + gi] + (of ? xsum * of[j * s.n_groups + gi] : 0.0);
+        const int64_t si = j * s.n_groups + gi;
+        acc += part * tfx_tensor_get_f64(sc, si) + (of ? xsum * tfx_tensor_get_f64(of, si) : 0.0);
       }
       if (b) acc += b[j];
       y[m * s.N + j] = (float)acc;
     }
   return TFX_OK;
-}
-
-static TfxStatus mm_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *in, TfxTensor *out) {
-  QShape s;
-  if (q_shape(g, n, &s)) return TFX_ERR;
-  float *sc = widen(in[2], s.N * s.n_groups), *of = s.has_off ? widen(in[7], s.N * s.n_groups) : NULL;
-  if (!sc || (s.has_off && !of)) {
-    free(sc), free(of);
-    return tfx_node_error(g, n, "out of memory");
-  }
-  TfxStatus st = mm_eval_f(&s, n, in, sc, of, out);
-  free(sc), free(of);
-  return st;
 }
 
 /* A call into tfx_qmm (codegen/c/kernels_quant.c), which takes its shapes at run
@@ -221,6 +203,7 @@ static TfxStatus mm_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
                (long long)s.K, (long long)s.N, (long long)s.K, (long long)s.group, s.has_off ? ", offsets" : "");
   tfx_c_indent(e, 1);
   tfx_c_need(e, TFX_HELP_QMM);
+  tfx_c_need(e, TFX_HELP_BF16); /* tfx_b2f reads the scales */
   tfx_c_line(e, "tfx_qmm(tfx_pp, %lld, %lld, %lld, %s, %s, %s, %s, %lld, %d, %s, %s, %s, %s, %lld, %s);", (long long)s.M,
              (long long)s.N, (long long)s.K, tfx_c_var(e, n->inputs[0]), tfx_c_var(e, n->inputs[1]),
              tfx_c_var(e, n->inputs[2]), s.has_off ? tfx_c_var(e, n->inputs[7]) : "NULL", (long long)s.group, s.bits,

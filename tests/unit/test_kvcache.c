@@ -336,6 +336,32 @@ static void print_helpers(FILE *f) {
  * where this machine has AVX2 and FMA, so the kernels' vector paths run too. */
 static const char *base_arch = "";
 
+/* A test program's start: headers, the kernels, with lcg the data generator
+ * of the long tests (lcg() below), and one function names[i](tfx_kv, q, k, v,
+ * y) per body. */
+static void print_program(FILE *f, bool lcg, const char *const *names, char *const *bodies, int n) {
+  fprintf(f, "#include <stdint.h>\n#include <string.h>\n#include <math.h>\n#include <float.h>\n#include <stdio.h>\n\n");
+  print_helpers(f);
+  if (lcg)
+    fprintf(f, "static float lcg(uint32_t *s) {\n  *s = *s * 1664525u + 1013904223u;\n"
+               "  return (float)((*s >> 8) & 0xffffu) / 65536.0f * 2.0f - 1.0f;\n}\n");
+  for (int i = 0; i < n; i++)
+    fprintf(f, "static void %s(float *tfx_kv, const float *q, const float *k, const float *v, float *y) {\n"
+               "  tfx_pool *const tfx_pp = NULL;\n  (void)tfx_pp;\n%s}\n\n", names[i], bodies[i]);
+}
+
+/* src built with cc (opt, base_arch, warnings as errors) into exe and started,
+ * its output to read; NULL, counted as a failure, when either step fails. */
+static FILE *build_and_start(const char *src, const char *exe, const char *opt) {
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "cc -std=c99 %s %s -Wall -Wextra -Werror -o %s %s -lm", opt, base_arch, exe, src);
+  int rc = system(cmd);
+  CHECK(rc == 0);
+  FILE *p = rc == 0 ? popen(exe, "r") : NULL;
+  CHECK(rc != 0 || p != NULL);
+  return p;
+}
+
 /* Prefill 3 tokens then decode 1 through the generated code; compare with the
  * reference over 4 rows and check the cache block's neighbours stay untouched. */
 static void test_emit(const Cfg *base) {
@@ -358,21 +384,20 @@ static void test_emit(const Cfg *base) {
     CHECK(!"cannot make a temporary directory");
     return;
   }
-  char src[128], exe[128], cmd[512];
+  char src[128], exe[128];
   snprintf(src, sizeof src, "%s/step.c", dir);
   snprintf(exe, sizeof exe, "%s/step", dir);
   FILE *f = fopen(src, "w");
   CHECK(f != NULL);
-  if (!f) return;
+  if (!f) {
+    free(b0), free(b1);
+    return;
+  }
   /* the layer's block in floats of the buffer: [lo, hi) */
   const int64_t lo = c.kv_int8 ? c.kv_offset / 4 : c.kv_offset,
                 hi = c.kv_int8 ? (c.kv_offset + int8_block(&c)) / 4 : c.kv_offset + c.hkv * c.max_seq * (c.dk + c.dv),
                 total = hi + 7;
-  fprintf(f, "#include <stdint.h>\n#include <string.h>\n#include <math.h>\n#include <float.h>\n#include <stdio.h>\n\n");
-  print_helpers(f);
-  const char *pool = "  tfx_pool *const tfx_pp = NULL;\n  (void)tfx_pp;\n";
-  fprintf(f, "static void step0(float *tfx_kv, const float *q, const float *k, const float *v, float *y) {\n%s%s}\n\n", pool, b0);
-  fprintf(f, "static void step1(float *tfx_kv, const float *q, const float *k, const float *v, float *y) {\n%s%s}\n\n", pool, b1);
+  print_program(f, false, (const char *const[]){"step0", "step1"}, (char *const[]){b0, b1}, 2);
   float q0[BIG], k0[BIG], v0[BIG], q1[BIG], k1[BIG], v1[BIG];
   rows(q, c.hq, T4, c.dk, 0, 3, q0), rows(k, c.hkv, T4, c.dk, 0, 3, k0), rows(v, c.hkv, T4, c.dv, 0, 3, v0);
   rows(q, c.hq, T4, c.dk, 3, 1, q1), rows(k, c.hkv, T4, c.dk, 3, 1, k1), rows(v, c.hkv, T4, c.dv, 3, 1, v1);
@@ -395,12 +420,8 @@ static void test_emit(const Cfg *base) {
           (long long)total, (long long)(c.hq * 3 * c.dv), (long long)(c.hq * c.dv), (long long)total,
           (long long)(c.hq * 3 * c.dv), (long long)(c.hq * c.dv), (long long)lo, (long long)hi, (long long)total);
   fclose(f);
-  snprintf(cmd, sizeof cmd, "cc -std=c99 -O1 %s -Wall -Wextra -Werror -o %s %s -lm", base_arch, exe, src);
-  int rc = system(cmd);
-  CHECK(rc == 0);
-  if (rc == 0) {
-    FILE *p = popen(exe, "r");
-    CHECK(p != NULL);
+  {
+    FILE *p = build_and_start(src, exe, "-O1");
     if (p) {
       double worst = 0;
       int got = 0, guard = -1;
@@ -444,19 +465,20 @@ static void test_long_decode(void) {
   Cfg c = BASE;
   c.hq = HQ, c.hkv = HKV, c.dk = DK, c.dv = DV, c.max_seq = N, c.kv_offset = 0;
   char *b = emit_body(&c, 1, P);
-  char dir[] = "/tmp/tfx_kvlong_XXXXXX", src[128], exe[128], cmd[512];
+  char dir[] = "/tmp/tfx_kvlong_XXXXXX", src[128], exe[128];
   CHECK(b != NULL);
-  if (!b || !mkdtemp(dir)) return;
+  if (!b || !mkdtemp(dir)) {
+    free(b);
+    return;
+  }
   snprintf(src, sizeof src, "%s/long.c", dir), snprintf(exe, sizeof exe, "%s/long", dir);
   FILE *f = fopen(src, "w");
   CHECK(f != NULL);
-  if (!f) return;
-  fprintf(f, "#include <stdint.h>\n#include <string.h>\n#include <math.h>\n#include <float.h>\n#include <stdio.h>\n\n");
-  print_helpers(f);
-  fprintf(f, "static float lcg(uint32_t *s) {\n  *s = *s * 1664525u + 1013904223u;\n"
-             "  return (float)((*s >> 8) & 0xffffu) / 65536.0f * 2.0f - 1.0f;\n}\n");
-  fprintf(f, "static void step(float *tfx_kv, const float *q, const float *k, const float *v, float *y) {\n"
-             "  tfx_pool *const tfx_pp = NULL;\n  (void)tfx_pp;\n%s}\n", b);
+  if (!f) {
+    free(b);
+    return;
+  }
+  print_program(f, true, (const char *const[]){"step"}, (char *const[]){b}, 1);
   fprintf(f, "int main(void) {\n  static float kv[%d], q[%d], k[%d], v[%d], y[%d];\n  uint32_t s = 7;\n  int i;\n"
              "  for (i = 0; i < %d; i++) kv[i] = lcg(&s);\n  for (i = 0; i < %d; i++) q[i] = 2.0f * lcg(&s);\n"
              "  for (i = 0; i < %d; i++) k[i] = lcg(&s);\n  for (i = 0; i < %d; i++) v[i] = lcg(&s);\n"
@@ -473,10 +495,7 @@ static void test_long_decode(void) {
   for (int i = 0; i < HKV * DK; i++) k[i] = lcg(&st);
   for (int i = 0; i < HKV * DV; i++) v[i] = lcg(&st);
   double worst = 0;
-  snprintf(cmd, sizeof cmd, "cc -std=c99 -O2 -Wall -Wextra -Werror -o %s %s -lm", exe, src);
-  int rc = system(cmd);
-  CHECK(rc == 0);
-  FILE *p = rc == 0 ? popen(exe, "r") : NULL;
+  FILE *p = build_and_start(src, exe, "-O2");
   for (int h = 0; p && h < HQ; h++) {
     const int kh = h / (HQ / HKV);
     static double sc[N];
@@ -514,7 +533,7 @@ static void test_long(bool int8, int64_t window) {
   c.hq = HQ, c.hkv = HKV, c.dk = DK, c.dv = DV, c.max_seq = N, c.kv_offset = 0, c.window = window;
   c.kv_int8 = int8;
   char *b0 = emit_body(&c, P, 0), *b1 = emit_body(&c, 1, P);
-  char dir[] = "/tmp/tfx_kvlong_XXXXXX", src[128], exe[128], cmd[512];
+  char dir[] = "/tmp/tfx_kvlong_XXXXXX", src[128], exe[128];
   CHECK(b0 && b1);
   if (!b0 || !b1 || !mkdtemp(dir)) {
     free(b0), free(b1);
@@ -523,16 +542,12 @@ static void test_long(bool int8, int64_t window) {
   snprintf(src, sizeof src, "%s/long.c", dir), snprintf(exe, sizeof exe, "%s/long", dir);
   FILE *f = fopen(src, "w");
   CHECK(f != NULL);
-  if (!f) return;
+  if (!f) {
+    free(b0), free(b1);
+    return;
+  }
   const int64_t kv_floats = int8 ? int8_block(&c) / 4 : HKV * N * (DK + DV);
-  fprintf(f, "#include <stdint.h>\n#include <string.h>\n#include <math.h>\n#include <float.h>\n#include <stdio.h>\n\n");
-  print_helpers(f);
-  fprintf(f, "static float lcg(uint32_t *s) {\n  *s = *s * 1664525u + 1013904223u;\n"
-             "  return (float)((*s >> 8) & 0xffffu) / 65536.0f * 2.0f - 1.0f;\n}\n");
-  fprintf(f, "static void step0(float *tfx_kv, const float *q, const float *k, const float *v, float *y) {\n"
-             "  tfx_pool *const tfx_pp = NULL;\n  (void)tfx_pp;\n%s}\n", b0);
-  fprintf(f, "static void step1(float *tfx_kv, const float *q, const float *k, const float *v, float *y) {\n"
-             "  tfx_pool *const tfx_pp = NULL;\n  (void)tfx_pp;\n%s}\n", b1);
+  print_program(f, true, (const char *const[]){"step0", "step1"}, (char *const[]){b0, b1}, 2);
   /* q [HQ][N][DK], k [HKV][N][DK], v [HKV][N][DV]; step0 takes rows 0..P-1, step1 row P */
   fprintf(f,
           "static void split(const float *x, int H, int D, float *x0, float *x1) {\n"
@@ -563,10 +578,7 @@ static void test_long(bool int8, int64_t window) {
   for (int i = 0; i < HKV * N * DV; i++) v[i] = lcg(&st);
   if (int8) round_trip(k, HKV * N, DK), round_trip(v, HKV * N, DV);
   reference(&c, N, q, k, v, ref);
-  snprintf(cmd, sizeof cmd, "cc -std=c99 -O2 %s -Wall -Wextra -Werror -o %s %s -lm", base_arch, exe, src);
-  int rc = system(cmd);
-  CHECK(rc == 0);
-  FILE *p = rc == 0 ? popen(exe, "r") : NULL;
+  FILE *p = build_and_start(src, exe, "-O2");
   double worst = 0;
   int got = 0;
   char line[64];

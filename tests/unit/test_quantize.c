@@ -314,9 +314,10 @@ static int count_op(const TfxGraph *g, TfxOp op) {
   return n;
 }
 
-/* x [4, 64] -> MatMul(w1 [64, 32]) -> Relu -> Gemm(w2 [16, 32], transB, bias [16]) -> y (the head) */
 /* x's width in mlp_rows (64 unless a test widens it) */
 static int64_t mlp_k = 64;
+
+/* x [rows, mlp_k] -> MatMul(w1 [mlp_k, 32]) -> Relu -> Gemm(w2 [16, 32], transB, bias [16]) -> y (the head) */
 
 static TfxGraph *mlp_rows(TfxDiag *d, uint32_t *xv, int64_t rows) {
   TfxGraph *g = tfx_graph_new(d, "mlp");
