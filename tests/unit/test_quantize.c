@@ -315,19 +315,20 @@ static int count_op(const TfxGraph *g, TfxOp op) {
 }
 
 /* x's width in mlp_rows (64 unless a test widens it) */
-static int64_t mlp_k = 64;
+static int64_t mlp_k = 64, mlp_h = 32, mlp_o = 16; /* x's width, the hidden width, the outputs */
 
-/* x [rows, mlp_k] -> MatMul(w1 [mlp_k, 32]) -> Relu -> Gemm(w2 [16, 32], transB, bias [16]) -> y (the head) */
+/* x [rows, mlp_k] -> MatMul(w1 [mlp_k, mlp_h]) -> Relu -> Gemm(w2 [mlp_o, mlp_h], transB, bias [mlp_o]) -> y
+ * (the head) */
 
 static TfxGraph *mlp_rows(TfxDiag *d, uint32_t *xv, int64_t rows) {
   TfxGraph *g = tfx_graph_new(d, "mlp");
   uint32_t x = input(g, "x", TFX_F32, 2, (int64_t[]){rows, mlp_k});
-  uint32_t w1 = konst(g, "w1", TFX_F32, 2, (int64_t[]){mlp_k, 32});
-  uint32_t w2 = konst(g, "w2", TFX_F32, 2, (int64_t[]){16, 32});
-  uint32_t b2 = konst(g, "b2", TFX_F32, 1, (int64_t[]){16});
-  for (int i = 0; i < mlp_k * 32; i++) fdata(g, w1)[i] = (float)urand() * 0.2f;
-  for (int i = 0; i < 16 * 32; i++) fdata(g, w2)[i] = (float)urand() * 0.3f;
-  for (int i = 0; i < 16; i++) fdata(g, b2)[i] = (float)urand();
+  uint32_t w1 = konst(g, "w1", TFX_F32, 2, (int64_t[]){mlp_k, mlp_h});
+  uint32_t w2 = konst(g, "w2", TFX_F32, 2, (int64_t[]){mlp_o, mlp_h});
+  uint32_t b2 = konst(g, "b2", TFX_F32, 1, (int64_t[]){mlp_o});
+  for (int i = 0; i < mlp_k * mlp_h; i++) fdata(g, w1)[i] = (float)urand() * 0.2f;
+  for (int i = 0; i < mlp_o * mlp_h; i++) fdata(g, w2)[i] = (float)urand() * 0.3f;
+  for (int i = 0; i < mlp_o; i++) fdata(g, b2)[i] = (float)urand();
   uint32_t h = node(g, TFX_OP_MatMul, "mm1", 2, (uint32_t[]){x, w1}, "h");
   uint32_t r = node(g, TFX_OP_Relu, "relu", 1, &h, "r");
   uint32_t y = node(g, TFX_OP_Gemm, "head", 3, (uint32_t[]){r, w2, b2}, "y");
@@ -605,7 +606,7 @@ static void test_awq(int bits) {
 /* ---- generated code against the evaluator --------------------------------------- */
 
 /* Builds dir/main.c and dir/qm.c with cc and flags, runs the program and
- * returns the largest error of its 64 outputs against ref (1 if it failed). */
+ * returns the largest error of its n_out outputs against ref (1 if it failed). */
 static double run_generated(const char *cc, const char *dir, const char *flags, const float *ref, int n_out) {
   char path[256], cmd[1024];
   snprintf(cmd, sizeof cmd, "%s -std=c99 -O2 %s -Wall -Wextra -Werror -o %s/prog %s/main.c %s/qm.c -lm && %s/prog > %s/out.txt",
@@ -662,15 +663,16 @@ static void test_codegen(int bits, int group, bool awq, bool float_acts, bool as
   for (int i = 0; i < rows * mlp_k; i++) fprintf(f, "%a,", ((float *)xt.data)[i]);
   fprintf(f, "};\nint main(void) {\n  static qm_ctx ctx;\n");
   fprintf(f, "  static unsigned char ws[QM_WORKSPACE_BYTES + 128];\n");
-  fprintf(f, "  unsigned char *w = ws + (64 - (size_t)ws %% 64);\n  float y[%d * 16];\n", rows);
+  fprintf(f, "  unsigned char *w = ws + (64 - (size_t)ws %% 64);\n  static float y[%d * %d];\n", rows, (int)mlp_o);
   fprintf(f, "  if (qm_init(&ctx, w, QM_WORKSPACE_BYTES, NULL, 0) || qm_run(&ctx, x, y)) return 1;\n");
-  fprintf(f, "  for (int i = 0; i < %d * 16; i++) printf(\"%%a\\n\", (double)y[i]);\n  return 0;\n}\n", rows);
+  fprintf(f, "  for (int i = 0; i < %d * %d; i++) printf(\"%%a\\n\", (double)y[i]);\n  return 0;\n}\n", rows,
+          (int)mlp_o);
   fclose(f);
   /* the portable loops, and the AVX2 ones where this machine runs them */
   const char *flags[2] = {"", "-march=native"};
   int n_flags = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 2 : 1;
   for (int i = 0; i < n_flags; i++) {
-    double worst = run_generated(cc, dir, flags[i], ref.data, rows * 16);
+    double worst = run_generated(cc, dir, flags[i], ref.data, rows * (int)mlp_o);
     CHECK(worst < 1e-5); /* float summation order only */
     if (worst >= 1e-5)
       fprintf(stderr, "int%d g%d%s rows %d K %d %s: generated vs evaluator: %g\n", bits, group, asym ? " asym" : "",
@@ -853,7 +855,18 @@ int main(void) {
     test_codegen(4, 32, false, fa, true, 4);
     test_codegen(4, 32, false, fa, false, 7);
     test_codegen(8, 32, false, fa, false, 4);
-    mlp_k = 64;
+    /* prefill of 13 rows (3 blocks of 4, then 1) with integer x: int8 per
+     * channel and per group, int4 with offsets and with AWQ; K = 320: two
+     * chunks of 256 k; 96 channels (a block of 64, then 32) and a head of 20
+     * (a last panel of 4 channels); groups of 64 with 128 channels */
+    mlp_k = 320, mlp_h = 96, mlp_o = 20;
+    test_codegen(8, 0, false, fa, false, 13);
+    test_codegen(8, 32, false, fa, false, 13);
+    test_codegen(4, 32, false, fa, true, 13);
+    test_codegen(4, 32, true, fa, false, 13);
+    mlp_h = 128;
+    test_codegen(4, 64, false, fa, true, 13);
+    mlp_k = 64, mlp_h = 32, mlp_o = 16;
   }
   if (failures) fprintf(stderr, "%d failures\n", failures);
   return failures != 0;
