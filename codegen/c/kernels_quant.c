@@ -7,10 +7,12 @@
  * multiplied in integers against BlockQuantize's int8 x (or widened to float
  * against float x, copied once per row and chunk, times xs; for int4 reordered
  * so that nibbles need no shuffle); int4 offsets add one dot product per
- * channel with x's per-group sums.  With more rows (prefill) blocks of the
- * weight are dequantised into float32 panels for the GEMM's blocked driver
- * (tfx_sgemm_blocked): dequantising is K x N per call beside the product's
- * 2 x M x K x N (about a tenth of the time at M = 128).  Scales and offsets
+ * channel with x's per-group sums.  With more rows (prefill) and integer x,
+ * the weights are laid out per call in panels of 16 channels (tfx_qpf_job),
+ * and 4 rows x 16 channels run a block of 32 k in integers at a time; with
+ * float x (or no AVX2) blocks of the weight are dequantised into float32
+ * panels for the GEMM's blocked driver (tfx_sgemm_blocked).  Either layout
+ * costs K x N per call beside the product's 2 x M x K x N.  Scales and offsets
  * are bfloat16 (a float's top half, widened by a shift: tfx_b2f, the
  * emitter's bfloat16 helper, or tfx_qmm_bf8 for 8; docs/design-notes.md 13).
  * Both split the output channels between threads in whole blocks, and a channel is computed the same way whichever thread
