@@ -237,11 +237,14 @@ static int qround(float v, const QFormat *f) {
   return (int)(v + (v >= 0 ? 0.5f : -0.5f));
 }
 
-/* The weighted squared error of group w[0..G) as q * scale + off (q into qg). */
-static double group_error(const QFormat *f, const float *w, const double *imp, float scale, float off, int8_t *qg) {
+/* The weighted squared error of group w[0..G) as q * scale + off (q into qg),
+ * or a partial sum of it once that reaches bound (the terms are not negative,
+ * so such a candidate cannot beat the one that set the bound). */
+static double group_error(const QFormat *f, const float *w, const double *imp, float scale, float off, int8_t *qg,
+                          double bound) {
   const float inv = 1.0f / scale;
   double err = 0;
-  for (int64_t k = 0; k < f->G; k++) {
+  for (int64_t k = 0; k < f->G && err < bound; k++) {
     const int q = qround((w[k] - off) * inv, f);
     const double d = (double)w[k] - ((double)q * scale + off);
     if (qg) qg[k] = (int8_t)q;
@@ -284,7 +287,7 @@ static float quant_group(const QFormat *f, const float *w, const double *imp, in
     } else {
       cand = stored(f, (float)(amax * ratio / f->hi));
     }
-    double err = group_error(f, w, imp, cand, coff, NULL);
+    double err = group_error(f, w, imp, cand, coff, NULL, best);
     if (err < best) best = err, best_scale = cand, best_off = coff;
   }
   if (f->bf16 && f->steps) { /* the stored values are a grid: its neighbours of the best */
@@ -293,11 +296,11 @@ static float quant_group(const QFormat *f, const float *w, const double *imp, in
       for (int dz = f->asym ? -2 : 0; dz <= (f->asym ? 2 : 0); dz++) {
         const float cand = bf16_step(s0, ds), coff = bf16_step(o0, dz);
         if (!(cand > 0) || (ds == 0 && dz == 0)) continue;
-        double err = group_error(f, w, imp, cand, coff, NULL);
+        double err = group_error(f, w, imp, cand, coff, NULL, best);
         if (err < best) best = err, best_scale = cand, best_off = coff;
       }
   }
-  group_error(f, w, imp, best_scale, best_off, q);
+  group_error(f, w, imp, best_scale, best_off, q, INFINITY);
   *off = best_off;
   return best_scale;
 }
