@@ -668,9 +668,10 @@ static void test_codegen(int bits, int group, bool awq, bool float_acts, bool as
   fprintf(f, "  for (int i = 0; i < %d * %d; i++) printf(\"%%a\\n\", (double)y[i]);\n  return 0;\n}\n", rows,
           (int)mlp_o);
   fclose(f);
-  /* the portable loops, and the AVX2 ones where this machine runs them */
-  const char *flags[2] = {"", "-march=native"};
-  int n_flags = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 2 : 1;
+  /* the portable loops, and the AVX2 ones where this machine runs them;
+   * decode also with tiles of a few channels (x prepared per tile, or once) */
+  const char *flags[3] = {"", "-march=native", "-march=native -DTFX_QMV_TILE=512"};
+  int n_flags = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? (rows < 6 ? 3 : 2) : 1;
   for (int i = 0; i < n_flags; i++) {
     double worst = run_generated(cc, dir, flags[i], ref.data, rows * (int)mlp_o);
     CHECK(worst < 1e-5); /* float summation order only */
@@ -855,6 +856,10 @@ int main(void) {
     test_codegen(4, 32, false, fa, true, 4);
     test_codegen(4, 32, false, fa, false, 7);
     test_codegen(8, 32, false, fa, false, 4);
+    /* one row (the decode step): x prepared once for every tile */
+    test_codegen(4, 32, false, fa, true, 1);
+    test_codegen(4, 32, true, fa, false, 1);
+    test_codegen(8, 0, false, fa, false, 1);
     /* prefill of 13 rows (3 blocks of 4, then 1) with integer x: int8 per
      * channel and per group, int4 with offsets and with AWQ; K = 320: two
      * chunks of 256 k; 96 channels (a block of 64, then 32) and a head of 20
