@@ -15,8 +15,9 @@
  * costs K x N per call beside the product's 2 x M x K x N.  Scales and offsets
  * are bfloat16 (a float's top half, widened by a shift: tfx_b2f, the
  * emitter's bfloat16 helper, or tfx_qmm_bf8 for 8; docs/design-notes.md 13).
- * Both split the output channels between threads in whole blocks, and a channel is computed the same way whichever thread
- * takes it: the result does not depend on the thread count.  Scratch is
+ * All split the output channels between threads in whole blocks, and a
+ * channel is computed the same way whichever thread takes it: the result
+ * does not depend on the thread count.  Scratch is
  * fixed-size stack arrays, at most 48 KiB per call. */
 #include "codegen/c/kernels.h"
 
@@ -577,11 +578,11 @@ static const char qmm_text[] =
     "  int i;\n"
     "  for (k = 0; k < kc; k += 32) {\n"
     "    for (i = 0; i < 8; i++) {\n"
-    "      const unsigned char *w = a->w + (n + i) * rowb;\n"
+    "      const unsigned char *w = n + i < a->N ? a->w + (n + i) * rowb : NULL;\n"
     "      __m256i v = _mm256_setzero_si256();\n"
-    "      if (n + i < a->N && a->bits == 8) {\n"
+    "      if (w && a->bits == 8) {\n"
     "        v = _mm256_loadu_si256((const __m256i *)(const void *)(w + k0 + k));\n"
-    "      } else if (n + i < a->N) {\n"
+    "      } else if (w) {\n"
     "        const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(w + (k0 + k) / 2));\n"
     "        const __m128i lo = _mm_and_si128(b, m4), hi = _mm_and_si128(_mm_srli_epi16(b, 4), m4);\n"
     "        v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(lo, hi)), _mm_unpackhi_epi8(lo, hi), 1);\n"
@@ -728,7 +729,7 @@ static const char qmm_text[] =
     "        const float *xd = a->xd + m0 * ldd + k0 / 32;\n"
     "        int64_t ldx = a->K, lddx = ldd;\n"
     "        if (rows < 4 || a->bits == 8) { /* int8's kernel reads x and |x| in rows of TFX_QPF_KB */\n"
-    "          memset(xt, 0, sizeof xt);\n"
+    "          if (rows < 4) memset(xt, 0, sizeof xt);\n"
     "          for (i = 0; i < rows; i++) memcpy(xt + i * TFX_QPF_KB, x + i * a->K, (size_t)kc);\n"
     "          x = xt, ldx = TFX_QPF_KB;\n"
     "        }\n"
