@@ -12,7 +12,11 @@
  * optionally Add of a constant bias of N, Gelu, and Add of a residual of the
  * output's shape, in that order, become one Linear node (ir/ops/linear.c),
  * whose kernel applies the epilogue while each tile is in cache and whose
- * weight the C backend stores prepacked.
+ * weight the C backend stores prepacked.  A 2-D product between a Reshape
+ * that flattens x [..., K] to [M, K] and one that restores the same leading
+ * dims ([..., N]: how torch exports GPT-2's Conv1D) reads x and writes the
+ * restored shape itself, so neither Reshape copies, and the epilogue is
+ * matched after the second.
  *
  * Invariants (as fuse_attention.c): only values used once, by the chain, and
  * not graph outputs are absorbed; replaced nodes are marked dead and the
@@ -283,6 +287,26 @@ static void epilogue(const Ctx *c, Kill *m, Lin *l) {
   }
 }
 
+/* l->x = Reshape(x, [M, K]) and l->y's sole reader a Reshape to x's leading
+ * dims and N: the product takes x and gives that Reshape's output. */
+static void unflatten(const Ctx *c, Kill *m, Lin *l) {
+  const TfxGraph *g = c->g;
+  const TfxNode *r0 = producer(g, l->x);
+  TfxNode *r1 = sole_user(c, l->y);
+  if (!r0 || r0->op != TFX_OP_Reshape || r0->inputs[0] == TFX_NONE || !r1 || r1->op != TFX_OP_Reshape ||
+      r1->inputs[0] != l->y || r1->n_outputs != 1)
+    return;
+  const TfxValue *x = tfx_val(g, r0->inputs[0]), *x2 = tfx_val(g, l->x);
+  const TfxValue *y = tfx_val(g, r1->outputs[0]), *y2 = tfx_val(g, l->y);
+  if (x2->rank != 2 || y2->rank != 2 || x->rank < 2 || x->dtype != TFX_F32 || x->konst || y->rank != x->rank ||
+      x->dims[x->rank - 1] != x2->dims[1] || y->dims[y->rank - 1] != y2->dims[1])
+    return;
+  for (int d = 0; d < x->rank - 1; d++)
+    if (y->dims[d] != x->dims[d]) return;
+  if (!kill(m, g, r1)) return;
+  l->x = r0->inputs[0], l->y = r1->outputs[0];
+}
+
 static int linear_at(Ctx *c, uint32_t i) {
   TfxGraph *g = c->g;
   const TfxNode *n = &g->nodes[i];
@@ -290,6 +314,7 @@ static int linear_at(Ctx *c, uint32_t i) {
   if (n->dead || !product(g, n, &l)) return 0;
   Kill m = {.n_kill = 0};
   kill(&m, g, n);
+  unflatten(c, &m, &l);
   epilogue(c, &m, &l);
   const char *name = n->name;
   for (int k = 0; k < m.n_kill; k++) g->nodes[m.kill[k]].dead = true;

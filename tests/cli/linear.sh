@@ -11,6 +11,10 @@
 #  - a product by 0.4 in place of 0.5 is not taken for GELU;
 #  - a weight read by two products is stored prepacked (layout 2) once; a
 #    table read by Gather and Gemm stays as it is (layout 1, transposed);
+#  - a Gemm between a Reshape that flattens x [1,S,K] to [S,K] and one back
+#    to [1,S,N] (GPT-2's Conv1D) reads x and writes [1,S,N] itself: no
+#    Reshape is left, and the GELU and residual after it are fused; a
+#    Reshape to other leading dims ([S,1,N]) stays, and so does its pair;
 #  - weights embedded in the C and in a .bin give the same bits.
 # usage: linear.sh TFXC SOURCE_DIR
 set -u
@@ -40,9 +44,15 @@ for d in "$tmp"/cases/*; do
     *) grep -Eq ': (Erf|Tanh|Pow|MatMul|Gemm) ->' "$gen" && fail "$c: unfused nodes left in $gen" ;;
   esac
   case $c in
+    conv1d_*) grep -q ': Reshape ->' "$gen" && fail "$c: a Reshape around a Gemm is left in $gen" ;;
+    regroup_*) [ "$(grep -c ': Reshape ->' "$gen")" = 2 ] || fail "$c: expected both Reshapes (to [S,K] and [S,1,N]) in $gen" ;;
+  esac
+  case $c in
     near_gelu_*) want="tfx_linear\\(tfx_pp, [0-9]+, 40, 24, .*, 2, NULL, 0, NULL," ;;
     ffn_*) want="tfx_linear\\(tfx_pp, [0-9]+, 40, 24, .*, 2, .*, 1, NULL,|tfx_linear\\(tfx_pp, [0-9]+, 24, 40, .*, 2, .*, 0, v[0-9]+_x," ;;
     gemm_tanh_*) want="tfx_linear\\(tfx_pp, [0-9]+, 40, 24, .*, 2, .*, 2, NULL," ;;
+    conv1d_*) want="tfx_linear\\(tfx_pp, [0-9]+, 40, 24, v[0-9]+_x, .*, 2, .*, 2, NULL,|tfx_linear\\(tfx_pp, [0-9]+, 24, 40, .*, 2, .*, 0, v[0-9]+_x, v[0-9]+_y\\);" ;;
+    regroup_*) want="tfx_linear\\(tfx_pp, [0-9]+, 40, 24, .*, 2, NULL, 0, NULL," ;;
     shared_*) want="tfx_linear\\(tfx_pp, [0-9]+, 24, 24, .*, 2, NULL, 0, NULL,|tfx_linear\\(tfx_pp, [0-9]+, 40, 24, .*, 1, NULL, 0, NULL," ;;
   esac
   IFS='|' read -ra pats <<<"$want"

@@ -88,6 +88,38 @@ def shared(rng, S):
     return nodes, inits, [("x", [S, K]), ("ids", [S])], [("y", [S, N])]
 
 
+def conv1d(rng, S):
+    """GPT-2's Conv1D export: x [1,S,K] flattened to [S,K] by Reshape, Gemm +
+    bias, back to [1,S,N] by Reshape, GELU (tanh); the same around the second
+    Gemm, then + x.  Both Reshape pairs go into the Linear nodes, and the GELU
+    and the residual with them."""
+    gelu, consts = gelu_tanh("h3", "g3", "cg")
+    nodes = [helper.make_node("Reshape", ["x", "flat_k"], ["x2"]),
+             helper.make_node("Gemm", ["x2", "w1", "b1"], ["h2"]),
+             helper.make_node("Reshape", ["h2", "back_n"], ["h3"])] + gelu + [
+             helper.make_node("Reshape", ["g3", "flat_n"], ["g2"]),
+             helper.make_node("Gemm", ["g2", "w2", "b2"], ["f2"]),
+             helper.make_node("Reshape", ["f2", "back_k"], ["f3"]),
+             helper.make_node("Add", ["x", "f3"], ["y"])]
+    shape = lambda n, v: numpy_helper.from_array(np.array(v, dtype=np.int64), n)
+    inits = consts + [shape("flat_k", [-1, K]), shape("flat_n", [-1, N]), shape("back_n", [1, S, N]),
+                      shape("back_k", [1, S, K]), const("w1", rng.normal(0, 0.5, (K, N))),
+                      const("b1", rng.normal(0, 0.5, N)), const("w2", rng.normal(0, 0.5, (N, K))),
+                      const("b2", rng.normal(0, 0.5, K))]
+    return nodes, inits, [("x", [1, S, K])], [("y", [1, S, K])]
+
+
+def regroup(rng, S):
+    """Reshape [1,S,K] -> [S,K], MatMul, then Reshape to [S,1,N]: other leading
+    dims than x's, so the second Reshape stays (and copies)."""
+    nodes = [helper.make_node("Reshape", ["x", "flat"], ["x2"]),
+             helper.make_node("MatMul", ["x2", "w"], ["h2"]),
+             helper.make_node("Reshape", ["h2", "back"], ["y"])]
+    shape = lambda n, v: numpy_helper.from_array(np.array(v, dtype=np.int64), n)
+    inits = [shape("flat", [S, K]), shape("back", [S, 1, N]), const("w", rng.normal(0, 0.5, (K, N)))]
+    return nodes, inits, [("x", [1, S, K])], [("y", [S, 1, N])]
+
+
 def write_case(out, name, build, S, rng):
     nodes, inits, ins, outs = build(rng, S)
     vi = lambda n, s: helper.make_tensor_value_info(n, TensorProto.INT64 if n == "ids" else TensorProto.FLOAT, s)
@@ -110,7 +142,8 @@ def main():
     out = sys.argv[1]
     rng = np.random.default_rng(7)
     for S in (3, 7, 13):  # the small-M path, and 6-row groups with 1 row over
-        for name, build in (("ffn", ffn), ("gemm_tanh", gemm_tanh), ("shared", shared), ("near_gelu", near_gelu)):
+        for name, build in (("ffn", ffn), ("gemm_tanh", gemm_tanh), ("shared", shared), ("near_gelu", near_gelu),
+                            ("conv1d", conv1d), ("regroup", regroup)):
             write_case(out, name, build, S, rng)
 
 
