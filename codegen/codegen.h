@@ -24,6 +24,9 @@ const char *tfx_c_var(TfxCEmit *e, uint32_t v);
  * K x 16 contiguous, the last zero-padded): every reader of it is a Linear
  * node taking it as its weight (codegen/c/emit.c decides). */
 bool tfx_c_packed(const TfxCEmit *e, uint32_t v);
+/* Values a and b are the same workspace bytes: the plan made a view's output
+ * its input's bytes (codegen/plan.c), so the view copies nothing. */
+bool tfx_c_same_bytes(const TfxCEmit *e, uint32_t a, uint32_t b);
 /* A fresh identifier with the given prefix, unique in the function. */
 const char *tfx_c_tmp(TfxCEmit *e, const char *prefix);
 
@@ -82,8 +85,10 @@ const char *tfx_c_index(char *buf, int rank, const int64_t *strides, int64_t bas
 /* ---- memory plan (shared by every backend) ------------------------------ */
 
 /* Every intermediate value gets an offset in one workspace; values whose
- * lifetimes do not overlap share bytes.  offset[v] is -1 for values that do
- * not live in the workspace (inputs, constants, graph outputs). */
+ * lifetimes do not overlap share bytes, and a view (Reshape, Flatten,
+ * Squeeze, Unsqueeze) of an intermediate is its input's bytes.  offset[v] is
+ * -1 for values that do not live in the workspace (inputs, constants, graph
+ * outputs). */
 typedef struct {
   int64_t *offset; /* per value id */
   int64_t total;   /* workspace bytes */

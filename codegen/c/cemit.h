@@ -13,6 +13,7 @@ struct TfxCEmit {
   const char **vars; /* per value id: pointer variable name, or NULL */
   bool *referenced;  /* per value id: the printed code names its variable */
   const uint8_t *pack; /* per value id: non-zero for a weight stored prepacked (tfx_c_packed), or NULL */
+  const int64_t *offset; /* per value id: workspace offset (the memory plan), -1 outside it; or NULL */
   int ntmp;
   bool oom;
 };

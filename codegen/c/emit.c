@@ -848,6 +848,7 @@ TfxStatus tfx_emit_c(TfxGraph *g, const TfxCOptions *opt) {
     abort();
   find_packed(&m);
   m.e.pack = m.pack;
+  m.e.offset = m.plan.offset;
   for (uint32_t i = 0; i < g->n_nodes; i++) {
     const TfxNode *n = &g->nodes[i];
     if (n->dead) continue;

@@ -1153,6 +1153,10 @@ TfxStatus tfx_shape_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   case TFX_OP_Flatten:
   case TFX_OP_Squeeze:
   case TFX_OP_Unsqueeze:
+    if (tfx_c_same_bytes(e, y, xv)) { /* no variable named: neither may be read elsewhere */
+      tfx_c_line(e, "/* a view: its input's bytes, nothing to copy */");
+      return TFX_OK;
+    }
     if (tfx_tensor_bytes(x)) emit_memcpy(e, out_var(e, n, 0), in_var(e, n, 0), (int64_t)tfx_tensor_bytes(x));
     return TFX_OK;
   case TFX_OP_Expand: {

@@ -1,6 +1,6 @@
 /* test_ir.c — the IR core: dtype conversions, broadcasting, graph building,
  * topological order and its errors, folding of exporter shape chains, DCE,
- * graph clones, and the memory plan's no-overlap invariant. */
+ * graph clones, and the memory plan's no-overlap invariant and its views. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,6 +189,46 @@ static void test_memory_plan(void) {
   tfx_diag_deinit(&d);
 }
 
+/* a = Relu(x); r = Reshape(a) is a view, a's bytes; b, c = Relu...; y = c + r:
+ * a's bytes stay live until the Add (the view's last reader), so b and c
+ * never take them.  A Reshape that is a graph output, or of a graph input,
+ * copies (no offset shared). */
+static void test_memory_plan_views(void) {
+  TfxDiag d;
+  tfx_diag_init(&d);
+  TfxGraph *g = tfx_graph_new(&d, "views.onnx");
+  g->opset = 17;
+  int64_t dims[] = {4, 25}, shape[] = {100}, shape2[] = {2, 50};
+  uint32_t x = input(g, "x", TFX_F32, 2, dims);
+  uint32_t a = node(g, TFX_OP_Relu, "r1", 1, &x, "a");
+  uint32_t ra[] = {a, constant_i64(g, "s", 1, shape, 1)};
+  uint32_t r = node(g, TFX_OP_Reshape, "view", 2, ra, "r");
+  uint32_t rr[] = {r, constant_i64(g, "s2", 2, shape2, 1)};
+  uint32_t r2 = node(g, TFX_OP_Reshape, "view_of_view", 2, rr, "r2");
+  uint32_t b = node(g, TFX_OP_Relu, "r2", 1, &r, "b");
+  uint32_t c = node(g, TFX_OP_Relu, "r3", 1, &b, "c");
+  uint32_t cr[] = {c, r};
+  uint32_t y = node(g, TFX_OP_Add, "add", 2, cr, "y");
+  uint32_t xi[] = {x, constant_i64(g, "s3", 1, shape, 1)};
+  uint32_t xr = node(g, TFX_OP_Reshape, "of_input", 2, xi, "xr");
+  uint32_t z = node(g, TFX_OP_Relu, "r4", 1, &xr, "z");
+  output(g, y);
+  output(g, r2);
+  output(g, z);
+  TfxPipelineOptions po = {.opt_level = 2};
+  CHECK(tfx_run_pipeline(g, &po) == TFX_OK);
+  TfxMemPlan p;
+  CHECK(tfx_plan_memory(g, NULL, &p) == TFX_OK);
+  CHECK(p.offset[a] >= 0 && p.offset[r] == p.offset[a]);
+  CHECK(p.offset[b] >= 0 && p.offset[b] != p.offset[a] && p.offset[c] >= 0 && p.offset[c] != p.offset[a]);
+  CHECK(p.offset[b] != p.offset[c]);
+  CHECK(p.offset[r2] == -1);                      /* a graph output: written to the caller */
+  CHECK(p.offset[xr] >= 0 && p.offset[z] == -1); /* x is the caller's: xr is a copy in the workspace */
+  tfx_plan_free(&p);
+  tfx_graph_free(g);
+  tfx_diag_deinit(&d);
+}
+
 int main(void) {
   test_dtypes();
   test_broadcast();
@@ -196,6 +236,7 @@ int main(void) {
   test_fold_shape_chain();
   test_clone();
   test_memory_plan();
+  test_memory_plan_views();
   if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
   else printf("test_ir: all checks passed\n");
   return failures != 0;
