@@ -20,7 +20,7 @@
 #      and the longest context, beside onnxruntime's float32 models
 #   6. compile cost of the GPT-2 shape (tfxc wall time and peak RSS, cc time)
 # Environment: CC (default cc), PY (default python: needs onnx, numpy; torch,
-# transformers, onnxruntime for step 4), REPS (timed runs per cell, default 10),
+# transformers, onnxruntime for step 4, onnx-ir for its 4-bit quantiser), REPS (timed runs per cell, default 10),
 # QUICK=1 (smoke check: GEMM 256, MiniLM and GPT-2 at 128 tokens only, REPS 3),
 # MODELS (default "minilm gpt2 bert llama"), CELL_TIMEOUT (seconds one run of
 # a generated program may take, default 300: a hang is reported, not waited on),
