@@ -298,7 +298,7 @@ static void unflatten(const Ctx *c, Kill *m, Lin *l) {
     return;
   const TfxValue *x = tfx_val(g, r0->inputs[0]), *x2 = tfx_val(g, l->x);
   const TfxValue *y = tfx_val(g, r1->outputs[0]), *y2 = tfx_val(g, l->y);
-  if (x2->rank != 2 || y2->rank != 2 || x->rank < 2 || x->dtype != TFX_F32 || x->konst || y->rank != x->rank ||
+  if (x2->rank != 2 || y2->rank != 2 || x->rank < 2 || x->konst || y->rank != x->rank ||
       x->dims[x->rank - 1] != x2->dims[1] || y->dims[y->rank - 1] != y2->dims[1])
     return;
   for (int d = 0; d < x->rank - 1; d++)

@@ -1153,7 +1153,7 @@ TfxStatus tfx_shape_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   case TFX_OP_Flatten:
   case TFX_OP_Squeeze:
   case TFX_OP_Unsqueeze:
-    if (tfx_c_same_bytes(e, y, xv)) { /* no variable named: neither may be read elsewhere */
+    if (tfx_c_same_bytes(e, y, xv)) { /* names neither variable: one read nowhere else would be unused */
       tfx_c_line(e, "/* a view: its input's bytes, nothing to copy */");
       return TFX_OK;
     }

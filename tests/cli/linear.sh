@@ -14,7 +14,8 @@
 #  - a Gemm between a Reshape that flattens x [1,S,K] to [S,K] and one back
 #    to [1,S,N] (GPT-2's Conv1D) reads x and writes [1,S,N] itself: no
 #    Reshape is left, and the GELU and residual after it are fused; a
-#    Reshape to other leading dims ([S,1,N]) stays, and so does its pair;
+#    Reshape to other leading dims ([S,1,N]) stays, and so does its pair:
+#    the first, of the input, copies; the second is the product's bytes;
 #  - weights embedded in the C and in a .bin give the same bits.
 # usage: linear.sh TFXC SOURCE_DIR
 set -u
@@ -45,7 +46,10 @@ for d in "$tmp"/cases/*; do
   esac
   case $c in
     conv1d_*) grep -q ': Reshape ->' "$gen" && fail "$c: a Reshape around a Gemm is left in $gen" ;;
-    regroup_*) [ "$(grep -c ': Reshape ->' "$gen")" = 2 ] || fail "$c: expected both Reshapes (to [S,K] and [S,1,N]) in $gen" ;;
+    regroup_*)
+      [ "$(grep -c ': Reshape ->' "$gen")" = 2 ] || fail "$c: expected both Reshapes (to [S,K] and [S,1,N]) in $gen"
+      [ "$(grep -c "a view: its input's bytes" "$gen")" = 1 ] || fail "$c: the Reshape of the product's output copies"
+      [ "$(grep -c 'memcpy(v' "$gen")" = 1 ] || fail "$c: expected one copy (the Reshape of x) in $gen" ;;
   esac
   case $c in
     near_gelu_*) want="tfx_linear\\(tfx_pp, [0-9]+, 40, 24, .*, 2, NULL, 0, NULL," ;;

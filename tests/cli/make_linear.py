@@ -110,11 +110,13 @@ def conv1d(rng, S):
 
 
 def regroup(rng, S):
-    """Reshape [1,S,K] -> [S,K], MatMul, then Reshape to [S,1,N]: other leading
-    dims than x's, so the second Reshape stays (and copies)."""
+    """Reshape [1,S,K] -> [S,K], MatMul, then Reshape to [S,1,N] and Relu:
+    other leading dims than x's, so the second Reshape stays, as a view of the
+    product's output (no copy); the first, of the input x, copies."""
     nodes = [helper.make_node("Reshape", ["x", "flat"], ["x2"]),
              helper.make_node("MatMul", ["x2", "w"], ["h2"]),
-             helper.make_node("Reshape", ["h2", "back"], ["y"])]
+             helper.make_node("Reshape", ["h2", "back"], ["h3"]),
+             helper.make_node("Relu", ["h3"], ["y"])]
     shape = lambda n, v: numpy_helper.from_array(np.array(v, dtype=np.int64), n)
     inits = [shape("flat", [S, K]), shape("back", [S, 1, N]), const("w", rng.normal(0, 0.5, (K, N)))]
     return nodes, inits, [("x", [1, S, K])], [("y", [S, 1, N])]

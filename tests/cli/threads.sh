@@ -22,8 +22,8 @@ trap 'rm -rf "$tmp"' EXIT
 fails=0
 fail() { echo "FAIL $*"; fails=$((fails + 1)); }
 cflags="-std=c99 -O2 -Wall -Wextra -Werror -DTFX_SGEMM_SERIAL=1"
-native= # -march=native where the compiler takes it
-echo 'int main(void) { return 0; }' >"$tmp/t.c"
+native= # -march=native where it gives AVX2+FMA, the integer prefill kernel's target
+printf '#if !defined(__AVX2__) || !defined(__FMA__)\n#error no AVX2\n#endif\nint main(void) { return 0; }\n' >"$tmp/t.c"
 $cc -march=native -o "$tmp/t" "$tmp/t.c" 2>/dev/null && native=-march=native
 bert=$src/tests/models/onnx/bert_tiny
 llama=$src/tests/models/onnx/llama_gqa
