@@ -1,8 +1,9 @@
 /* bench_util.h — what the bench drivers share: the model they are built
  * against (-DMODEL_H='"g.h"' -DMODEL=g -DMODEL_UC=G, as in
  * examples/generate/model.h), a monotonic clock, medians, whole-file reads
- * into aligned memory, and the optional thread count (-DBENCH_THREADS when
- * tfxc generated <name>_set_threads). */
+ * into aligned memory, the optional thread count (-DBENCH_THREADS when
+ * tfxc generated <name>_set_threads) and profile (-DBENCH_PROFILE: tfxc
+ * --profile). */
 #ifndef BENCH_UTIL_H
 #define BENCH_UTIL_H
 
@@ -90,6 +91,15 @@ static void bench_init(M(ctx) *ctx, const char *weights_path, int threads) {
     fprintf(stderr, "bench: built without threads, asked for %d\n", threads);
     exit(1);
   }
+#endif
+}
+
+/* Before timed run r (r = -1: the warm-up): the profile starts at run 0. */
+static void bench_profile_start(M(ctx) *ctx, int r) {
+#ifdef BENCH_PROFILE
+  if (r == 0) bench_check(M(profile_reset)(ctx), "profile_reset");
+#else
+  (void)ctx, (void)r;
 #endif
 }
 

@@ -6,6 +6,8 @@
  *            one at a time, the first untimed: the timed steps end at context
  *            LEN (median and best ms of them); OUT.bin gets the last step's
  *            logits, those of ids[LEN - 1] with LEN - 1 tokens before it.
+ * With -DBENCH_PROFILE (a model compiled with tfxc --profile) the time per
+ * operator of the timed runs follows the "median best" line.
  * usage: ./decoder_bench W.bin IDS.bin prefill|decode LEN REPS THREADS OUT.bin */
 #include "bench_util.h"
 
@@ -13,6 +15,7 @@
 
 static void run_prefill(M(ctx) *ctx, const int64_t *ids, int64_t len, int reps, float *logits, double *t) {
   for (int r = -1; r < reps; r++) { /* r = -1: warm-up */
+    bench_profile_start(ctx, r);
     bench_check(M(reset)(ctx), "reset");
     double t0 = bench_now_ms();
     bench_check(M(prefill)(ctx, ids, len, logits), "prefill");
@@ -25,6 +28,7 @@ static void run_decode(M(ctx) *ctx, const int64_t *ids, int64_t len, int reps, f
   bench_check(M(reset)(ctx), "reset");
   bench_check(M(prefill)(ctx, ids, start, logits), "prefill");
   for (int r = -1; r < reps; r++) {
+    bench_profile_start(ctx, r);
     double t0 = bench_now_ms();
     bench_check(M(decode)(ctx, ids[start + 1 + r], logits), "decode");
     if (r >= 0) t[r] = bench_now_ms() - t0;
@@ -55,6 +59,9 @@ int main(int argc, char **argv) {
   if (!t) return 1;
   (decode ? run_decode : run_prefill)(&ctx, ids, len, reps, logits, t);
   bench_report(t, reps);
+#ifdef BENCH_PROFILE
+  bench_check(M(profile_print)(&ctx, stdout), "profile_print");
+#endif
   bench_write(argv[7], logits, rows * MC(VOCAB));
   return 0;
 }

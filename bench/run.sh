@@ -162,6 +162,24 @@ encoder() { # encoder MODEL [CHECKPOINT]
   cell "$model" encoder 128 "$M/encoder_bench" "$M/$model.bin" "$M/ids.bin" 128 "$REPS" "{t}" "{out}"
 }
 
+# profile MODEL MAX: the decode step at context MAX timed per node (tfxc
+# --profile, built in MODEL/prof/): the "median best" line of the steps, then
+# the time per operator, in $M/prof/decode_tT.txt for T threads.
+profile() {
+  local model=$1 max=$2 top=$M t
+  M=$top/prof
+  mkdir -p "$M"
+  ln -sf ../model.onnx "$M/model.onnx"
+  compile "${model}_prof" "$max" --profile
+  link decoder "${model}_prof" -DBENCH_PROFILE
+  for t in 1 2; do
+    [ "$t" = 1 ] || [ "$THREADS" = 1 ] || continue
+    timeout "$CELL_TIMEOUT" "$M/decoder_bench" "$M/${model}_prof.bin" "$top/ids.bin" decode "$max" "$REPS" "$t" \
+      "$M/out.bin" >"$M/decode_t$t.txt" || { echo "FAILED: tfxc --profile $model decode $max at $t thread(s)" >&2; FAIL=1; }
+  done
+  M=$top
+}
+
 decoder() { # decoder MODEL MAX: prefill 128, decode at 128 and at MAX
   local model=$1 max=$2 len
   M=$B/models/$model
@@ -174,6 +192,7 @@ decoder() { # decoder MODEL MAX: prefill 128, decode at 128 and at MAX
   for len in $lens; do
     cell "$model" decode "$len" "${bin[@]}" decode "$len" "$REPS" "{t}" "{out}"
   done
+  [ "$QUANT_ONLY" = 1 ] || profile "$model" "$max"
   [ "$QUANT" = 1 ] || return 0
   local q top=$M
   for q in int8 int4 int4a; do
@@ -258,6 +277,24 @@ echo " weights (float32, or as int8 / int4 g32 store them) + K and V of the cont
 echo " and a scale a row); decode"
 echo " at context C times the steps ending at C; quantised rows: onnxruntime runs its own quantised"
 echo " model, and max diff is between the two quantisations)"
+
+if ls "$B"/models/*/prof/decode_t*.txt >/dev/null 2>&1; then
+  echo
+  echo "== the decode step at the longest context, per operator (tfxc --profile: each node timed on the calling"
+  echo "   thread; the median step of the profiled build, the share of the profiled time, the largest first)"
+  for f in "$B"/models/*/prof/decode_t*.txt; do
+    m=$(basename "$(dirname "$(dirname "$f")")")
+    t=${f##*_t}
+    awk -v m="$m" -v t="${t%.txt}" 'NR == 1 { step = $1; next }
+      $1 == "operator" || $1 == "all" { next }
+      { ms[$1] = $4; sh[$1] = $5; order[n++] = $1 }
+      END {
+        top = ""
+        for (i = 0; i < n && i < 4; i++) top = top sprintf(", %s %s", order[i], sh[order[i]])
+        printf "%-6s %d thr: step %.2f ms; attention (KvAttention) %s, %.2f ms a step%s\n", m, t, step,
+               sh["KvAttention"], ms["KvAttention"], top }' "$f"
+  done
+fi
 
 if [ "$QUANT" = 1 ]; then
   echo

@@ -129,6 +129,7 @@ typedef struct {
   TfxWeightsMode weights;
   bool emit_main;
   int threads;        /* --threads: most threads the code may use; 0 or 1: one, no pthreads */
+  bool profile;       /* --profile: time every node (codegen/c/profile.c) */
 } TfxCOptions;
 
 /* Write <name>.c, <name>.h (and <name>.bin) for a graph whose shapes are all

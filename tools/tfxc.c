@@ -57,6 +57,9 @@ static void usage(FILE *f) {
         "      --emit-main         add a main() that reads input .pb files and writes outputs\n"
         "      --threads N         the code may run on up to N threads (pthreads; build with\n"
         "                          -pthread): <name>_set_threads picks 1..N (default 1)\n"
+        "      --profile           time every node of a run (POSIX clock_gettime):\n"
+        "                          <name>_profile, _profile_reset, _profile_print;\n"
+        "                          --emit-main's program prints the time per operator\n"
         "  -h, --help              this text\n"
         "      --version           print the version\n"
         "\n"
@@ -103,7 +106,7 @@ int main(int argc, char **argv) {
     OPT_NAME = 256, OPT_DIM, OPT_MAX, OPT_NOKV, OPT_WEIGHTS, OPT_DUMP, OPT_MAIN, OPT_VERSION,
     OPT_QW, OPT_GROUP, OPT_QEMB, OPT_QHEAD, OPT_QKV, OPT_MAXERR, OPT_CALIB, OPT_REPORT, OPT_NOGPTQ, OPT_FACTS,
     OPT_ASYM,
-    OPT_THREADS
+    OPT_THREADS, OPT_PROFILE
   };
   static const struct option longopts[] = {
       {"output", required_argument, 0, 'o'},  {"name", required_argument, 0, OPT_NAME},
@@ -117,7 +120,7 @@ int main(int argc, char **argv) {
       {"float-activations", no_argument, 0, OPT_FACTS}, {"asymmetric", no_argument, 0, OPT_ASYM},
       {"dump-after", required_argument, 0, OPT_DUMP}, {"emit-main", no_argument, 0, OPT_MAIN},
       {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, OPT_VERSION},
-      {"threads", required_argument, 0, OPT_THREADS},
+      {"threads", required_argument, 0, OPT_THREADS}, {"profile", no_argument, 0, OPT_PROFILE},
       {0, 0, 0, 0}};
   const char *out = NULL, *name = NULL, *dump = NULL;
   TfxCompileRequest req = {.c = {.weights = TFX_WEIGHTS_AUTO}};
@@ -217,6 +220,7 @@ int main(int argc, char **argv) {
       dump = optarg;
       break;
     case OPT_MAIN: copt->emit_main = true; break;
+    case OPT_PROFILE: copt->profile = true; break;
     case OPT_THREADS: {
       char *end = NULL;
       long v = strtol(optarg, &end, 10);

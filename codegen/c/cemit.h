@@ -21,6 +21,17 @@ struct TfxCEmit {
 void tfx_c_puts(TfxCEmit *e, const char *s); /* raw append, no indent or newline */
 /* Copy of s safe inside a C comment (no comment terminators, no newlines). */
 void tfx_c_comment_text(char *out, size_t size, const char *s);
+/* Print s as a C string literal (octal escapes are always three digits, so
+ * a following digit cannot extend them). */
+void tfx_c_put_string(FILE *f, const char *s);
+/* --profile (profile.c): the live nodes a run times; what goes before the
+ * includes of the .c, the header's declarations (after <name>_ctx, whose
+ * prof_seconds and prof_runs the emitter prints), and the .c's tables and
+ * functions. */
+int tfx_c_profile_nodes(const TfxGraph *g);
+void tfx_c_profile_prelude(FILE *f);
+void tfx_c_profile_header(FILE *f, const TfxGraph *g, const char *nm, const char *U);
+void tfx_c_profile_code(FILE *f, const TfxGraph *g, const char *nm, const char *U);
 /* "float32[2,3]" */
 const char *tfx_c_type_text(char *buf, size_t size, const TfxValue *v);
 

@@ -203,3 +203,16 @@ bool tfx_c_packed(const TfxCEmit *e, uint32_t v) { return e->pack && v != TFX_NO
 bool tfx_c_same_bytes(const TfxCEmit *e, uint32_t a, uint32_t b) {
   return e->offset && a != TFX_NONE && b != TFX_NONE && e->offset[a] >= 0 && e->offset[a] == e->offset[b];
 }
+
+void tfx_c_put_string(FILE *f, const char *s) {
+  fputc('"', f);
+  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+    if (*p == '"' || *p == '\\')
+      fprintf(f, "\\%c", *p);
+    else if (*p < 0x20 || *p >= 0x7f || *p == '?') /* '?' avoids trigraphs */
+      fprintf(f, "\\%03o", *p);
+    else
+      fputc(*p, f);
+  }
+  fputc('"', f);
+}

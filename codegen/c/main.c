@@ -9,28 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codegen/codegen.h"
-
-/* Print s as a C string literal (octal escapes are always three digits, so
- * a following digit cannot extend them). */
-static void put_cstring(FILE *f, const char *s) {
-  fputc('"', f);
-  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-    if (*p == '"' || *p == '\\')
-      fprintf(f, "\\%c", *p);
-    else if (*p < 0x20 || *p >= 0x7f || *p == '?') /* '?' avoids trigraphs */
-      fprintf(f, "\\%03o", *p);
-    else
-      fputc(*p, f);
-  }
-  fputc('"', f);
-}
+#include "codegen/c/cemit.h"
 
 /* One row of the I/O table: name, ONNX dtype code, rank, numel, bytes, dims. */
 static void put_io_row(FILE *f, const TfxValue *v) {
   int64_t numel = tfx_numel(v->rank, v->dims);
   fputs("  {", f);
-  put_cstring(f, v->name);
+  tfx_c_put_string(f, v->name);
   fprintf(f, ", %d, %d, %lld, %llu, {", tfx_dtype_to_onnx(v->dtype), v->rank, (long long)numel,
           (unsigned long long)((size_t)numel * tfx_dtype_bytes(v->dtype)));
   if (v->rank == 0) fputs("0", f);
@@ -284,8 +269,11 @@ void tfx_c_emit_main(FILE *f, const TfxGraph *g, const char *name, bool weights_
           "  if (st != 0) {\n"
           "    fprintf(stderr, \"error: %s_run: %%s\\n\", %s_status_str(st));\n"
           "    goto done;\n"
-          "  }\n",
-          name, name);
+          "  }\n"
+          "#ifdef %s_PROFILE_NODES\n"
+          "  %s_profile_print(&ctx, stderr);\n"
+          "#endif\n",
+          name, name, upper, name);
   fputs("  for (k = TFX_MAIN_N_IN; k < TFX_MAIN_N_IN + TFX_MAIN_N_OUT; k++) {\n"
         "    const tfx_main_io *io = &tfx_main_ios[k];\n"
         "    if (tfx_pb_write(files[k], io->name, io->dtype, io->rank, io->dims, bufs[k], err,\n"
