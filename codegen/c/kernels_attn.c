@@ -17,8 +17,10 @@
  * tfx_kv_attn (KvAttention over the cache): several rows (prefill) go to
  * tfx_attn, causal from the cache position P; a single-row step (decode) runs,
  * per KV head, the R query heads of its group together so each cache row is read
- * once, with 8-wide dot products and axpys, the keys split across jobs and the
- * partial (max, sum, accumulator) triples merged afterwards.  An int8 cache
+ * once, with 8-wide dot products, P.V summed in registers over a tile of keys
+ * (tfx_kv_pv), each key's V row and the next tile's K row prefetched, the keys
+ * split across jobs and the partial (max, sum, accumulator) triples merged
+ * afterwards.  An int8 cache
  * (tfx_kv_put8 stores a row) is read back to float a tile (prefill: tiles of
  * TFX_ATTN_BK8 keys, K as it is packed, V into the packing buffer) or a row
  * (decode) at a time, never as a whole.
@@ -472,6 +474,71 @@ static void print_kv(FILE *f) {
         "    q[d] = (int8_t)(t == t ? t : 0.0f);\n"
         "  }\n"
         "}\n", f);
+  /* the cache lines of p[0 .. n) into the cache */
+  fputs("#ifdef TFX_SIMD\n"
+        "static TFX_INLINE void tfx_kv_fetch(const float *p, int64_t n) {\n"
+        "  int64_t i;\n"
+        "  for (i = 0; i < n; i += 16) _mm_prefetch((const char *)(p + i), _MM_HINT_T0);\n"
+        "}\n"
+        "#endif\n", f);
+  /* acc[r * D + d] += s[r * TFX_KV_BK + c] * v[c * D + d] for r < R, c < nk, d < D, in c
+   * order: the operations of tfx_attn_axpby(acc + r * D, 1, s[..], v + c * D, D) for
+   * each c and r, so the same bits, but with SIMD a block of acc stays in registers
+   * over the keys (4 rows x 16 floats, or 1 row x 64) instead of being loaded and
+   * stored for every key; what the blocks leave goes through tfx_attn_axpby. */
+  fputs("static void tfx_kv_pv(const float *s, int64_t R, int64_t nk, const float *v, int64_t D, float *acc) {\n"
+        "  int64_t r0 = 0, d0 = 0, r, c; /* rows < r0 are complete, and columns < d0 of the others */\n"
+        "#ifdef TFX_SIMD\n"
+        "  int64_t d;\n"
+        "  if (D % 16 == 0) {\n"
+        "    for (; r0 + 4 <= R; r0 += 4)\n"
+        "      for (d = 0; d < D; d += 16) {\n"
+        "        float *y = acc + r0 * D + d;\n"
+        "        const float *sr = s + r0 * TFX_KV_BK;\n"
+        "        __m256 y00 = _mm256_loadu_ps(y), y01 = _mm256_loadu_ps(y + 8), y10 = _mm256_loadu_ps(y + D);\n"
+        "        __m256 y11 = _mm256_loadu_ps(y + D + 8), y20 = _mm256_loadu_ps(y + 2 * D), y21 = _mm256_loadu_ps(y + 2 * D + 8);\n"
+        "        __m256 y30 = _mm256_loadu_ps(y + 3 * D), y31 = _mm256_loadu_ps(y + 3 * D + 8);\n"
+        "        for (c = 0; c < nk; c++) {\n"
+        "          const __m256 v0 = _mm256_loadu_ps(v + c * D + d), v1 = _mm256_loadu_ps(v + c * D + d + 8);\n"
+        "          __m256 b = _mm256_set1_ps(sr[c]);\n"
+        "          y00 = _mm256_fmadd_ps(b, v0, y00), y01 = _mm256_fmadd_ps(b, v1, y01);\n"
+        "          b = _mm256_set1_ps(sr[TFX_KV_BK + c]);\n"
+        "          y10 = _mm256_fmadd_ps(b, v0, y10), y11 = _mm256_fmadd_ps(b, v1, y11);\n"
+        "          b = _mm256_set1_ps(sr[2 * TFX_KV_BK + c]);\n"
+        "          y20 = _mm256_fmadd_ps(b, v0, y20), y21 = _mm256_fmadd_ps(b, v1, y21);\n"
+        "          b = _mm256_set1_ps(sr[3 * TFX_KV_BK + c]);\n"
+        "          y30 = _mm256_fmadd_ps(b, v0, y30), y31 = _mm256_fmadd_ps(b, v1, y31);\n"
+        "        }\n"
+        "        _mm256_storeu_ps(y, y00), _mm256_storeu_ps(y + 8, y01), _mm256_storeu_ps(y + D, y10);\n"
+        "        _mm256_storeu_ps(y + D + 8, y11), _mm256_storeu_ps(y + 2 * D, y20), _mm256_storeu_ps(y + 2 * D + 8, y21);\n"
+        "        _mm256_storeu_ps(y + 3 * D, y30), _mm256_storeu_ps(y + 3 * D + 8, y31);\n"
+        "      }\n"
+        "  }\n"
+        "  d0 = D / 64 * 64;\n"
+        "  for (r = r0; r < R; r++) /* one row: 64 floats at a time */\n"
+        "    for (d = 0; d < d0; d += 64) {\n"
+        "      float *y = acc + r * D + d;\n"
+        "      const float *sr = s + r * TFX_KV_BK;\n"
+        "      __m256 y0 = _mm256_loadu_ps(y), y1 = _mm256_loadu_ps(y + 8), y2 = _mm256_loadu_ps(y + 16);\n"
+        "      __m256 y3 = _mm256_loadu_ps(y + 24), y4 = _mm256_loadu_ps(y + 32), y5 = _mm256_loadu_ps(y + 40);\n"
+        "      __m256 y6 = _mm256_loadu_ps(y + 48), y7 = _mm256_loadu_ps(y + 56);\n"
+        "      for (c = 0; c < nk; c++) {\n"
+        "        const float *vr = v + c * D + d;\n"
+        "        const __m256 b = _mm256_set1_ps(sr[c]);\n"
+        "        y0 = _mm256_fmadd_ps(b, _mm256_loadu_ps(vr), y0), y1 = _mm256_fmadd_ps(b, _mm256_loadu_ps(vr + 8), y1);\n"
+        "        y2 = _mm256_fmadd_ps(b, _mm256_loadu_ps(vr + 16), y2), y3 = _mm256_fmadd_ps(b, _mm256_loadu_ps(vr + 24), y3);\n"
+        "        y4 = _mm256_fmadd_ps(b, _mm256_loadu_ps(vr + 32), y4), y5 = _mm256_fmadd_ps(b, _mm256_loadu_ps(vr + 40), y5);\n"
+        "        y6 = _mm256_fmadd_ps(b, _mm256_loadu_ps(vr + 48), y6), y7 = _mm256_fmadd_ps(b, _mm256_loadu_ps(vr + 56), y7);\n"
+        "      }\n"
+        "      _mm256_storeu_ps(y, y0), _mm256_storeu_ps(y + 8, y1), _mm256_storeu_ps(y + 16, y2);\n"
+        "      _mm256_storeu_ps(y + 24, y3), _mm256_storeu_ps(y + 32, y4), _mm256_storeu_ps(y + 40, y5);\n"
+        "      _mm256_storeu_ps(y + 48, y6), _mm256_storeu_ps(y + 56, y7);\n"
+        "    }\n"
+        "#endif\n"
+        "  if (d0 < D)\n"
+        "    for (c = 0; c < nk; c++)\n"
+        "      for (r = r0; r < R; r++) tfx_attn_axpby(acc + r * D + d0, 1.0f, s[r * TFX_KV_BK + c], v + c * D + d0, D - d0);\n"
+        "}\n", f);
   /* keys j0..j1-1 of KV head kh for the R query rows qs (pre-scaled): running max
    * m, sum l, acc.  An int8 cache's rows are read back one at a time into kr8 / vr8,
    * once for all R rows. */
@@ -488,6 +555,13 @@ static void print_kv(FILE *f) {
         "      const float *kr = kr8;\n"
         "      if (a->kq) tfx_attn_deq(a->kq + hk + (jb + c) * a->Dk, 0, a->ksc + hs + jb + c, 1, a->Dk, kr8, 0);\n"
         "      else kr = a->kc + hk + (jb + c) * a->Dk;\n"
+        "#ifdef TFX_SIMD\n"
+        "      if (!a->kq) { /* this key's V row, and the next tile's K row: two streams the\n"
+        "                     * hardware alone fetches at half the memory's speed */\n"
+        "        tfx_kv_fetch(a->vc + hv + (jb + c) * a->Dv, a->Dv);\n"
+        "        if (jb + TFX_KV_BK + c < j1) tfx_kv_fetch(kr + TFX_KV_BK * a->Dk, a->Dk);\n"
+        "      }\n"
+        "#endif\n"
         "      for (r = 0; r + 4 <= R; r += 4) {\n"
         "        tfx_attn_dot4(qs + r * a->Dk, a->Dk, kr, a->Dk, o);\n"
         "        s[r * TFX_KV_BK + c] = o[0], s[(r + 1) * TFX_KV_BK + c] = o[1];\n"
@@ -503,11 +577,13 @@ static void print_kv(FILE *f) {
         "      m[r] = mt;\n"
         "      if (c0 != 1.0f) tfx_attn_axpby(acc + r * a->Dv, c0, 0.0f, NULL, a->Dv);\n"
         "    }\n"
+        "    if (!a->vq) {\n"
+        "      tfx_kv_pv(s, R, nk, a->vc + hv + jb * a->Dv, a->Dv, acc);\n"
+        "      continue;\n"
+        "    }\n"
         "    for (c = 0; c < nk; c++) {\n"
-        "      const float *vr = vr8;\n"
-        "      if (a->vq) tfx_attn_deq(a->vq + hv + (jb + c) * a->Dv, 0, a->vsc + hs + jb + c, 1, a->Dv, vr8, 0);\n"
-        "      else vr = a->vc + hv + (jb + c) * a->Dv;\n"
-        "      for (r = 0; r < R; r++) tfx_attn_axpby(acc + r * a->Dv, 1.0f, s[r * TFX_KV_BK + c], vr, a->Dv);\n"
+        "      tfx_attn_deq(a->vq + hv + (jb + c) * a->Dv, 0, a->vsc + hs + jb + c, 1, a->Dv, vr8, 0);\n"
+        "      for (r = 0; r < R; r++) tfx_attn_axpby(acc + r * a->Dv, 1.0f, s[r * TFX_KV_BK + c], vr8, a->Dv);\n"
         "    }\n"
         "  }\n"
         "}\n", f);

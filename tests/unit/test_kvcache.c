@@ -6,8 +6,8 @@
  * code printed at several (S, P) must differ only in integer literals.  The int8
  * cache (kv_int8 = 1) is tested the same way against attention over K/V rows
  * put through this file's own int8 round trip, and the round trip itself
- * against hand-computed values.  A decode step over a 600-row cache checks the
- * float32 kernel's key split and merge. */
+ * against hand-computed values.  Decode steps over a 600-row cache check the
+ * float32 kernel's key split and merge, and each path of its P.V. */
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -460,22 +460,32 @@ static float lcg(uint32_t *s) {
   return (float)((*s >> 8) & 0xffffu) / 65536.0f * 2.0f - 1.0f;
 }
 
-static void test_long_decode(void) {
-  enum { N = 600, P = N - 1, HQ = 10, HKV = 2, DK = 20, DV = 12 }; /* 5 heads a group: dot4 and one more */
+/* A decode step at position 599 over HQ query heads on HKV KV heads (heads of
+ * DK and DV floats) against attention in double.  The shapes choose the paths
+ * of the step's P.V: 5 heads a group with DV 12 (dot4 and one more; every
+ * column left to the axpy), DV 80 (a 4-row block of registers, then the fifth
+ * row 64 columns in registers and 16 by the axpy), one head a group with DV 64
+ * (one row in registers). */
+static void test_long_decode(int HQ, int HKV, int DK, int DV) {
+  enum { N = 600, P = N - 1 };
   Cfg c = BASE;
   c.hq = HQ, c.hkv = HKV, c.dk = DK, c.dv = DV, c.max_seq = N, c.kv_offset = 0;
   char *b = emit_body(&c, 1, P);
   char dir[] = "/tmp/tfx_kvlong_XXXXXX", src[128], exe[128];
+  const int nkv = HKV * N * (DK + DV);
+  float *kv = malloc(sizeof *kv * (size_t)nkv), *q = malloc(sizeof *q * (size_t)(HQ * DK));
+  float *k = malloc(sizeof *k * (size_t)(HKV * DK)), *v = malloc(sizeof *v * (size_t)(HKV * DV));
   CHECK(b != NULL);
+  if (!kv || !q || !k || !v) abort();
   if (!b || !mkdtemp(dir)) {
-    free(b);
+    free(b), free(kv), free(q), free(k), free(v);
     return;
   }
   snprintf(src, sizeof src, "%s/long.c", dir), snprintf(exe, sizeof exe, "%s/long", dir);
   FILE *f = fopen(src, "w");
   CHECK(f != NULL);
   if (!f) {
-    free(b);
+    free(b), free(kv), free(q), free(k), free(v);
     return;
   }
   print_program(f, true, (const char *const[]){"step"}, (char *const[]){b}, 1);
@@ -483,18 +493,16 @@ static void test_long_decode(void) {
              "  for (i = 0; i < %d; i++) kv[i] = lcg(&s);\n  for (i = 0; i < %d; i++) q[i] = 2.0f * lcg(&s);\n"
              "  for (i = 0; i < %d; i++) k[i] = lcg(&s);\n  for (i = 0; i < %d; i++) v[i] = lcg(&s);\n"
              "  step(kv, q, k, v, y);\n  for (i = 0; i < %d; i++) printf(\"%%a\\n\", (double)y[i]);\n  return 0;\n}\n",
-          HKV * N * (DK + DV), HQ * DK, HKV * DK, HKV * DV, HQ * DV, HKV * N * (DK + DV), HQ * DK, HKV * DK, HKV * DV,
-          HQ * DV);
+          nkv, HQ * DK, HKV * DK, HKV * DV, HQ * DV, nkv, HQ * DK, HKV * DK, HKV * DV, HQ * DV);
   fclose(f);
   /* the same numbers here: cache K [HKV][N][DK] then V [HKV][N][DV]; row P comes from k/v */
-  static float kv[HKV * N * (DK + DV)];
-  float q[HQ * DK], k[HKV * DK], v[HKV * DV];
   uint32_t st = 7;
-  for (int i = 0; i < HKV * N * (DK + DV); i++) kv[i] = lcg(&st);
+  for (int i = 0; i < nkv; i++) kv[i] = lcg(&st);
   for (int i = 0; i < HQ * DK; i++) q[i] = 2.0f * lcg(&st);
   for (int i = 0; i < HKV * DK; i++) k[i] = lcg(&st);
   for (int i = 0; i < HKV * DV; i++) v[i] = lcg(&st);
   double worst = 0;
+  int got = 0;
   FILE *p = build_and_start(src, exe, "-O2");
   for (int h = 0; p && h < HQ; h++) {
     const int kh = h / (HQ / HKV);
@@ -511,15 +519,19 @@ static void test_long_decode(void) {
       double y = 0;
       for (int j = 0; j < N; j++) y += sc[j] / sum * (j < P ? kv[HKV * N * DK + (kh * N + j) * DV + x] : v[kh * DV + x]);
       char line[64];
-      CHECK(fgets(line, sizeof line, p) != NULL);
+      if (!fgets(line, sizeof line, p)) break;
+      got++;
       worst = fmax(worst, fabs(strtod(line, NULL) - y));
     }
   }
   if (p) CHECK(pclose(p) == 0);
+  CHECK(got == HQ * DV);
   CHECK(worst < 1e-5);
-  if (worst >= 1e-5) fprintf(stderr, "long decode: worst error %g (kept %s)\n", worst, dir);
+  if (worst >= 1e-5 || got != HQ * DV)
+    fprintf(stderr, "long decode (%d/%d heads, dk %d, dv %d, %s): worst error %g, %d values (kept %s)\n", HQ, HKV, DK,
+            DV, base_arch, worst, got, dir);
   else unlink(exe), unlink(src), rmdir(dir);
-  free(b);
+  free(b), free(kv), free(q), free(k), free(v);
 }
 
 /* Prefill P = N - 1 rows, then decode row P, through the generated code (the
@@ -633,10 +645,12 @@ int main(void) {
   c.kv_int8 = 1;
   test_structure(&c);
   test_emit(&c);
-  test_long_decode();
   /* the kernels' portable loops, then their vector paths where this machine has them */
   for (int arch = 0; arch < (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 2 : 1); arch++) {
     base_arch = arch ? "-march=native" : "";
+    test_long_decode(10, 2, 20, 12);
+    test_long_decode(10, 2, 24, 80);
+    test_long_decode(3, 3, 16, 64);
     test_long(false, 0);
     test_long(true, 0);
     test_long(true, 100);
