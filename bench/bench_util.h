@@ -95,7 +95,7 @@ static void bench_init(M(ctx) *ctx, const char *weights_path, int threads) {
 }
 
 /* Before timed run r (r = -1: the warm-up): the profile starts at run 0. */
-static void bench_profile_start(M(ctx) *ctx, int r) {
+static inline void bench_profile_start(M(ctx) *ctx, int r) { /* inline: encoder_main does not call it */
 #ifdef BENCH_PROFILE
   if (r == 0) bench_check(M(profile_reset)(ctx), "profile_reset");
 #else
