@@ -55,8 +55,8 @@ TfxStatus tfx_plan_memory(TfxGraph *g, const int64_t *bytes, TfxMemPlan *p) {
   }
   /* views: the output is the bytes of the input's root, when both are
    * intermediates in the workspace (a node wrote the input; neither is a
-   * constant or a graph output) of the same size; the root then lives until
-   * the last reader of any of its views */
+   * constant or a graph output) of the same size (a view keeps the dtype);
+   * the root then lives until the last reader of any of its views */
   for (uint32_t i = 0; i < g->n_nodes; i++) {
     const TfxNode *n = &g->nodes[i];
     if (n->dead || !is_view(n->op) || n->n_inputs < 1 || n->n_outputs != 1) continue;
@@ -65,7 +65,7 @@ TfxStatus tfx_plan_memory(TfxGraph *g, const int64_t *bytes, TfxMemPlan *p) {
     uint32_t r = root[x];
     const TfxValue *rv = &g->values[r], *yv = &g->values[y];
     if (external[r] || external[y] || rv->konst || yv->konst || rv->producer == TFX_NONE ||
-        rv->dtype != yv->dtype || planned_bytes(g, bytes, y) != planned_bytes(g, bytes, r))
+        planned_bytes(g, bytes, y) != planned_bytes(g, bytes, r))
       continue;
     root[y] = r;
   }

@@ -293,7 +293,7 @@ static void print_header(Emitter *m, FILE *f) {
           U, U, U, U, U, U, U, m->threads > 1 ? "," : " ");
   if (m->threads > 1) fprintf(f, "  %s_ERR_THREAD = 7     /* a worker thread could not be started */\n", U);
   fputs("};\n\n", f);
-  const int np = tfx_c_profile_nodes(g);
+  const int np = m->opt->profile ? tfx_c_profile_nodes(g) : 0;
   if (m->opt->profile) fprintf(f, "#define %s_PROFILE_NODES %d\n\n", U, np);
   fprintf(f, "/* All mutable state: one context per concurrent caller. */\n");
   fprintf(f, "typedef struct {\n  unsigned char *ws;\n  const unsigned char *weights;\n  int ready;\n"

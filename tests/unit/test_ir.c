@@ -189,10 +189,11 @@ static void test_memory_plan(void) {
   tfx_diag_deinit(&d);
 }
 
-/* a = Relu(x); r = Reshape(a) is a view, a's bytes; b, c = Relu...; y = c + r:
- * a's bytes stay live until the Add (the view's last reader), so b and c
- * never take them.  A Reshape that is a graph output, or of a graph input,
- * copies (no offset shared). */
+/* a = Relu(x); r = Reshape(a) is a view, a's bytes, and r2 = Reshape(r) a
+ * view of that view, a's bytes too; b = Relu(r), c = Relu(b), c2 = Reshape(c),
+ * y = c2 + r2: a's bytes stay live until the Add (the last reader of a view
+ * of a view), so b and c never take them.  A Reshape that is a graph output,
+ * or of a graph input, copies (no offset shared). */
 static void test_memory_plan_views(void) {
   TfxDiag d;
   tfx_diag_init(&d);
@@ -203,26 +204,32 @@ static void test_memory_plan_views(void) {
   uint32_t a = node(g, TFX_OP_Relu, "r1", 1, &x, "a");
   uint32_t ra[] = {a, constant_i64(g, "s", 1, shape, 1)};
   uint32_t r = node(g, TFX_OP_Reshape, "view", 2, ra, "r");
-  uint32_t rr[] = {r, constant_i64(g, "s2", 2, shape2, 1)};
+  uint32_t s2 = constant_i64(g, "s2", 2, shape2, 1);
+  uint32_t rr[] = {r, s2};
   uint32_t r2 = node(g, TFX_OP_Reshape, "view_of_view", 2, rr, "r2");
   uint32_t b = node(g, TFX_OP_Relu, "r2", 1, &r, "b");
   uint32_t c = node(g, TFX_OP_Relu, "r3", 1, &b, "c");
-  uint32_t cr[] = {c, r};
+  uint32_t cc[] = {c, s2};
+  uint32_t c2 = node(g, TFX_OP_Reshape, "view_c", 2, cc, "c2");
+  uint32_t cr[] = {c2, r2};
   uint32_t y = node(g, TFX_OP_Add, "add", 2, cr, "y");
+  uint32_t ro[] = {r, s2};
+  uint32_t o = node(g, TFX_OP_Reshape, "view_out", 2, ro, "o");
   uint32_t xi[] = {x, constant_i64(g, "s3", 1, shape, 1)};
   uint32_t xr = node(g, TFX_OP_Reshape, "of_input", 2, xi, "xr");
   uint32_t z = node(g, TFX_OP_Relu, "r4", 1, &xr, "z");
   output(g, y);
-  output(g, r2);
+  output(g, o);
   output(g, z);
   TfxPipelineOptions po = {.opt_level = 2};
   CHECK(tfx_run_pipeline(g, &po) == TFX_OK);
   TfxMemPlan p;
   CHECK(tfx_plan_memory(g, NULL, &p) == TFX_OK);
-  CHECK(p.offset[a] >= 0 && p.offset[r] == p.offset[a]);
-  CHECK(p.offset[b] >= 0 && p.offset[b] != p.offset[a] && p.offset[c] >= 0 && p.offset[c] != p.offset[a]);
+  CHECK(p.offset[a] >= 0 && p.offset[r] == p.offset[a] && p.offset[r2] == p.offset[a]);
+  CHECK(p.offset[c] >= 0 && p.offset[c2] == p.offset[c]);
+  CHECK(p.offset[b] >= 0 && p.offset[b] != p.offset[a] && p.offset[c] != p.offset[a]);
   CHECK(p.offset[b] != p.offset[c]);
-  CHECK(p.offset[r2] == -1);                      /* a graph output: written to the caller */
+  CHECK(p.offset[o] == -1);                      /* a graph output: written to the caller */
   CHECK(p.offset[xr] >= 0 && p.offset[z] == -1); /* x is the caller's: xr is a copy in the workspace */
   tfx_plan_free(&p);
   tfx_graph_free(g);
