@@ -103,6 +103,24 @@ void tfx_plan_free(TfxMemPlan *p);
 
 typedef enum { TFX_WEIGHTS_AUTO, TFX_WEIGHTS_EMBED, TFX_WEIGHTS_FILE } TfxWeightsMode;
 
+/* The instruction set the generated code is written for (--cpu):
+ *   AUTO     the C compiler's target decides when the file is built
+ *            (AVX2+FMA intrinsics under -mavx2 -mfma, GNU vectors under -mavx,
+ *            else plain C);
+ *   GENERIC  plain C for any target;
+ *   AVX      x86 with AVX: GNU C vectors of 8 floats;
+ *   AVX2     x86-64 with AVX2 and FMA: the intrinsic kernels.
+ * AVX and AVX2 files switch the compiler to that target themselves (gcc's and
+ * clang's target pragmas), so they need no -m flags, and <name>_init returns
+ * <NAME>_ERR_CPU on a processor without it (codegen/c/target.c). */
+typedef enum { TFX_CPU_AUTO, TFX_CPU_GENERIC, TFX_CPU_AVX, TFX_CPU_AVX2 } TfxCpu;
+/* The best target the machine running this has (GENERIC off x86). */
+TfxCpu tfx_cpu_native(void);
+/* "auto", "generic", "avx", "avx2" (and "native": tfx_cpu_native()); false
+ * for any other name. */
+bool tfx_cpu_parse(const char *name, TfxCpu *cpu);
+const char *tfx_cpu_name(TfxCpu cpu);
+
 /* Variable-length emission (--max): the same graph compiled at several
  * sample sizes (see tools/compile.c and codegen/lift.h). */
 typedef struct {
@@ -130,6 +148,7 @@ typedef struct {
   bool emit_main;
   int threads;        /* --threads: most threads the code may use; 0 or 1: one, no pthreads */
   bool profile;       /* --profile: time every node (codegen/c/profile.c) */
+  TfxCpu cpu;         /* --cpu: the instruction set (0: AUTO) */
 } TfxCOptions;
 
 /* Write <name>.c, <name>.h (and <name>.bin) for a graph whose shapes are all

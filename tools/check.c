@@ -55,6 +55,7 @@ typedef struct {
   char *max_sym;    /* --max SYM=N: the symbol (NULL with --decode --max N, or no --max) */
   int64_t max_n;    /* --max: N, or -1 */
   int threads;      /* --threads: the generated code runs on this many threads */
+  TfxCpu cpu;       /* --cpu (default auto: the --cc flags decide) */
 } CheckOptions;
 
 /* Largest errors seen over all compared float elements. */
@@ -72,7 +73,7 @@ typedef struct {
 
 static const char usage_text[] =
     "usage: tfxc check CASE_DIR [--rtol R] [--atol A] [--reference] [--keep DIR] [--cc CC]\n"
-    "                  [--name N] [--timeout S] [--max SYM=N] [--decode] [--threads N] [-v]\n"
+    "                  [--name N] [--timeout S] [--max SYM=N] [--decode] [--threads N] [--cpu T] [-v]\n"
     "  Compiles CASE_DIR/model.onnx to C, builds it with CC (default $CC or cc), runs it on\n"
     "  every CASE_DIR/test_data_set_*/input_K.pb and compares with output_K.pb.\n"
     "  --rtol R, --atol A  float tolerance |got-exp| <= A + R*|exp| (defaults 1e-3, 1e-6;\n"
@@ -91,6 +92,7 @@ static const char usage_text[] =
     "                      out-of-vocabulary token are refused.  --max N (or seq=N) sets the\n"
     "                      cache bound (default: the longest set, at least 9)\n"
     "  --threads N         compile with --threads N, build with -pthread, run on N threads\n"
+    "  --cpu T             compile with --cpu T (default auto: the instruction set CC targets)\n"
     "  -v                  print the steps\n"
     "Exit status: 0 match, 1 mismatch or error, 2 usage, 77 the model needs something\n"
     "tfxc does not support (or, with --max/--decode, no data set fits).\n";
@@ -561,7 +563,8 @@ static int run_fixed(const CheckOptions *o, const char *model, const TfxGraph *g
   TfxCompileRequest r = {.model = model,
                          .opt_level = 2,
                          .c = {.name = o->name, .out_c = c_path, .weights = TFX_WEIGHTS_AUTO, .emit_main = true,
-                               .threads = o->threads},
+                               .threads = o->threads,
+                               .cpu = o->cpu},
                          .prepare = apply_inputs,
                          .prepare_arg = (void *)plan};
   r.n_dims = data_bindings(g, plan, bind, r.dims);
@@ -803,7 +806,8 @@ static int build_max_artefact(const CheckOptions *o, const DataSet *s, const cha
                          .max = {o->max_sym, o->max_n},
                          .no_kv_cache = true,
                          .c = {.name = o->name, .out_c = c_path, .weights = TFX_WEIGHTS_AUTO,
-                               .threads = o->threads},
+                               .threads = o->threads,
+                               .cpu = o->cpu},
                          .prepare = apply_inputs,
                          .prepare_arg = (void *)&s->plan};
   r.n_dims = data_bindings(s->g, &s->plan, s->bind, r.dims);
@@ -1242,7 +1246,8 @@ static int check_decode(const CheckOptions *o, const char *case_dir, char **ds, 
                          .max = {sym, N},
                          .opt_level = 2,
                          .c = {.name = o->name, .out_c = c_path, .weights = TFX_WEIGHTS_AUTO,
-                               .threads = o->threads}};
+                               .threads = o->threads,
+                               .cpu = o->cpu}};
   memcpy(r.dims, dims, sizeof *dims * (size_t)n_dims);
   if (o->verbose) fprintf(stderr, "tfxc check: compiling a decoder for %s=1..%lld in %s\n", sym, (long long)N, dir);
   TfxGenKind kind = TFX_GEN_FIXED;
@@ -1312,6 +1317,7 @@ int tfx_check_main(int argc, char **argv) {
       {"timeout", required_argument, NULL, 't'}, {"verbose", no_argument, NULL, 'v'},
       {"max", required_argument, NULL, 'm'},     {"decode", no_argument, NULL, 'D'},
       {"threads", required_argument, NULL, 'T'}, {"help", no_argument, NULL, 'h'},
+      {"cpu", required_argument, NULL, 'C'},
       {NULL, 0, NULL, 0}};
   optind = 0; /* the caller may have used getopt already: reinitialise */
   int c;
@@ -1332,6 +1338,12 @@ int tfx_check_main(int argc, char **argv) {
     case 't': o.timeout = atoi(optarg); break;
     case 'v': o.verbose = true; break;
     case 'D': o.decode = true; break;
+    case 'C':
+      if (!tfx_cpu_parse(optarg, &o.cpu)) {
+        fprintf(stderr, "tfxc check: --cpu must be native, avx2, avx, generic or auto, not '%s'\n", optarg);
+        return CHECK_USAGE;
+      }
+      break;
     case 'T':
       o.threads = atoi(optarg);
       if (o.threads < 1 || o.threads > 256) {

@@ -60,6 +60,11 @@ static void usage(FILE *f) {
         "      --profile           time every node of a run (POSIX clock_gettime):\n"
         "                          <name>_profile, _profile_reset, _profile_print;\n"
         "                          --emit-main's program prints the time per operator\n"
+        "      --cpu TARGET        the instruction set of the code: avx2 (x86-64, AVX2 and\n"
+        "                          FMA), avx, generic (plain C), native (default: the\n"
+        "                          best this machine has) or auto (the C compiler's\n"
+        "                          flags decide); avx2 and avx code needs no -m flags,\n"
+        "                          and <name>_init returns <NAME>_ERR_CPU without them\n"
         "  -h, --help              this text\n"
         "      --version           print the version\n"
         "\n"
@@ -106,7 +111,7 @@ int main(int argc, char **argv) {
     OPT_NAME = 256, OPT_DIM, OPT_MAX, OPT_NOKV, OPT_WEIGHTS, OPT_DUMP, OPT_MAIN, OPT_VERSION,
     OPT_QW, OPT_GROUP, OPT_QEMB, OPT_QHEAD, OPT_QKV, OPT_MAXERR, OPT_CALIB, OPT_REPORT, OPT_NOGPTQ, OPT_FACTS,
     OPT_ASYM,
-    OPT_THREADS, OPT_PROFILE
+    OPT_THREADS, OPT_PROFILE, OPT_CPU
   };
   static const struct option longopts[] = {
       {"output", required_argument, 0, 'o'},  {"name", required_argument, 0, OPT_NAME},
@@ -121,9 +126,10 @@ int main(int argc, char **argv) {
       {"dump-after", required_argument, 0, OPT_DUMP}, {"emit-main", no_argument, 0, OPT_MAIN},
       {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, OPT_VERSION},
       {"threads", required_argument, 0, OPT_THREADS}, {"profile", no_argument, 0, OPT_PROFILE},
+      {"cpu", required_argument, 0, OPT_CPU},
       {0, 0, 0, 0}};
   const char *out = NULL, *name = NULL, *dump = NULL;
-  TfxCompileRequest req = {.c = {.weights = TFX_WEIGHTS_AUTO}};
+  TfxCompileRequest req = {.c = {.weights = TFX_WEIGHTS_AUTO, .cpu = tfx_cpu_native()}};
   TfxCOptions *copt = &req.c;
   int ndims = 0, level = 2, c;
   while ((c = getopt_long(argc, argv, "o:O:h", longopts, NULL)) != -1) {
@@ -221,6 +227,12 @@ int main(int argc, char **argv) {
       break;
     case OPT_MAIN: copt->emit_main = true; break;
     case OPT_PROFILE: copt->profile = true; break;
+    case OPT_CPU:
+      if (!tfx_cpu_parse(optarg, &copt->cpu)) {
+        fprintf(stderr, "tfxc: --cpu must be native, avx2, avx, generic or auto, not '%s'\n", optarg);
+        return 2;
+      }
+      break;
     case OPT_THREADS: {
       char *end = NULL;
       long v = strtol(optarg, &end, 10);

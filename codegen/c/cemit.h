@@ -32,6 +32,17 @@ int tfx_c_profile_nodes(const TfxGraph *g);
 void tfx_c_profile_prelude(FILE *f);
 void tfx_c_profile_header(FILE *f, const TfxGraph *g, const char *nm, const char *U);
 void tfx_c_profile_code(FILE *f, const TfxGraph *g, const char *nm, const char *U);
+/* --cpu (target.c): whether init checks the processor, the target in words,
+ * what a processor that init refuses lacks ("AVX2 or FMA"),
+ * the preamble that defines TFX_SIMD / TFX_VEC8 and TFX_TARGET_BEGIN / _END
+ * (nothing for AUTO: kernels.c's tfx_c_print_simd decides then), one of those
+ * two lines, and init's check (returning U_ERR_CPU). */
+bool tfx_c_cpu_checked(TfxCpu cpu);
+const char *tfx_c_cpu_what(TfxCpu cpu);
+const char *tfx_c_cpu_lacks(TfxCpu cpu);
+void tfx_c_print_target(FILE *f, TfxCpu cpu);
+void tfx_c_print_target_switch(FILE *f, TfxCpu cpu, bool on);
+void tfx_c_print_cpu_check(FILE *f, TfxCpu cpu, const char *U);
 /* "float32[2,3]" */
 const char *tfx_c_type_text(char *buf, size_t size, const TfxValue *v);
 

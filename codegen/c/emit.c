@@ -267,6 +267,10 @@ static void print_header(Emitter *m, FILE *f) {
   fprintf(f, "/* Bytes of the weights file %s.bin (0: weights are compiled in). */\n", nm);
   fprintf(f, "#define %s_WEIGHTS_BYTES ((size_t)%lld)\n", U, (long long)(m->file_weights ? m->weights_bytes : 0));
   fprintf(f, "#define %s_NUM_INPUTS %u\n#define %s_NUM_OUTPUTS %u\n", U, g->n_inputs, U, g->n_outputs);
+  fprintf(f, "/* The instruction set the code is written for (tfxc --cpu): %s", tfx_c_cpu_what(m->opt->cpu));
+  if (tfx_c_cpu_checked(m->opt->cpu))
+    fprintf(f, ";\n * on a processor without %s, %s_init returns %s_ERR_CPU", tfx_c_cpu_lacks(m->opt->cpu), nm, U);
+  fprintf(f, ". */\n#define %s_CPU \"%s\"\n", U, tfx_cpu_name(m->opt->cpu));
   if (L) {
     sanitize(sym, sizeof sym, L->param);
     size_t i = 0;
@@ -284,14 +288,17 @@ static void print_header(Emitter *m, FILE *f) {
     fprintf(f, "#define %s_KV_BYTES ((size_t)%lld)\n", U, (long long)L->kv_bytes);
   }
   fputc('\n', f);
+  /* a trailing comma is C99 */
   fprintf(f, "enum {\n  %s_OK = 0,\n  %s_ERR_NULL = 1,      /* a required pointer is NULL */\n"
              "  %s_ERR_WORKSPACE = 2, /* workspace too small or misaligned */\n"
              "  %s_ERR_WEIGHTS = 3,   /* weights missing, wrong size or corrupt */\n"
              "  %s_ERR_STATE = 4,     /* context not initialised */\n"
              "  %s_ERR_DIM = 5,       /* a run-time length outside 1..max */\n"
-             "  %s_ERR_INPUT = 6%s     /* a token id outside the vocabulary */\n",
-          U, U, U, U, U, U, U, m->threads > 1 ? "," : " ");
-  if (m->threads > 1) fprintf(f, "  %s_ERR_THREAD = 7     /* a worker thread could not be started */\n", U);
+             "  %s_ERR_INPUT = 6,     /* a token id outside the vocabulary */\n",
+          U, U, U, U, U, U, U);
+  if (m->threads > 1) fprintf(f, "  %s_ERR_THREAD = 7,    /* a worker thread could not be started */\n", U);
+  if (tfx_c_cpu_checked(m->opt->cpu))
+    fprintf(f, "  %s_ERR_CPU = 8,       /* the processor lacks the instructions of %s_CPU */\n", U, U);
   fputs("};\n\n", f);
   const int np = m->opt->profile ? tfx_c_profile_nodes(g) : 0;
   if (m->opt->profile) fprintf(f, "#define %s_PROFILE_NODES %d\n\n", U, np);
@@ -374,7 +381,7 @@ static void print_helpers(Emitter *m, FILE *f) {
           "  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);\n"
           "  u += 0x7fffu + ((u >> 16) & 1u);\n  return (uint16_t)(u >> 16);\n}\n", f);
   }
-  if (m->e.need[TFX_HELP_SIMD]) tfx_c_print_simd(f);
+  if (m->e.need[TFX_HELP_SIMD] && m->opt->cpu == TFX_CPU_AUTO) tfx_c_print_simd(f);
   if (m->e.need[TFX_HELP_POOL]) tfx_c_print_pool(f, m->threads);
   if (m->e.need[TFX_HELP_MATH]) tfx_c_print_math(f);
   if (m->e.need[TFX_HELP_SGEMM]) tfx_c_print_sgemm(f);
@@ -405,6 +412,7 @@ static void print_init(Emitter *m, FILE *f) {
           "}\n\n", f);
   fprintf(f, "int %s_init(%s_ctx *ctx, void *workspace, size_t workspace_bytes,\n    const void *weights, size_t weights_bytes) {\n", nm, nm);
   fprintf(f, "  if (!ctx) return %s_ERR_NULL;\n  ctx->ws = NULL;\n  ctx->weights = NULL;\n  ctx->ready = 0;\n  ctx->pos = 0;\n", U);
+  tfx_c_print_cpu_check(f, m->opt->cpu, U);
   if (m->ws_total > 0) {
     fprintf(f, "  if (!workspace) return %s_ERR_NULL;\n", U);
     fprintf(f, "  if (workspace_bytes < %s_WORKSPACE_BYTES || ((uintptr_t)workspace & 15u) != 0)\n    return %s_ERR_WORKSPACE;\n", U, U);
@@ -443,6 +451,9 @@ static void print_init(Emitter *m, FILE *f) {
   fprintf(f, "  case %s_ERR_DIM: return \"a length outside 1..the compiled maximum\";\n", U);
   fprintf(f, "  case %s_ERR_INPUT: return \"a token id outside the vocabulary\";\n", U);
   if (m->threads > 1) fprintf(f, "  case %s_ERR_THREAD: return \"a worker thread could not be started\";\n", U);
+  if (tfx_c_cpu_checked(m->opt->cpu))
+    fprintf(f, "  case %s_ERR_CPU: return \"the processor lacks %s, which this code was generated for (tfxc --cpu %s)\";\n",
+            U, tfx_c_cpu_lacks(m->opt->cpu), tfx_cpu_name(m->opt->cpu));
   fputs("  default: return \"unknown status\";\n  }\n}\n\n", f);
 }
 
@@ -937,6 +948,8 @@ TfxStatus tfx_emit_c(TfxGraph *g, const TfxCOptions *opt) {
     fprintf(fc, "#include <float.h>\n#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"%s\"\n\n", base);
     fprintf(fc, "/* what generated code returns for an index outside its axis */\n#define TFX_ERR_INPUT %s_ERR_INPUT\n\n",
             m.upper);
+    tfx_c_print_target(fc, opt->cpu);
+    tfx_c_print_target_switch(fc, opt->cpu, true);
     print_helpers(&m, fc);
     if (!m.file_weights)
       for (uint32_t v = 0; v < g->n_values; v++)
@@ -946,10 +959,14 @@ TfxStatus tfx_emit_c(TfxGraph *g, const TfxCOptions *opt) {
           if (m.pack[v]) free(t.data);
         }
     fputc('\n', fc);
+    /* init asks the processor before anything compiled for the target runs */
+    tfx_c_print_target_switch(fc, opt->cpu, false);
     print_init(&m, fc);
+    tfx_c_print_target_switch(fc, opt->cpu, true);
     if (opt->profile) tfx_c_profile_code(fc, g, opt->name, m.upper);
     if (L) print_lifted_run(&m, fc, lifted);
     else print_run(&m, fc);
+    tfx_c_print_target_switch(fc, opt->cpu, false);
     if (opt->emit_main) tfx_c_emit_main(fc, g, opt->name, m.file_weights);
     if (m.file_weights && write_bin(&m, fb)) st = tfx_error(g->diag, "%s: cannot write", b_path);
   }

@@ -507,7 +507,9 @@ static const char sgemm_driver[] =
 
 void tfx_c_print_simd(FILE *f) {
   fputs("#if defined(__AVX2__) && defined(__FMA__) && !defined(TFX_PORTABLE)\n"
-        "#include <immintrin.h>\n#define TFX_SIMD 1\n#endif\n", f);
+        "#include <immintrin.h>\n#define TFX_SIMD 1\n"
+        "#elif (defined(__GNUC__) || defined(__clang__)) && defined(__AVX__) && !defined(TFX_PORTABLE)\n"
+        "#define TFX_VEC8 1\n#endif\n", f);
 }
 
 void tfx_c_print_sgemm(FILE *f) {
@@ -548,7 +550,7 @@ void tfx_c_print_sgemm(FILE *f) {
   print_small(f, K_AVX2);
   /* only where 8-float registers exist: on SSE alone gcc lowers these vectors
    * through memory, slower than the plain loops */
-  fputs("#elif (defined(__GNUC__) || defined(__clang__)) && defined(__AVX__) && !defined(TFX_PORTABLE)\n"
+  fputs("#elif defined(TFX_VEC8)\n"
         "typedef float tfx_v8 __attribute__((vector_size(32)));\n", f);
   for (int r = MR; r >= 1; r--) print_kernel(f, r, K_GNUVEC);
   print_small(f, K_PLAIN);

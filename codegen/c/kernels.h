@@ -15,13 +15,14 @@
  * (K x N, row stride ldb) when tb == 0 and B transposed (B is N x K) when
  * tb == 1.  C must not overlap A or B.  The work is split over the threads of
  * pp (NULL: the calling thread alone); C is bit for bit the same for any
- * number of threads.  AVX2+FMA intrinsics when the C compiler targets them,
- * else GNU C vectors (gcc or clang on AVX), else plain C; defining
- * TFX_PORTABLE when building the generated file forces plain C. */
+ * number of threads.  AVX2+FMA intrinsics under TFX_SIMD, else GNU C vectors
+ * under TFX_VEC8, else plain C (see TFX_HELP_SIMD). */
 void tfx_c_print_sgemm(FILE *f);
 
-/* TFX_HELP_SIMD: `#include <immintrin.h>` and `#define TFX_SIMD 1` when the
- * C compiler targets AVX2+FMA and TFX_PORTABLE is not defined. */
+/* TFX_HELP_SIMD under --cpu auto: `#include <immintrin.h>` and `#define
+ * TFX_SIMD 1` when the C compiler targets AVX2+FMA, else `#define TFX_VEC8 1`
+ * (GNU C vectors) when it targets AVX, neither when TFX_PORTABLE is defined.
+ * Other targets define them in their preamble (target.c). */
 void tfx_c_print_simd(FILE *f);
 
 /* TFX_HELP_POOL: work split across the threads of the run (kernels.c)

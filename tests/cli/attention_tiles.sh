@@ -38,7 +38,7 @@ for d in "$tmp"/cases/*; do
   grep -q 'tfx_attn(tfx_pp, &a);' "$tmp/k_$c"/*.c || fail "$c: the fused kernel is not used"
 done
 
-"$tfxc" "$src/tests/models/onnx/llama_gqa/model.onnx" -o "$tmp/lm.c" --name lm --dim batch=1 --max seq=160 --threads 2 \
+"$tfxc" "$src/tests/models/onnx/llama_gqa/model.onnx" -o "$tmp/lm.c" --cpu auto --name lm --dim batch=1 --max seq=160 --threads 2 \
   >/dev/null || fail "llama_gqa: compile --max seq=160"
 cat >"$tmp/drv.c" <<'CEOF'
 #include <math.h>

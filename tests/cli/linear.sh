@@ -69,7 +69,7 @@ done
 # embedded weights and a .bin: the same bits
 d=$tmp/cases/ffn_s7
 for w in embed file; do
-  "$tfxc" "$d/model.onnx" -o "$tmp/$w.c" --name m --emit-main --weights=$w >/dev/null || fail "compile --weights=$w"
+  "$tfxc" "$d/model.onnx" -o "$tmp/$w.c" --cpu auto --name m --emit-main --weights=$w >/dev/null || fail "compile --weights=$w"
   $cc -std=c99 -O2 -Wall -Wextra -Werror -o "$tmp/$w" "$tmp/$w.c" -lm || fail "build --weights=$w"
 done
 "$tmp/embed" "$d/test_data_set_0/input_0.pb" "$tmp/y_embed.pb" || fail "run embedded"

@@ -40,7 +40,7 @@ for c in bert_tiny llama_gqa; do
   ins=$(ls "$d"/input_*.pb)
   nout=$(ls "$d"/output_*.pb | wc -l)
   for t in 1 2; do
-    "$tfxc" "$src/tests/models/onnx/$c/model.onnx" -o "$tmp/m$t.c" --name m --dim batch=1 --dim seq=16 \
+    "$tfxc" "$src/tests/models/onnx/$c/model.onnx" -o "$tmp/m$t.c" --cpu auto --name m --dim batch=1 --dim seq=16 \
       --emit-main --threads $t >/dev/null || fail "$c: compile --threads $t"
     $cc $cflags -pthread -o "$tmp/p$t" "$tmp/m$t.c" -lm || fail "$c: build --threads $t"
   done
@@ -62,7 +62,7 @@ for c in bert_tiny llama_gqa; do
 done
 
 # the decoder API on threads
-"$tfxc" "$llama/model.onnx" -o "$tmp/lm.c" --name lm --dim batch=1 --max seq=64 --threads 2 >/dev/null ||
+"$tfxc" "$llama/model.onnx" -o "$tmp/lm.c" --cpu auto --name lm --dim batch=1 --max seq=64 --threads 2 >/dev/null ||
   fail "llama_gqa: compile --max seq=64 --threads 2"
 grep -q 'int lm_set_threads(lm_ctx \*ctx, int n);' "$tmp/lm.h" || fail "lm.h: no lm_set_threads"
 grep -q '#include <pthread' "$tmp/lm.h" && fail "lm.h must not need pthread.h"
@@ -111,7 +111,7 @@ for q in int8 int4; do
   for set in "2 1 1" "3 1 7" "0 2 6"; do # data set, batch, seq
     read -r ds b s <<<"$set"
     ins=$gpt/test_data_set_$ds/input_0.pb
-    "$tfxc" "$gpt/model.onnx" -o "$tmp/q.c" --name m --dim batch="$b" --dim seq="$s" --emit-main --threads 2 \
+    "$tfxc" "$gpt/model.onnx" -o "$tmp/q.c" --cpu auto --name m --dim batch="$b" --dim seq="$s" --emit-main --threads 2 \
       --quantize-weights=$q --quantize-lm-head >/dev/null 2>&1 || { fail "gpt2_tiny $q: compile"; continue; }
     grep -q 'tfx_qmm(tfx_pp' "$tmp/q.c" || fail "gpt2_tiny $q: no tfx_qmm call"
     for arch in "" $native; do
@@ -120,7 +120,7 @@ for q in int8 int4; do
       cmp -s "$tmp/q1.pb" "$tmp/q2.pb" || fail "gpt2_tiny $q $arch, $b x $s tokens: 2 threads differ from 1"
     done
   done
-  "$tfxc" "$llama/model.onnx" -o "$tmp/lm.c" --name lm --dim batch=1 --max seq=64 --threads 2 \
+  "$tfxc" "$llama/model.onnx" -o "$tmp/lm.c" --cpu auto --name lm --dim batch=1 --max seq=64 --threads 2 \
     --quantize-weights=$q --quantize-lm-head >/dev/null 2>&1 || { fail "llama_gqa $q: compile"; continue; }
   $cc $cflags -pthread -I"$tmp" -o "$tmp/drv_q" "$tmp/lm.c" "$tmp/drv.c" -lm || { fail "llama_gqa $q: build"; continue; }
   "$tmp/drv_q" || fail "llama_gqa $q: decoder driver"

@@ -11,7 +11,34 @@
 /* what generated code returns for an index outside its axis */
 #define TFX_ERR_INPUT RELU_ERR_INPUT
 
+/* target: x86-64 with AVX2 and FMA (tfxc --cpu avx2) */
+#if defined(TFX_PORTABLE)
+#define TFX_TARGET_BEGIN
+#define TFX_TARGET_END
+#elif !(defined(__x86_64__) || defined(__i386__) || defined(_M_X64) || defined(_M_IX86))
+#error "generated for x86-64 with AVX2 and FMA (tfxc --cpu avx2): regenerate with --cpu generic, or define TFX_PORTABLE"
+#elif defined(__clang__)
+#include <immintrin.h>
+#pragma clang diagnostic ignored "-Wpragma-clang-attribute" /* a region may hold no function */
+#define TFX_SIMD 1
+#define TFX_TARGET_BEGIN _Pragma("clang attribute push (__attribute__((target(\"avx2,fma\"))), apply_to = function)")
+#define TFX_TARGET_END _Pragma("clang attribute pop")
+#elif defined(__GNUC__)
+#include <immintrin.h>
+#define TFX_SIMD 1
+#define TFX_TARGET_BEGIN _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma\")")
+#define TFX_TARGET_END _Pragma("GCC pop_options")
+#elif defined(__AVX2__)
+#include <immintrin.h>
+#define TFX_SIMD 1
+#define TFX_TARGET_BEGIN
+#define TFX_TARGET_END
+#else
+#error "generated for x86-64 with AVX2 and FMA (tfxc --cpu avx2): this compiler needs it enabled (or define TFX_PORTABLE)"
+#endif
+TFX_TARGET_BEGIN
 
+TFX_TARGET_END
 int relu_init(relu_ctx *ctx, void *workspace, size_t workspace_bytes,
     const void *weights, size_t weights_bytes) {
   if (!ctx) return RELU_ERR_NULL;
@@ -19,6 +46,10 @@ int relu_init(relu_ctx *ctx, void *workspace, size_t workspace_bytes,
   ctx->weights = NULL;
   ctx->ready = 0;
   ctx->pos = 0;
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(TFX_PORTABLE)
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return RELU_ERR_CPU;
+#endif
   (void)workspace_bytes;
   (void)weights;
   (void)weights_bytes;
@@ -37,10 +68,12 @@ const char *relu_status_str(int status) {
   case RELU_ERR_STATE: return "context not initialised";
   case RELU_ERR_DIM: return "a length outside 1..the compiled maximum";
   case RELU_ERR_INPUT: return "a token id outside the vocabulary";
+  case RELU_ERR_CPU: return "the processor lacks AVX2 or FMA, which this code was generated for (tfxc --cpu avx2)";
   default: return "unknown status";
   }
 }
 
+TFX_TARGET_BEGIN
 int relu_run(relu_ctx *ctx,
     const float *in0_x,
     float *out0_y) {
@@ -62,3 +95,4 @@ int relu_run(relu_ctx *ctx,
   }
   return RELU_OK;
 }
+TFX_TARGET_END

@@ -15,6 +15,9 @@ extern "C" {
 #define RELU_WEIGHTS_BYTES ((size_t)0)
 #define RELU_NUM_INPUTS 1
 #define RELU_NUM_OUTPUTS 1
+/* The instruction set the code is written for (tfxc --cpu): x86-64 with AVX2 and FMA;
+ * on a processor without AVX2 or FMA, relu_init returns RELU_ERR_CPU. */
+#define RELU_CPU "avx2"
 
 enum {
   RELU_OK = 0,
@@ -23,7 +26,8 @@ enum {
   RELU_ERR_WEIGHTS = 3,   /* weights missing, wrong size or corrupt */
   RELU_ERR_STATE = 4,     /* context not initialised */
   RELU_ERR_DIM = 5,       /* a run-time length outside 1..max */
-  RELU_ERR_INPUT = 6      /* a token id outside the vocabulary */
+  RELU_ERR_INPUT = 6,     /* a token id outside the vocabulary */
+  RELU_ERR_CPU = 8,       /* the processor lacks the instructions of RELU_CPU */
 };
 
 /* All mutable state: one context per concurrent caller. */
