@@ -27,6 +27,11 @@ bool tfx_c_packed(const TfxCEmit *e, uint32_t v);
 /* Values a and b are the same workspace bytes: the plan made a view's output
  * its input's bytes (codegen/plan.c), so the view copies nothing. */
 bool tfx_c_same_bytes(const TfxCEmit *e, uint32_t a, uint32_t b);
+/* Node n writes a decoder's logits, row by row from rows of its input: it
+ * prints `if (tfx_last)` a variant that computes only the last row (into row 0
+ * of the output), for <name>_prefill_last, and calls this to say so.  False
+ * for every other node and outside decoders. */
+bool tfx_c_last_row(TfxCEmit *e, const TfxNode *n);
 /* A fresh identifier with the given prefix, unique in the function. */
 const char *tfx_c_tmp(TfxCEmit *e, const char *prefix);
 

@@ -131,3 +131,53 @@ TfxStatus tfx_pass_dce(TfxGraph *g, int *changed) {
   free(used);
   return TFX_OK;
 }
+
+/* Identity, or a Cast to the dtype it reads. */
+static bool identity(const TfxGraph *g, const TfxNode *n) {
+  if (n->dead || n->n_inputs != 1 || n->n_outputs != 1 || n->inputs[0] == TFX_NONE) return false;
+  if (n->op == TFX_OP_Identity) return true;
+  return n->op == TFX_OP_Cast && g->values[n->inputs[0]].dtype == g->values[n->outputs[0]].dtype;
+}
+
+static bool is_output(const TfxGraph *g, uint32_t v) {
+  for (uint32_t k = 0; k < g->n_outputs; k++)
+    if (g->outputs[k] == v) return true;
+  return false;
+}
+
+static void replace_uses(TfxGraph *g, uint32_t from, uint32_t to) {
+  for (uint32_t i = 0; i < g->n_nodes; i++) {
+    TfxNode *n = &g->nodes[i];
+    if (n->dead) continue;
+    for (int k = 0; k < n->n_inputs; k++)
+      if (n->inputs[k] == from) n->inputs[k] = to;
+  }
+}
+
+TfxStatus tfx_pass_identity(TfxGraph *g, int *changed) {
+  for (uint32_t i = 0; i < g->n_nodes; i++) {
+    TfxNode *n = &g->nodes[i];
+    if (!identity(g, n)) continue;
+    const uint32_t x = n->inputs[0], y = n->outputs[0];
+    const uint32_t p = g->values[x].producer;
+    if (!is_output(g, y)) {
+      n->dead = true; /* readers of y read x */
+      replace_uses(g, y, x);
+    } else if (p != TFX_NONE && !g->values[x].konst && !is_output(g, x) && g->nodes[p].n_outputs >= 1) {
+      /* y is the caller's buffer: x's producer writes it, x's readers read it */
+      TfxNode *pn = &g->nodes[p];
+      int k = 0;
+      while (k < pn->n_outputs && pn->outputs[k] != x) k++;
+      if (k == pn->n_outputs) continue;
+      n->dead = true;
+      pn->outputs[k] = y;
+      g->values[y].producer = p;
+      g->values[x].producer = TFX_NONE;
+      replace_uses(g, x, y);
+    } else {
+      continue;
+    }
+    (*changed)++;
+  }
+  return TFX_OK;
+}

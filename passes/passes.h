@@ -24,6 +24,10 @@ TfxStatus tfx_bind_dims(TfxGraph *g, const TfxDimBinding *b, int n);
 TfxStatus tfx_pass_fold(TfxGraph *g, int *changed);
 /* Mark nodes dead whose outputs are unused or constant. */
 TfxStatus tfx_pass_dce(TfxGraph *g, int *changed);
+/* Identity nodes and Casts to the same dtype go: their readers read the
+ * input; one writing a graph output instead has its input's producer write
+ * that output (unless the input is a graph input, constant or output). */
+TfxStatus tfx_pass_identity(TfxGraph *g, int *changed);
 /* softmax(Q·Kᵀ·scale + mask)·V exporter patterns (4-D, float32/float64, GQA head
  * broadcasts included) into one Attention node; changed = fusions.  Re-sorts. */
 TfxStatus tfx_pass_fuse_attention(TfxGraph *g, int *changed);

@@ -22,6 +22,7 @@ static const PassEntry pipeline[] = {
     {"toposort", pass_toposort, 0},
     {"fold", tfx_pass_fold, 0},
     {"dce", tfx_pass_dce, 0},
+    {"identity", tfx_pass_identity, 2},
     {"fuse-attention", tfx_pass_fuse_attention, 2},
     {"fuse-gelu", tfx_pass_fuse_gelu, 2},
     {"dce", tfx_pass_dce, 2},

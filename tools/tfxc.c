@@ -53,7 +53,8 @@ static void usage(FILE *f) {
         "                          exceed it go int4 -> int8, then float32\n"
         "      --weights MODE      embed | file | auto (default auto: file above 16 MiB)\n"
         "  -O LEVEL                optimisation level 0..3 (default 2)\n"
-        "      --dump-after PASS   print the graph after PASS (toposort, fold, dce, fuse-attention, all)\n"
+        "      --dump-after PASS   print the graph after PASS (toposort, fold, dce, identity,\n"
+        "                          fuse-attention, fuse-gelu, all)\n"
         "      --emit-main         add a main() that reads input .pb files and writes outputs\n"
         "      --threads N         the code may run on up to N threads (pthreads; build with\n"
         "                          -pthread): <name>_set_threads picks 1..N (default 1)\n"
@@ -220,7 +221,7 @@ int main(int argc, char **argv) {
       break;
     case OPT_DUMP:
       if (!tfx_pass_known(optarg)) {
-        fprintf(stderr, "tfxc: --dump-after: no pass named '%s' (toposort, fold, dce, fuse-attention, all)\n", optarg);
+        fprintf(stderr, "tfxc: --dump-after: no pass named '%s' (toposort, fold, dce, identity, fuse-attention, fuse-gelu, all)\n", optarg);
         return 2;
       }
       dump = optarg;

@@ -16,6 +16,9 @@ struct TfxCEmit {
   const int64_t *offset; /* per value id: workspace offset (the memory plan), -1 outside it; or NULL */
   int ntmp;
   bool oom;
+  bool last_rows;        /* a decoder: its logits (value last_row_out) may be the last row alone */
+  uint32_t last_row_out;
+  bool last_row_used;    /* an emitter printed its last-row variant (tfx_c_last_row) */
 };
 
 void tfx_c_puts(TfxCEmit *e, const char *s); /* raw append, no indent or newline */

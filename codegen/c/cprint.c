@@ -200,6 +200,12 @@ const char *tfx_c_type_text(char *buf, size_t size, const TfxValue *v) {
 
 bool tfx_c_packed(const TfxCEmit *e, uint32_t v) { return e->pack && v != TFX_NONE && e->pack[v]; }
 
+bool tfx_c_last_row(TfxCEmit *e, const TfxNode *n) {
+  if (!e->last_rows || n->n_outputs < 1 || n->outputs[0] != e->last_row_out) return false;
+  e->last_row_used = true;
+  return true;
+}
+
 bool tfx_c_same_bytes(const TfxCEmit *e, uint32_t a, uint32_t b) {
   return e->offset && a != TFX_NONE && b != TFX_NONE && e->offset[a] >= 0 && e->offset[a] == e->offset[b];
 }

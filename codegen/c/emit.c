@@ -325,6 +325,10 @@ static void print_header(Emitter *m, FILE *f) {
                " * %s_MAX_SEQ, %s_ERR_INPUT for a token outside 0..%lld; nothing changes then. */\n",
             U, U, U, U, (long long)(L->token_limit - 1));
     fprintf(f, "int %s_prefill(%s_ctx *ctx, const int64_t *tokens, int64_t n, float *logits);\n", nm, nm);
+    fprintf(f, "/* As %s_prefill, but logits gets the %s_VOCAB values of the last token\n"
+               " * alone: what generation needs, without the product of the other rows\n"
+               " * with the output head.  The cache is the same as after %s_prefill. */\n", nm, U, nm);
+    fprintf(f, "int %s_prefill_last(%s_ctx *ctx, const int64_t *tokens, int64_t n, float *logits);\n", nm, nm);
     fprintf(f, "/* Append one token; logits gets %s_VOCAB values. */\n", U);
     fprintf(f, "int %s_decode(%s_ctx *ctx, int64_t token, float *logits);\n", nm, nm);
     fprintf(f, "/* Tokens in the cache (-1 for a NULL or uninitialised context). */\n");
@@ -702,6 +706,9 @@ static TfxStatus print_nodes(Emitter *m) {
   m->e.g = g;
   memset(m->e.referenced, 0, (g->n_values + 1) * sizeof *m->e.referenced);
   m->e.indent = 1;
+  m->e.last_rows = m->lift && m->lift->decoder;
+  m->e.last_row_out = m->e.last_rows ? g->outputs[0] : TFX_NONE;
+  m->e.last_row_used = false;
   int live = 0; /* --profile: the node's index among the timed ones */
   for (uint32_t i = 0; i < g->n_nodes; i++) {
     const TfxNode *n = &g->nodes[i];
@@ -803,26 +810,40 @@ static void print_lifted_run(Emitter *m, FILE *f, const char *inner) {
   }
   TfxGraph *g = m->g;
   const TfxValue *t = &g->values[g->inputs[0]], *l = &g->values[g->outputs[0]];
-  fprintf(f, "/* One step over the cache: tfx_S new tokens at position tfx_P. */\n");
-  fprintf(f, "static int %s_step(%s_ctx *ctx, int64_t tfx_S, const %s *%s, %s *%s) {\n", nm, nm,
+  fprintf(f, "/* One step over the cache: tfx_S new tokens at position tfx_P;\n");
+  fprintf(f, " * tfx_last: the logits of the last token alone (those nodes that can). */\n");
+  fprintf(f, "static int %s_step(%s_ctx *ctx, int64_t tfx_S, const %s *%s, %s *%s, int tfx_last) {\n", nm, nm,
           tfx_dtype_ctype(t->dtype), m->params[0], tfx_dtype_ctype(l->dtype), m->oparams[0]);
   fprintf(f, "  const int64_t tfx_P = ctx->pos;\n  float *tfx_kv = (float *)(void *)(ctx->ws + %lld);\n",
           (long long)m->kv_off);
   /* the callers check these; repeating it lets the C compiler see the bounds */
   fprintf(f, "  if (tfx_S < 1 || tfx_P < 0 || tfx_S > %lld - tfx_P) return %s_ERR_DIM;\n", (long long)L->max, U);
-  fputs("  (void)tfx_kv;\n", f);
+  fputs("  (void)tfx_kv;\n  (void)tfx_last;\n", f);
   fputs(inner, f);
   fprintf(f, "  return %s_OK;\n}\n\n", U);
   fprintf(f, "int %s_reset(%s_ctx *ctx) {\n  if (!ctx) return %s_ERR_NULL;\n  if (!ctx->ready) return %s_ERR_STATE;\n"
              "  ctx->pos = 0;\n  return %s_OK;\n}\n\n", nm, nm, U, U, U);
-  fprintf(f, "int %s_prefill(%s_ctx *ctx, const int64_t *tokens, int64_t n, float *logits) {\n", nm, nm);
+  fprintf(f, "/* prefill (last 0) and prefill_last (1) */\n");
+  fprintf(f, "static int %s_append(%s_ctx *ctx, const int64_t *tokens, int64_t n, float *logits, int last) {\n", nm, nm);
   fprintf(f, "  int64_t i;\n  int st;\n  if (!ctx || !tokens || !logits) return %s_ERR_NULL;\n", U);
   fprintf(f, "  if (!ctx->ready) return %s_ERR_STATE;\n", U);
   fprintf(f, "  if (n < 1 || n > %lld - ctx->pos) return %s_ERR_DIM;\n", (long long)L->max, U);
   fprintf(f, "  for (i = 0; i < n; i++)\n    if (tokens[i] < 0 || tokens[i] >= %lld) return %s_ERR_INPUT;\n",
           (long long)L->token_limit, U);
-  fprintf(f, "  st = %s_step(ctx, n, tokens, logits);\n  if (st != %s_OK) return st;\n", nm, U);
-  fprintf(f, "  ctx->pos += n;\n  return %s_OK;\n}\n\n", U);
+  if (m->e.last_row_used) {
+    fprintf(f, "  st = %s_step(ctx, n, tokens, logits, last);\n  if (st != %s_OK) return st;\n", nm, U);
+    fprintf(f, "  ctx->pos += n;\n  return %s_OK;\n}\n\n", U);
+  } else {
+    /* the node writing the logits cannot leave rows out: one token a step */
+    fprintf(f, "  if (!last) {\n    st = %s_step(ctx, n, tokens, logits, 0);\n    if (st != %s_OK) return st;\n"
+               "    ctx->pos += n;\n    return %s_OK;\n  }\n", nm, U, U);
+    fprintf(f, "  for (i = 0; i < n; i++) {\n    st = %s_step(ctx, 1, tokens + i, logits, 0);\n"
+               "    if (st != %s_OK) return st;\n    ctx->pos++;\n  }\n  return %s_OK;\n}\n\n", nm, U, U);
+  }
+  fprintf(f, "int %s_prefill(%s_ctx *ctx, const int64_t *tokens, int64_t n, float *logits) {\n"
+             "  return %s_append(ctx, tokens, n, logits, 0);\n}\n\n", nm, nm, nm);
+  fprintf(f, "int %s_prefill_last(%s_ctx *ctx, const int64_t *tokens, int64_t n, float *logits) {\n"
+             "  return %s_append(ctx, tokens, n, logits, 1);\n}\n\n", nm, nm, nm);
   fprintf(f, "int %s_decode(%s_ctx *ctx, int64_t token, float *logits) {\n  return %s_prefill(ctx, &token, 1, logits);\n}\n\n",
           nm, nm, nm);
   fprintf(f, "int64_t %s_position(const %s_ctx *ctx) {\n  return ctx && ctx->ready ? ctx->pos : -1;\n}\n\n", nm, nm);

@@ -93,10 +93,22 @@ TfxStatus tfx_linear_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   if (lin_shape(g, n, &s)) return TFX_ERR;
   bool has_b = n->n_inputs > 2 && n->inputs[2] != TFX_NONE, has_r = n->n_inputs > 3 && n->inputs[3] != TFX_NONE;
   int layout = tfx_c_packed(e, n->inputs[1]) ? 2 : s.trans_b ? 1 : 0;
+  const char *x = tfx_c_var(e, n->inputs[0]), *w = tfx_c_var(e, n->inputs[1]), *y = tfx_c_var(e, n->outputs[0]);
+  const char *b = has_b ? tfx_c_var(e, n->inputs[2]) : "NULL", *r = has_r ? tfx_c_var(e, n->inputs[3]) : "NULL";
   tfx_c_need(e, TFX_HELP_SGEMM);
-  tfx_c_line(e, "tfx_linear(tfx_pp, %lld, %lld, %lld, %s, %s, %d, %s, %d, %s, %s);", (long long)s.M,
-             (long long)s.N, (long long)s.K, tfx_c_var(e, n->inputs[0]), tfx_c_var(e, n->inputs[1]), layout,
-             has_b ? tfx_c_var(e, n->inputs[2]) : "NULL", s.act, has_r ? tfx_c_var(e, n->inputs[3]) : "NULL",
-             tfx_c_var(e, n->outputs[0]));
+  const bool last = tfx_c_last_row(e, n);
+  if (last) { /* row M - 1 alone, into row 0 of y */
+    char rl[160];
+    if (has_r) snprintf(rl, sizeof rl, "%s + %lld", r, (long long)((s.M - 1) * s.N));
+    else snprintf(rl, sizeof rl, "NULL");
+    tfx_c_line(e, "if (tfx_last)");
+    tfx_c_line(e, "  tfx_linear(tfx_pp, 1, %lld, %lld, %s + %lld, %s, %d, %s, %d, %s, %s);", (long long)s.N,
+               (long long)s.K, x, (long long)((s.M - 1) * s.K), w, layout, b, s.act, rl, y);
+    tfx_c_line(e, "else");
+    tfx_c_indent(e, 1);
+  }
+  tfx_c_line(e, "tfx_linear(tfx_pp, %lld, %lld, %lld, %s, %s, %d, %s, %d, %s, %s);", (long long)s.M, (long long)s.N,
+             (long long)s.K, x, w, layout, b, s.act, r, y);
+  if (last) tfx_c_indent(e, -1);
   return TFX_OK;
 }

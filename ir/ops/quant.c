@@ -190,6 +190,30 @@ static TfxStatus mm_eval(TfxGraph *g, const TfxNode *n, const TfxTensor *const *
   return TFX_OK;
 }
 
+/* The call: all M rows (row < 0), or row `row` of x, xq and xd alone. */
+static void qmm_call(TfxCEmit *e, const TfxNode *n, const QShape *s, int64_t row, const char *indent) {
+  char x[160], xq[160], xd[160];
+  const char *vx = tfx_c_var(e, n->inputs[0]);
+  if (row >= 0) snprintf(x, sizeof x, "%s + %lld", vx, (long long)(row * s->K));
+  else snprintf(x, sizeof x, "%s", vx);
+  if (!s->block) {
+    snprintf(xq, sizeof xq, "NULL");
+    snprintf(xd, sizeof xd, "NULL");
+  } else if (row >= 0) {
+    snprintf(xq, sizeof xq, "%s + %lld", tfx_c_var(e, n->inputs[5]), (long long)(row * s->K));
+    snprintf(xd, sizeof xd, "%s + %lld", tfx_c_var(e, n->inputs[6]), (long long)(row * (s->K / s->block)));
+  } else {
+    snprintf(xq, sizeof xq, "%s", tfx_c_var(e, n->inputs[5]));
+    snprintf(xd, sizeof xd, "%s", tfx_c_var(e, n->inputs[6]));
+  }
+  tfx_c_line(e, "%stfx_qmm(tfx_pp, %lld, %lld, %lld, %s, %s, %s, %s, %lld, %d, %s, %s, %s, %s, %lld, %s);", indent,
+             row >= 0 ? 1LL : (long long)s->M, (long long)s->N, (long long)s->K, x, tfx_c_var(e, n->inputs[1]),
+             tfx_c_var(e, n->inputs[2]), s->has_off ? tfx_c_var(e, n->inputs[7]) : "NULL", (long long)s->group,
+             s->bits, s->has_bias ? tfx_c_var(e, n->inputs[3]) : "NULL",
+             s->has_xs ? tfx_c_var(e, n->inputs[4]) : "NULL", xq, xd, (long long)s->block,
+             tfx_c_var(e, n->outputs[0]));
+}
+
 /* A call into tfx_qmm (codegen/c/kernels_quant.c), which takes its shapes at run
  * time: the printed code differs between sequence lengths in M only. */
 static TfxStatus mm_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
@@ -204,12 +228,14 @@ static TfxStatus mm_emit_c(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
   tfx_c_indent(e, 1);
   tfx_c_need(e, TFX_HELP_QMM);
   tfx_c_need(e, TFX_HELP_BF16); /* tfx_b2f reads the scales */
-  tfx_c_line(e, "tfx_qmm(tfx_pp, %lld, %lld, %lld, %s, %s, %s, %s, %lld, %d, %s, %s, %s, %s, %lld, %s);", (long long)s.M,
-             (long long)s.N, (long long)s.K, tfx_c_var(e, n->inputs[0]), tfx_c_var(e, n->inputs[1]),
-             tfx_c_var(e, n->inputs[2]), s.has_off ? tfx_c_var(e, n->inputs[7]) : "NULL", (long long)s.group, s.bits,
-             s.has_bias ? tfx_c_var(e, n->inputs[3]) : "NULL",
-             s.has_xs ? tfx_c_var(e, n->inputs[4]) : "NULL", s.block ? tfx_c_var(e, n->inputs[5]) : "NULL",
-             s.block ? tfx_c_var(e, n->inputs[6]) : "NULL", (long long)s.block, tfx_c_var(e, n->outputs[0]));
+  if (tfx_c_last_row(e, n)) { /* row M - 1 alone, into row 0 of the output */
+    tfx_c_line(e, "if (tfx_last)");
+    qmm_call(e, n, &s, s.M - 1, "  ");
+    tfx_c_line(e, "else");
+    qmm_call(e, n, &s, -1, "  ");
+  } else {
+    qmm_call(e, n, &s, -1, "");
+  }
   tfx_c_close(e, 1);
   return TFX_OK;
 }
