@@ -325,9 +325,15 @@ static void print_header(Emitter *m, FILE *f) {
                " * %s_MAX_SEQ, %s_ERR_INPUT for a token outside 0..%lld; nothing changes then. */\n",
             U, U, U, U, (long long)(L->token_limit - 1));
     fprintf(f, "int %s_prefill(%s_ctx *ctx, const int64_t *tokens, int64_t n, float *logits);\n", nm, nm);
-    fprintf(f, "/* As %s_prefill, but logits gets the %s_VOCAB values of the last token\n"
-               " * alone: what generation needs, without the product of the other rows\n"
-               " * with the output head.  The cache is the same as after %s_prefill. */\n", nm, U, nm);
+    if (m->e.last_row_used)
+      fprintf(f, "/* As %s_prefill, but logits gets the %s_VOCAB values of the last token\n"
+                 " * alone: what generation needs, without the product of the other rows\n"
+                 " * with the output head.  The cache is the same as after %s_prefill. */\n", nm, U, nm);
+    else
+      fprintf(f, "/* As %s_prefill, but logits gets the %s_VOCAB values of the last token\n"
+                 " * alone.  The node writing the logits cannot leave rows out here, so the\n"
+                 " * tokens go through one at a time; the cache equals %s_prefill's within\n"
+                 " * rounding. */\n", nm, U, nm);
     fprintf(f, "int %s_prefill_last(%s_ctx *ctx, const int64_t *tokens, int64_t n, float *logits);\n", nm, nm);
     fprintf(f, "/* Append one token; logits gets %s_VOCAB values. */\n", U);
     fprintf(f, "int %s_decode(%s_ctx *ctx, int64_t token, float *logits);\n", nm, nm);
