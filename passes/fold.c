@@ -163,7 +163,7 @@ TfxStatus tfx_pass_identity(TfxGraph *g, int *changed) {
     if (!is_output(g, y)) {
       n->dead = true; /* readers of y read x */
       replace_uses(g, y, x);
-    } else if (p != TFX_NONE && !g->values[x].konst && !is_output(g, x) && g->nodes[p].n_outputs >= 1) {
+    } else if (p != TFX_NONE && !g->values[x].konst && !is_output(g, x)) {
       /* y is the caller's buffer: x's producer writes it, x's readers read it */
       TfxNode *pn = &g->nodes[p];
       int k = 0;

@@ -18,12 +18,13 @@
 
 static const struct {
   TfxCpu cpu;
-  const char *name, *what, *lacks, *features, *target;
+  const char *name, *what, *lacks, *target;
+  const char *features[2]; /* __builtin_cpu_supports names init checks (none: no check) */
 } targets[] = {
-    {TFX_CPU_AUTO, "auto", "whatever the C compiler targets", NULL, NULL, NULL},
-    {TFX_CPU_GENERIC, "generic", "plain C, any processor", NULL, NULL, NULL},
-    {TFX_CPU_AVX, "avx", "x86 with AVX", "AVX", "avx", "avx"},
-    {TFX_CPU_AVX2, "avx2", "x86-64 with AVX2 and FMA", "AVX2 or FMA", "avx2 fma", "avx2,fma"},
+    {TFX_CPU_AUTO, "auto", "whatever the C compiler targets", NULL, NULL, {NULL}},
+    {TFX_CPU_GENERIC, "generic", "plain C, any processor", NULL, NULL, {NULL}},
+    {TFX_CPU_AVX, "avx", "x86 with AVX", "AVX", "avx", {"avx"}},
+    {TFX_CPU_AVX2, "avx2", "x86-64 with AVX2 and FMA", "AVX2 or FMA", "avx2,fma", {"avx2", "fma"}},
 };
 enum { N_TARGETS = sizeof targets / sizeof targets[0] };
 
@@ -57,7 +58,7 @@ static int find(TfxCpu cpu) {
 
 const char *tfx_cpu_name(TfxCpu cpu) { return targets[find(cpu)].name; }
 
-bool tfx_c_cpu_checked(TfxCpu cpu) { return targets[find(cpu)].features != NULL; }
+bool tfx_c_cpu_checked(TfxCpu cpu) { return targets[find(cpu)].features[0] != NULL; }
 
 const char *tfx_c_cpu_what(TfxCpu cpu) { return targets[find(cpu)].what; }
 
@@ -99,13 +100,9 @@ void tfx_c_print_target_switch(FILE *f, TfxCpu cpu, bool on) {
 }
 
 void tfx_c_print_cpu_check(FILE *f, TfxCpu cpu, const char *U) {
-  const int t = find(cpu);
-  if (!targets[t].features) return;
+  const char *const *feat = targets[find(cpu)].features;
+  if (!feat[0]) return;
   fputs("#if (defined(__GNUC__) || defined(__clang__)) && !defined(TFX_PORTABLE)\n  __builtin_cpu_init();\n  if (", f);
-  char feat[64];
-  snprintf(feat, sizeof feat, "%s", targets[t].features);
-  int n = 0;
-  for (char *s = strtok(feat, " "); s; s = strtok(NULL, " "))
-    fprintf(f, "%s!__builtin_cpu_supports(\"%s\")", n++ ? " || " : "", s);
+  for (int i = 0; i < 2 && feat[i]; i++) fprintf(f, "%s!__builtin_cpu_supports(\"%s\")", i ? " || " : "", feat[i]);
   fprintf(f, ") return %s_ERR_CPU;\n#endif\n", U);
 }
