@@ -114,14 +114,28 @@ typedef enum { TFX_WEIGHTS_AUTO, TFX_WEIGHTS_EMBED, TFX_WEIGHTS_FILE } TfxWeight
  *            else plain C);
  *   GENERIC  plain C for any target;
  *   AVX      x86 with AVX: GNU C vectors of 8 floats;
- *   AVX2     x86-64 with AVX2 and FMA: the intrinsic kernels.
- * AVX and AVX2 files switch the compiler to that target themselves (gcc's and
+ *   AVX2     x86-64 with AVX2 and FMA: the intrinsic kernels;
+ *   AVXVNNI  AVX2 with AVX-VNNI: the quantised products' integer sums by
+ *            vpdpbusd;
+ *   AVX512   AVX-512 F, BW, DQ and VL: AVX2's kernels with the f32 GEMM's
+ *            micro-kernels 32 columns wide;
+ *   AVX512VNNI  both of the last two.
+ * x86 files switch the compiler to that target themselves (gcc's and
  * clang's target pragmas), so they need no -m flags, and <name>_init returns
  * <NAME>_ERR_CPU on a processor without it (codegen/c/target.c). */
-typedef enum { TFX_CPU_AUTO, TFX_CPU_GENERIC, TFX_CPU_AVX, TFX_CPU_AVX2 } TfxCpu;
+typedef enum {
+  TFX_CPU_AUTO,
+  TFX_CPU_GENERIC,
+  TFX_CPU_AVX,
+  TFX_CPU_AVX2,
+  TFX_CPU_AVXVNNI,
+  TFX_CPU_AVX512,
+  TFX_CPU_AVX512VNNI,
+} TfxCpu;
 /* The best target the machine running this has (GENERIC off x86). */
 TfxCpu tfx_cpu_native(void);
-/* "auto", "generic", "avx", "avx2" (and "native": tfx_cpu_native()); false
+/* "auto", "generic", "avx", "avx2", "avxvnni", "avx512", "avx512vnni" (and
+ * "native": tfx_cpu_native()); false
  * for any other name. */
 bool tfx_cpu_parse(const char *name, TfxCpu *cpu);
 const char *tfx_cpu_name(TfxCpu cpu);

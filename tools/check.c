@@ -1196,7 +1196,7 @@ int tfx_check_main(int argc, char **argv) {
     case 'D': o.decode = true; break;
     case 'C':
       if (!tfx_cpu_parse(optarg, &o.cpu)) {
-        fprintf(stderr, "tfxc check: --cpu must be native, avx2, avx, generic or auto, not '%s'\n", optarg);
+        fprintf(stderr, "tfxc check: --cpu must be native, avx512vnni, avx512, avxvnni, avx2, avx, generic or auto, not '%s'\n", optarg);
         return CHECK_USAGE;
       }
       break;

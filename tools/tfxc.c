@@ -61,11 +61,12 @@ static void usage(FILE *f) {
         "      --profile           time every node of a run (POSIX clock_gettime):\n"
         "                          <name>_profile, _profile_reset, _profile_print;\n"
         "                          --emit-main's program prints the time per operator\n"
-        "      --cpu TARGET        the instruction set of the code: avx2 (x86-64, AVX2 and\n"
-        "                          FMA), avx, generic (plain C), native (default: the\n"
-        "                          best this machine has) or auto (the C compiler's\n"
-        "                          flags decide); avx2 and avx code needs no -m flags,\n"
-        "                          and <name>_init returns <NAME>_ERR_CPU without them\n"
+        "      --cpu TARGET        the instruction set of the code: avx512vnni, avx512\n"
+        "                          (AVX-512 F, BW, DQ, VL), avxvnni, avx2 (x86-64, AVX2\n"
+        "                          and FMA), avx, generic (plain C), native (default:\n"
+        "                          the best this machine has) or auto (the C compiler's\n"
+        "                          flags decide); x86 code needs no -m flags, and\n"
+        "                          <name>_init returns <NAME>_ERR_CPU without them\n"
         "  -h, --help              this text\n"
         "      --version           print the version\n"
         "\n"
@@ -230,7 +231,7 @@ int main(int argc, char **argv) {
     case OPT_PROFILE: copt->profile = true; break;
     case OPT_CPU:
       if (!tfx_cpu_parse(optarg, &copt->cpu)) {
-        fprintf(stderr, "tfxc: --cpu must be native, avx2, avx, generic or auto, not '%s'\n", optarg);
+        fprintf(stderr, "tfxc: --cpu must be native, avx512vnni, avx512, avxvnni, avx2, avx, generic or auto, not '%s'\n", optarg);
         return 2;
       }
       break;

@@ -9,7 +9,9 @@
  * power-of-two row strides).  Micro-kernels multiply 6 rows of A (then 1..5
  * for the rest) by the panel, keeping the 6 x 16 tile of C in registers:
  * AVX2+FMA intrinsics, else (AVX) GNU C vectors, else plain loops
- * (TFX_PORTABLE forces the last).  After the last block of K each tile gets
+ * (TFX_PORTABLE forces the last).  With AVX-512 (TFX_SIMD512) the tile is
+ * 6 x 32, two adjacent panels in two 16-float registers per row, each
+ * element computed as the AVX2 kernel computes it.  After the last block of K each tile gets
  * its epilogue (bias, GELU, residual: the Linear op) while it is in L1.
  * With fewer than 6 rows (decode: M == 1) packing would only copy B, so B is
  * read straight from memory, once, and the speed is the memory bandwidth.
@@ -86,6 +88,60 @@ static void print_kernel(FILE *f, int r, KernelKind kind) {
               i, i, i, i);
   }
   fputs("}\n", f);
+}
+
+/* The AVX-512 micro-kernel for r rows: C[r x nr] (+)= A[r x kc] x [P Q], two
+ * adjacent panels (16 < nr <= 32), a row's 32 columns in two registers.  Each
+ * element takes the chain of multiply-adds of tfx_sgemm_k<r>, so the two give
+ * the same bits. */
+static void print_wide_kernel(FILE *f, int r) {
+  fprintf(f, "static void tfx_sgemm_w%d(int64_t kc, const float *A, int64_t lda, const float *restrict P,\n"
+             "    const float *restrict Q, float *C, int64_t ldc, int64_t nr, int add) {\n", r);
+  for (int i = 0; i < r; i++) fprintf(f, "  const float *restrict a%d = A + %d * lda;\n", i, i);
+  fputs("  int64_t k, j;\n  float t[32];\n", f);
+  for (int i = 0; i < r; i++)
+    fprintf(f, "  _mm_prefetch((const char *)(C + %d * ldc), _MM_HINT_T0);\n"
+               "  _mm_prefetch((const char *)(C + %d * ldc + 16), _MM_HINT_T0);\n"
+               "  _mm_prefetch((const char *)(C + %d * ldc + nr - 1), _MM_HINT_T0);\n", i, i, i);
+  for (int i = 0; i < r; i++) fprintf(f, "  __m512 c%d0 = _mm512_setzero_ps(), c%d1 = _mm512_setzero_ps();\n", i, i);
+  fputs("  for (k = 0; k < kc; k++) {\n"
+        "    const __m512 b0 = _mm512_loadu_ps(P + k * 16), b1 = _mm512_loadu_ps(Q + k * 16);\n"
+        "    __m512 x;\n", f);
+  for (int i = 0; i < r; i++)
+    fprintf(f, "    x = _mm512_set1_ps(a%d[k]);\n"
+               "    c%d0 = _mm512_fmadd_ps(x, b0, c%d0);\n    c%d1 = _mm512_fmadd_ps(x, b1, c%d1);\n",
+            i, i, i, i, i);
+  fputs("  }\n", f);
+  for (int i = 0; i < r; i++)
+    fprintf(f, "  if (nr == 32) {\n"
+               "    if (add) {\n"
+               "      c%d0 = _mm512_add_ps(c%d0, _mm512_loadu_ps(C + %d * ldc));\n"
+               "      c%d1 = _mm512_add_ps(c%d1, _mm512_loadu_ps(C + %d * ldc + 16));\n"
+               "    }\n"
+               "    _mm512_storeu_ps(C + %d * ldc, c%d0);\n"
+               "    _mm512_storeu_ps(C + %d * ldc + 16, c%d1);\n"
+               "  } else {\n"
+               "    _mm512_storeu_ps(t, c%d0);\n    _mm512_storeu_ps(t + 16, c%d1);\n"
+               "    for (j = 0; j < nr; j++) C[%d * ldc + j] = add ? C[%d * ldc + j] + t[j] : t[j];\n"
+               "  }\n",
+            i, i, i, i, i, i, i, i, i, i, i, i, i, i);
+  fputs("}\n", f);
+}
+
+/* tfx_sgemm_tile: the micro-kernel for r rows (1 .. 6) of a tile nr wide: the
+ * AVX-512 one over the panels P and Q when nr > 16, else tfx_sgemm_k<r> on P. */
+static void print_tile(FILE *f) {
+  fputs("static TFX_INLINE void tfx_sgemm_tile(int r, int64_t kc, const float *A, int64_t lda, const float *P,\n"
+        "    const float *Q, float *C, int64_t ldc, int64_t nr, int add) {\n"
+        "#ifdef TFX_SIMD512\n"
+        "  if (nr > 16) {\n"
+        "    switch (r) {\n", f);
+  for (int r = MR; r >= 1; r--)
+    fprintf(f, "    case %d: tfx_sgemm_w%d(kc, A, lda, P, Q, C, ldc, nr, add); return;\n", r, r);
+  fputs("    default: return;\n    }\n  }\n#endif\n  (void)Q;\n  switch (r) {\n", f);
+  for (int r = MR; r >= 1; r--)
+    fprintf(f, "  case %d: tfx_sgemm_k%d(kc, A, lda, P, C, ldc, nr, add); return;\n", r, r);
+  fputs("  default: return;\n  }\n}\n", f);
 }
 
 /* The pool of a threaded build: workers spin a while on the region counter
@@ -305,7 +361,8 @@ static void print_small(FILE *f, KernelKind kind) {
 
 /* The small-M driver, the split between threads and the entry point.  The
  * path (small or blocked) depends on M alone and a thread's share of C is
- * whole strips (64 columns), panels (16) or row groups (6), so each element
+ * whole strips (64 columns), panels (16, or pairs of them with AVX-512) or
+ * row groups (6), so each element
  * of C is computed by the same operations in the same order for any number
  * of threads. */
 /* The job of one product, and its epilogue: after the last block of K, each
@@ -483,7 +540,7 @@ static const char sgemm_driver[] =
     "  j->small = j->M < 6;\n"
     "  /* more row groups than column panels: split the rows */\n"
     "  j->rows = !j->small && (j->M + 5) / 6 > (j->N + 15) / 16;\n"
-    "  j->unit = j->small ? 64 : j->rows ? 6 : 16;\n"
+    "  j->unit = j->small ? 64 : j->rows ? 6 : TFX_SGEMM_NR;\n"
     "  units = ((j->rows ? j->M : j->N) + j->unit - 1) / j->unit;\n"
     "  if (tfx_pool_threads(pp) < 2 || j->M * j->N * j->K < TFX_SGEMM_SERIAL) tfx_sgemm_part(j, 0, units);\n"
     "  else tfx_parallel(pp, units, tfx_sgemm_part, j);\n"
@@ -508,6 +565,11 @@ static const char sgemm_driver[] =
 void tfx_c_print_simd(FILE *f) {
   fputs("#if defined(__AVX2__) && defined(__FMA__) && !defined(TFX_PORTABLE)\n"
         "#include <immintrin.h>\n#define TFX_SIMD 1\n"
+        "#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__) && defined(__AVX512VL__)\n"
+        "#define TFX_SIMD512 1\n"
+        "#ifdef __AVX512VNNI__\n#define TFX_DPBUSD _mm256_dpbusd_epi32\n#endif\n"
+        "#endif\n"
+        "#if !defined(TFX_DPBUSD) && defined(__AVXVNNI__)\n#define TFX_DPBUSD _mm256_dpbusd_avx_epi32\n#endif\n"
         "#elif (defined(__GNUC__) || defined(__clang__)) && defined(__AVX__) && !defined(TFX_PORTABLE)\n"
         "#define TFX_VEC8 1\n#endif\n", f);
 }
@@ -518,6 +580,8 @@ void tfx_c_print_sgemm(FILE *f) {
         " * from the prepacked weight or a copy in an aligned\n"
         " * stack buffer; micro-kernels keep a 6 x 16 tile of C in registers. */\n", f);
   fprintf(f, "#define TFX_SGEMM_KC 384\n#define TFX_SGEMM_MC 240\n");
+  fputs("/* columns of C a micro-kernel takes: two panels with AVX-512's 16-float registers */\n"
+        "#ifdef TFX_SIMD512\n#define TFX_SGEMM_NR 32\n#else\n#define TFX_SGEMM_NR 16\n#endif\n", f);
   fputs("/* P[k * 16 + j] = B'(k0 + k, j0 + j) for j < nr, 0 past nr */\n"
         "static void tfx_sgemm_pack(const float *B, int64_t ldb, int tb, int64_t k0, int64_t kc,\n"
         "    int64_t j0, int64_t nr, float *restrict P) {\n"
@@ -547,6 +611,9 @@ void tfx_c_print_sgemm(FILE *f) {
         "}\n", f);
   fputs("#if defined(TFX_SIMD)\n", f);
   for (int r = MR; r >= 1; r--) print_kernel(f, r, K_AVX2);
+  fputs("#ifdef TFX_SIMD512\n", f);
+  for (int r = MR; r >= 1; r--) print_wide_kernel(f, r);
+  fputs("#endif\n", f);
   print_small(f, K_AVX2);
   /* only where 8-float registers exist: on SSE alone gcc lowers these vectors
    * through memory, slower than the plain loops */
@@ -558,10 +625,12 @@ void tfx_c_print_sgemm(FILE *f) {
   for (int r = MR; r >= 1; r--) print_kernel(f, r, K_PLAIN);
   print_small(f, K_PLAIN);
   fputs("#endif\n", f);
+  print_tile(f);
   fputs(sgemm_job, f);
-  fputs("/* C[ma, mb) x [na, nb) of the job */\n"
+  fputs("/* C[ma, mb) x [na, nb) of the job, NR columns (one panel, or two for the\n"
+        " * AVX-512 kernels) at a time */\n"
         "static void tfx_sgemm_blocked(const tfx_sgemm_job *j, int64_t ma, int64_t mb, int64_t na, int64_t nb) {\n"
-        "  float buf[TFX_SGEMM_KC * 16 + 16];\n"
+        "  float buf[TFX_SGEMM_NR * TFX_SGEMM_KC + 16];\n"
         "  float *const pbuf = buf + (16 - (int64_t)((uintptr_t)buf / sizeof(float) % 16)) % 16;\n"
         "  const int64_t K = j->K, lda = j->lda, ldc = j->ldc;\n"
         "  int64_t k0, m0, j0, m, mcap;\n"
@@ -573,33 +642,34 @@ void tfx_c_print_sgemm(FILE *f) {
         "    const int add = k0 > 0 || j->acc, epi = j->epi && k0 + kc == K;\n"
         "    for (m0 = ma; m0 < mb; m0 += mcap) {\n"
         "      const int64_t me = mb - m0 < mcap ? mb : m0 + mcap;\n"
-        "      for (j0 = na; j0 < nb; j0 += 16) {\n"
-        "        const int64_t nr = nb - j0 < 16 ? nb - j0 : 16;\n"
+        "      for (j0 = na; j0 < nb; j0 += TFX_SGEMM_NR) {\n"
+        "        const int64_t nr = nb - j0 < TFX_SGEMM_NR ? nb - j0 : TFX_SGEMM_NR;\n"
         "        float *const cj = j->C + j0;\n"
         "        const float *const ak = j->A + k0;\n"
-        "        /* prepacked: panel j0 / 16 is K x 16 at B + j0 * K */\n"
-        "        const float *const P = j->layout == 2 ? j->B + j0 * j->ldb + k0 * 16 : pbuf;\n"
-        "        if (j->layout != 2) tfx_sgemm_pack(j->B, j->ldb, j->layout, k0, kc, j0, nr, pbuf);\n"
+        "        const float *P = pbuf, *Q = pbuf + 16 * TFX_SGEMM_KC;\n"
+        "        if (j->layout == 2) {\n"
+        "          /* prepacked: panel j0 / 16 is K x 16 at B + j0 * K, the next after it */\n"
+        "          P = j->B + j0 * j->ldb + k0 * 16;\n"
+        "          Q = nr > 16 ? P + 16 * j->ldb : P;\n"
+        "        } else {\n"
+        "          tfx_sgemm_pack(j->B, j->ldb, j->layout, k0, kc, j0, nr < 16 ? nr : 16, pbuf);\n"
+        "          if (nr > 16) tfx_sgemm_pack(j->B, j->ldb, j->layout, k0, kc, j0 + 16, nr - 16, pbuf + 16 * TFX_SGEMM_KC);\n"
+        "        }\n"
         "        /* 1 or 2 rows over: the last 7 or 8 as 4 + 3 or 4 + 4 (k1 and k2 leave FMA\n"
         "         * units idle waiting on latency; every kernel rounds alike) */\n"
         "        for (m = m0; me - m == 6 || me - m >= 9; m += 6) {\n"
-        "          tfx_sgemm_k6(kc, ak + m * lda, lda, P, cj + m * ldc, ldc, nr, add);\n"
+        "          tfx_sgemm_tile(6, kc, ak + m * lda, lda, P, Q, cj + m * ldc, ldc, nr, add);\n"
         "          if (epi) tfx_sgemm_epi(j, m, 6, j0, nr);\n"
         "        }\n"
         "        if (me - m > 6) {\n"
-        "          tfx_sgemm_k4(kc, ak + m * lda, lda, P, cj + m * ldc, ldc, nr, add);\n"
+        "          tfx_sgemm_tile(4, kc, ak + m * lda, lda, P, Q, cj + m * ldc, ldc, nr, add);\n"
         "          if (epi) tfx_sgemm_epi(j, m, 4, j0, nr);\n"
         "          m += 4;\n"
         "        }\n"
-        "        switch (me - m) {\n"
-        "        case 5: tfx_sgemm_k5(kc, ak + m * lda, lda, P, cj + m * ldc, ldc, nr, add); break;\n"
-        "        case 4: tfx_sgemm_k4(kc, ak + m * lda, lda, P, cj + m * ldc, ldc, nr, add); break;\n"
-        "        case 3: tfx_sgemm_k3(kc, ak + m * lda, lda, P, cj + m * ldc, ldc, nr, add); break;\n"
-        "        case 2: tfx_sgemm_k2(kc, ak + m * lda, lda, P, cj + m * ldc, ldc, nr, add); break;\n"
-        "        case 1: tfx_sgemm_k1(kc, ak + m * lda, lda, P, cj + m * ldc, ldc, nr, add); break;\n"
-        "        default: break;\n"
+        "        if (m < me) {\n"
+        "          tfx_sgemm_tile((int)(me - m), kc, ak + m * lda, lda, P, Q, cj + m * ldc, ldc, nr, add);\n"
+        "          if (epi) tfx_sgemm_epi(j, m, me - m, j0, nr);\n"
         "        }\n"
-        "        if (epi && m < me) tfx_sgemm_epi(j, m, me - m, j0, nr);\n"
         "      }\n"
         "    }\n"
         "  }\n"

@@ -12,8 +12,9 @@
 #  - --cpu avx2 with -DTFX_PORTABLE gives the generic bits;
 #  - with clang too, where installed: avx2 gives the bits of clang's auto
 #    build with -mavx2 -mfma;
-#  - the default (and --cpu native) writes the --cpu avx2 file on a machine
-#    with AVX2 and FMA (/proc/cpuinfo), the generic one on a machine without AVX;
+#  - the default (and --cpu native) writes the file of the best target the
+#    machine has (/proc/cpuinfo: avx512vnni, avx512, avxvnni, avx2), the
+#    generic one on a machine without AVX;
 #  - on a processor without the target (the check's answer forced to 0 by a
 #    macro), init returns ERR_CPU with a message naming AVX2, --emit-main's
 #    program exits non-zero writing no output, and run on that context gives
@@ -32,13 +33,13 @@ cflags="-std=c99 -O2 -Wall -Wextra -Werror"
 bert=$src/tests/models/onnx/bert_tiny
 gpt=$src/tests/models/onnx/gpt2_tiny
 
-if "$tfxc" "$bert/model.onnx" -o "$tmp/x.c" --dim batch=1 --dim seq=16 --cpu avx512 2>"$tmp/err"; then
-  fail "--cpu avx512 accepted"
+if "$tfxc" "$bert/model.onnx" -o "$tmp/x.c" --dim batch=1 --dim seq=16 --cpu avx10 2>"$tmp/err"; then
+  fail "--cpu avx10 accepted"
 else
-  [ $? -eq 2 ] || fail "--cpu avx512: exit status not 2"
-  grep -q "'avx512'" "$tmp/err" || fail "--cpu avx512: message does not name it: $(cat "$tmp/err")"
+  [ $? -eq 2 ] || fail "--cpu avx10: exit status not 2"
+  grep -q "'avx10'" "$tmp/err" || fail "--cpu avx10: message does not name it: $(cat "$tmp/err")"
 fi
-[ -e "$tmp/x.c" ] && fail "--cpu avx512 left x.c"
+[ -e "$tmp/x.c" ] && fail "--cpu avx10 left x.c"
 
 for t in auto generic avx avx2; do
   "$tfxc" "$bert/model.onnx" -o "$tmp/h_$t.c" --name m --dim batch=1 --dim seq=16 --cpu $t >/dev/null ||
@@ -113,10 +114,16 @@ for model in bert int8; do
   fi
 done
 
-flags=$(grep -m1 '^flags' /proc/cpuinfo)
+flags=" $(grep -m1 '^flags' /proc/cpuinfo) "
+has() { [[ $flags == *" $1 "* ]]; }
 native=
-if [[ " $flags " == *" avx2 "* && " $flags " == *" fma "* ]]; then native=avx2
-elif [[ " $flags " != *" avx "* ]]; then native=generic
+if has avx2 && has fma && has avx512f && has avx512bw && has avx512dq && has avx512vl; then
+  native=avx512
+  has avx512_vnni && native=avx512vnni
+elif has avx2 && has fma; then
+  native=avx2
+  has avx_vnni && native=avxvnni
+elif ! has avx; then native=generic
 fi
 if [ -n "$native" ]; then
   "$tfxc" "$bert/model.onnx" -o "$tmp/d.c" --name m --dim batch=1 --dim seq=16 >/dev/null || fail "compile, no --cpu"

@@ -15,12 +15,18 @@
 #if defined(TFX_PORTABLE)
 #define TFX_TARGET_BEGIN
 #define TFX_TARGET_END
+#elif defined(TFX_EMULATE) /* the build machine's code, the target's intrinsics from this header */
+#include <immintrin.h>
+#define TFX_SIMD 1
+#include TFX_EMULATE
+#define TFX_TARGET_BEGIN
+#define TFX_TARGET_END
 #elif !(defined(__x86_64__) || defined(__i386__) || defined(_M_X64) || defined(_M_IX86))
 #error "generated for x86-64 with AVX2 and FMA (tfxc --cpu avx2): regenerate with --cpu generic, or define TFX_PORTABLE"
 #elif defined(__clang__)
 #include <immintrin.h>
-#pragma clang diagnostic ignored "-Wpragma-clang-attribute" /* a region may hold no function */
 #define TFX_SIMD 1
+#pragma clang diagnostic ignored "-Wpragma-clang-attribute" /* a region may hold no function */
 #define TFX_TARGET_BEGIN _Pragma("clang attribute push (__attribute__((target(\"avx2,fma\"))), apply_to = function)")
 #define TFX_TARGET_END _Pragma("clang attribute pop")
 #elif defined(__GNUC__)
@@ -46,7 +52,7 @@ int relu_init(relu_ctx *ctx, void *workspace, size_t workspace_bytes,
   ctx->weights = NULL;
   ctx->ready = 0;
   ctx->pos = 0;
-#if (defined(__GNUC__) || defined(__clang__)) && !defined(TFX_PORTABLE)
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(TFX_PORTABLE) && !defined(TFX_EMULATE)
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return RELU_ERR_CPU;
 #endif
