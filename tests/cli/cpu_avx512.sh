@@ -10,7 +10,9 @@
 #    and gpt2_tiny with int8, int4 and int4 --asymmetric weights at 7 tokens
 #    (the prefill kernels) and at 3 (the decode ones);
 #  - built for the real target with gcc and clang (-Werror), the AVX-512
-#    objects use zmm registers and the VNNI ones vpdpbusd;
+#    objects use zmm registers and the VNNI ones vpdpbusd; so does --cpu auto
+#    built with -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512vnni (and
+#    vpdpbusd with -mavx2 -mfma -mavxvnni);
 #  - the real avx512vnni program on this machine: where the processor has
 #    AVX-512 and VNNI (/proc/cpuinfo) it gives the avx2 bits; where it lacks
 #    them it exits non-zero naming AVX-512 and writes no output;
@@ -137,6 +139,19 @@ for t in $targets; do
     *vnni) grep -q vpdpbusd "$tmp/dis" || fail "int8.$t built by $compiler has no vpdpbusd" ;;
     esac
   done
+done
+# --cpu auto under the compiler's AVX-512 and VNNI flags takes the same kernels
+"$tfxc" "$gpt/model.onnx" -o "$tmp/auto.c" --name m --dim batch=1 --dim seq=7 --cpu auto --quantize-weights=int8 \
+  >/dev/null 2>&1 || fail "int8: compile --cpu auto"
+for fl in "-mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512vnni" "-mavx2 -mfma -mavxvnni"; do
+  # shellcheck disable=SC2086
+  "$cc" $cflags -march=x86-64 $fl -mfma -c -o "$tmp/auto.o" "$tmp/auto.c" 2>"$tmp/auto.log" ||
+    { fail "--cpu auto with $fl: build"; head -5 "$tmp/auto.log"; continue; }
+  objdump -d "$tmp/auto.o" >"$tmp/dis" || fail "objdump auto.o"
+  grep -q vpdpbusd "$tmp/dis" || fail "--cpu auto with $fl has no vpdpbusd"
+  case $fl in
+  *avx512f*) grep -q zmm "$tmp/dis" || fail "--cpu auto with $fl uses no zmm register" ;;
+  esac
 done
 nout=1 ins=$gpt/test_data_set_3/input_0.pb
 if [ -x "$tmp/int8.avx512vnni.$cc" ]; then
