@@ -110,7 +110,10 @@ static void print_embedded(FILE *f, const char *name, uint32_t id, const TfxTens
  * A float32 weight read only as the weight of Linear nodes (all with the same
  * trans_b) is stored as the GEMM reads it: panels of 16 columns of the K x N
  * matrix, each K x 16 and contiguous, the last one zero-padded, so no call
- * packs it again (codegen/c/kernels.c, layout 2). */
+ * packs it again (codegen/c/kernels.c, layout 2).  A trans_b weight N x K may
+ * also be read by Gathers of its rows (a tied embedding table and LM head):
+ * the Gather reads a row from its panel, K floats 16 apart (ir/ops/
+ * shape_index.c), and the head's GEMM streams the panels. */
 static void find_packed(Emitter *m) {
   TfxGraph *g = m->g;
   for (uint32_t v = 0; v < g->n_values; v++) m->pack[v] = 0;
@@ -127,11 +130,15 @@ static void find_packed(Emitter *m) {
       uint32_t v = n->inputs[k];
       if (v == TFX_NONE || !m->pack[v]) continue;
       uint8_t want = n->op == TFX_OP_Linear && k == 1 ? (tfx_attr_int(n, "trans_b", 0) ? 2 : 1) : 0;
-      m->pack[v] = m->pack[v] == 3 || m->pack[v] == want ? want : 0;
+      if (n->op == TFX_OP_Gather && k == 0 && tfx_attr_int(n, "axis", 0) == 0) want = 4; /* rows: fits 2 */
+      const uint8_t was = m->pack[v];
+      if (was == 3 || was == want) m->pack[v] = want;
+      else if ((was == 4 && want == 2) || (was == 2 && want == 4)) m->pack[v] = 2;
+      else m->pack[v] = 0;
     }
   }
   for (uint32_t v = 0; v < g->n_values; v++)
-    if (m->pack[v] == 3) m->pack[v] = 0;
+    if (m->pack[v] == 3 || m->pack[v] == 4) m->pack[v] = 0; /* no reader, or Gathers alone */
 }
 
 static void pack_dims(const Emitter *m, uint32_t v, int64_t *K, int64_t *N) {

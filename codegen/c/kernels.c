@@ -326,7 +326,7 @@ static void print_gemv_t(FILE *f, int r, KernelKind kind) {
   if (kind == K_AVX2) {
     for (int i = 0; i < r; i++)
       fprintf(f, "  __m256 c%d = _mm256_setzero_ps(), d%d = _mm256_setzero_ps();\n", i, i);
-    fputs("  for (k = 0; k + 16 <= K; k += 16) {\n"
+    fputs("  for (k = 0; k < K / 16 * 16; k += 16) {\n"
           "    const __m256 x = _mm256_loadu_ps(a + k), z = _mm256_loadu_ps(a + k + 8);\n", f);
     for (int i = 0; i < r; i++)
       fprintf(f, "    c%d = _mm256_fmadd_ps(x, _mm256_loadu_ps(B + %d * ldb + k), c%d);\n"
@@ -342,7 +342,7 @@ static void print_gemv_t(FILE *f, int r, KernelKind kind) {
   } else {
     for (int i = 0; i < r; i++) {
       fprintf(f, "  for (kk = 0; kk < 16; kk++) t[kk] = 0.0f;\n"
-                 "  for (k = 0; k + 16 <= K; k += 16)\n"
+                 "  for (k = 0; k < K / 16 * 16; k += 16)\n"
                  "    for (kk = 0; kk < 16; kk++) t[kk] += a[k + kk] * B[%d * ldb + k + kk];\n"
                  "  s = ((t[0] + t[8]) + (t[1] + t[9])) + ((t[2] + t[10]) + (t[3] + t[11]));\n"
                  "  s += ((t[4] + t[12]) + (t[5] + t[13])) + ((t[6] + t[14]) + (t[7] + t[15]));\n"

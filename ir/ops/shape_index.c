@@ -166,7 +166,13 @@ static TfxStatus gather_emit(TfxCEmit *e, TfxGraph *g, const TfxNode *n) {
    * caller's error: the run stops with <NAME>_ERR_INPUT */
   tfx_c_line(e, "if (k < -%lld || k >= %lld) return TFX_ERR_INPUT;", (long long)ax, (long long)ax);
   tfx_c_line(e, "if (k < 0) k += %lld;", (long long)ax);
-  if (inner == 1)
+  if (tfx_c_packed(e, n->inputs[0])) {
+    /* the table is stored in panels of 16 rows, K x 16 each (codegen/c/emit.c):
+     * row k is column k % 16 of panel k / 16 */
+    tfx_c_line(e, "for (int64_t c = 0; c < %lld; c++)", (long long)inner);
+    tfx_c_line(e, "  %s[j * %lld + c] = %s[(k / 16) * %lld + c * 16 + k %% 16];", y, (long long)inner, xv,
+               (long long)(16 * inner));
+  } else if (inner == 1)
     tfx_c_line(e, "%s[o * %lld + j] = %s[o * %lld + k];", y, (long long)ni, xv, (long long)ax);
   else
     tfx_c_line(e, "memcpy(%s + (o * %lld + j) * %lld, %s + (o * %lld + k) * %lld, %lld);", y, (long long)ni,

@@ -9,8 +9,9 @@
 #    partial 16-column panel), portable C and, where the compiler targets
 #    it, AVX2+FMA;
 #  - a product by 0.4 in place of 0.5 is not taken for GELU;
-#  - a weight read by two products is stored prepacked (layout 2) once; a
-#    table read by Gather and Gemm stays as it is (layout 1, transposed);
+#  - a weight read by two products is stored prepacked (layout 2) once; so
+#    is a table read by Gather and Gemm (transB: a tied embedding and head),
+#    the Gather reading its rows from the panels;
 #  - a Gemm between a Reshape that flattens x [1,S,K] to [S,K] and one back
 #    to [1,S,N] (GPT-2's Conv1D) reads x and writes [1,S,N] itself: no
 #    Reshape is left, and the GELU and residual after it are fused; a
@@ -57,7 +58,7 @@ for d in "$tmp"/cases/*; do
     gemm_tanh_*) want="tfx_linear\\(tfx_pp, [0-9]+, 40, 24, .*, 2, .*, 2, NULL," ;;
     conv1d_*) want="tfx_linear\\(tfx_pp, [0-9]+, 40, 24, v[0-9]+_x, .*, 2, .*, 2, NULL,|tfx_linear\\(tfx_pp, [0-9]+, 24, 40, .*, 2, .*, 0, v[0-9]+_x, v[0-9]+_y\\);" ;;
     regroup_*) want="tfx_linear\\(tfx_pp, [0-9]+, 40, 24, .*, 2, NULL, 0, NULL," ;;
-    shared_*) want="tfx_linear\\(tfx_pp, [0-9]+, 24, 24, .*, 2, NULL, 0, NULL,|tfx_linear\\(tfx_pp, [0-9]+, 40, 24, .*, 1, NULL, 0, NULL," ;;
+    shared_*) want="tfx_linear\\(tfx_pp, [0-9]+, 24, 24, .*, 2, NULL, 0, NULL,|tfx_linear\\(tfx_pp, [0-9]+, 40, 24, .*, 2, NULL, 0, NULL,|\\(k / 16\\) \\* 384 \\+ c \\* 16 \\+ k % 16\\]" ;;
   esac
   IFS='|' read -ra pats <<<"$want"
   for p in "${pats[@]}"; do

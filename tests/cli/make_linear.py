@@ -78,7 +78,8 @@ def near_gelu(rng, S):
 
 def shared(rng, S):
     """One weight read by two MatMuls (stored prepacked once); a table read by
-    Gather and by Gemm (transB) stays as it is."""
+    Gather and by Gemm (transB), prepacked too: the Gather reads rows from
+    its panels."""
     nodes = [helper.make_node("MatMul", ["x", "w"], ["a"]),
              helper.make_node("MatMul", ["a", "w"], ["b"]),
              helper.make_node("Gather", ["e", "ids"], ["r"]),
