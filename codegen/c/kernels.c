@@ -11,8 +11,9 @@
  * AVX2+FMA intrinsics, else (AVX) GNU C vectors, else plain loops
  * (TFX_PORTABLE forces the last).  With AVX-512 (TFX_SIMD512) the tile is
  * 6 x 32, two adjacent panels in two 16-float registers per row, each
- * element computed as the AVX2 kernel computes it.  After the last block of K each tile gets
- * its epilogue (bias, GELU, residual: the Linear op) while it is in L1.
+ * element computed as the AVX2 kernel computes it.  After the last block of
+ * K each tile gets its epilogue (bias, GELU, residual: the Linear op) while
+ * it is in L1.
  * With fewer than 6 rows (decode: M == 1) packing would only copy B, so B is
  * read straight from memory, once, and the speed is the memory bandwidth.
  * Threads split C into whole strips, panels or row groups (see sgemm_driver),
@@ -362,9 +363,8 @@ static void print_small(FILE *f, KernelKind kind) {
 /* The small-M driver, the split between threads and the entry point.  The
  * path (small or blocked) depends on M alone and a thread's share of C is
  * whole strips (64 columns), panels (16, or pairs of them with AVX-512) or
- * row groups (6), so each element
- * of C is computed by the same operations in the same order for any number
- * of threads. */
+ * row groups (6), so each element of C is computed by the same operations
+ * in the same order for any number of threads. */
 /* The job of one product, and its epilogue: after the last block of K, each
  * tile of C, still in L1, gets + bias[j], the activation (1: GELU with erf,
  * 2: GELU with tanh) and + R[m, j], in that order, as the unfused graph. */
