@@ -80,10 +80,7 @@ for n in $GEMM_NS; do
     printf "%-6d %10.3f %10.3f %10.1f %7.0f%%\n", n, med, best, gf, 100 * gf / peak }'
 done
 # the instruction set tfxc chose (--cpu native, the default) for every generated file
-for n in $GEMM_NS; do
-  echo "(generated code: tfxc --cpu $(sed -n 's/^#define MM_CPU "\(.*\)"$/\1/p' "$W/mm$n.h"))"
-  break
-done
+[ -n "$GEMM_NS" ] && echo "(generated code: tfxc --cpu $(sed -n 's/^#define MM_CPU "\(.*\)"$/\1/p' "$W/mm${GEMM_NS%% *}.h"))"
 
 if ! $PY -c "import torch, transformers, onnxruntime" 2>/dev/null; then
   echo "== models skipped: needs torch, transformers and onnxruntime"

@@ -115,13 +115,16 @@ static void print_embedded(FILE *f, const char *name, uint32_t id, const TfxTens
  * the Gather reads a row from its panel, K floats 16 apart (ir/ops/
  * shape_index.c), and the head's GEMM streams the panels. */
 static void find_packed(Emitter *m) {
+  /* transient states beside 1 (K x N) and 2 (N x K): no reader seen yet, and
+   * read by row Gathers alone (which fit 2) */
+  enum { CANDIDATE = 3, ROWS = 4 };
   TfxGraph *g = m->g;
   for (uint32_t v = 0; v < g->n_values; v++) m->pack[v] = 0;
   for (uint32_t v = 0; v < g->n_values; v++) {
     const TfxValue *val = &g->values[v];
     if (val->konst && val->dtype == TFX_F32 && val->rank == 2 && !val->is_output &&
         !(m->lift && (m->lift->window[v] || m->lift->varies[v])))
-      m->pack[v] = 3; /* candidate, no reader seen yet */
+      m->pack[v] = CANDIDATE;
   }
   for (uint32_t i = 0; i < g->n_nodes; i++) {
     const TfxNode *n = &g->nodes[i];
@@ -130,15 +133,15 @@ static void find_packed(Emitter *m) {
       uint32_t v = n->inputs[k];
       if (v == TFX_NONE || !m->pack[v]) continue;
       uint8_t want = n->op == TFX_OP_Linear && k == 1 ? (tfx_attr_int(n, "trans_b", 0) ? 2 : 1) : 0;
-      if (n->op == TFX_OP_Gather && k == 0 && tfx_attr_int(n, "axis", 0) == 0) want = 4; /* rows: fits 2 */
+      if (n->op == TFX_OP_Gather && k == 0 && tfx_attr_int(n, "axis", 0) == 0) want = ROWS;
       const uint8_t was = m->pack[v];
-      if (was == 3 || was == want) m->pack[v] = want;
-      else if ((was == 4 && want == 2) || (was == 2 && want == 4)) m->pack[v] = 2;
+      if (was == CANDIDATE || was == want) m->pack[v] = want;
+      else if ((was == ROWS && want == 2) || (was == 2 && want == ROWS)) m->pack[v] = 2;
       else m->pack[v] = 0;
     }
   }
   for (uint32_t v = 0; v < g->n_values; v++)
-    if (m->pack[v] == 3 || m->pack[v] == 4) m->pack[v] = 0; /* no reader, or Gathers alone */
+    if (m->pack[v] == CANDIDATE || m->pack[v] == ROWS) m->pack[v] = 0;
 }
 
 static void pack_dims(const Emitter *m, uint32_t v, int64_t *K, int64_t *N) {

@@ -32,7 +32,7 @@ static const struct {
   TfxCpu cpu;
   const char *name, *what, *lacks;
   const char *target;  /* gcc's and clang's target attribute (NULL: no pragma) */
-  const char *defines; /* the kernel macros the file defines, one per line */
+  const char *defines; /* the kernel macros the file defines (and the headers they need) */
   const char *predef;  /* what other compilers must predefine to take it, or NULL */
   /* the features init checks: __builtin_cpu_supports names, but "avxvnni"
    * asks cpuid (leaf 7, subleaf 1, EAX bit 4) */
@@ -41,18 +41,18 @@ static const struct {
     {TFX_CPU_AUTO, "auto", "whatever the C compiler targets", NULL, NULL, NULL, NULL, {NULL}},
     {TFX_CPU_GENERIC, "generic", "plain C, any processor", NULL, NULL, NULL, NULL, {NULL}},
     {TFX_CPU_AVX, "avx", "x86 with AVX", "AVX", "avx", "#define TFX_VEC8 1\n", NULL, {"avx"}},
-    {TFX_CPU_AVX2, "avx2", "x86-64 with AVX2 and FMA", "AVX2 or FMA", "avx2,fma", "#define TFX_SIMD 1\n",
+    {TFX_CPU_AVX2, "avx2", "x86-64 with AVX2 and FMA", "AVX2 or FMA", "avx2,fma", "#include <immintrin.h>\n#define TFX_SIMD 1\n",
      "defined(__AVX2__)", {"avx2", "fma"}},
     {TFX_CPU_AVXVNNI, "avxvnni", "x86-64 with AVX2, FMA and AVX-VNNI", "AVX2, FMA or AVX-VNNI",
-     "avx2,fma,avxvnni", "#define TFX_SIMD 1\n#define TFX_DPBUSD _mm256_dpbusd_avx_epi32\n",
+     "avx2,fma,avxvnni", "#include <immintrin.h>\n#define TFX_SIMD 1\n#define TFX_DPBUSD _mm256_dpbusd_avx_epi32\n",
      "defined(__AVX2__) && defined(__AVXVNNI__)", {"avx2", "fma", "avxvnni"}},
     {TFX_CPU_AVX512, "avx512", "x86-64 with AVX-512 (F, BW, DQ, VL)", "AVX-512 (F, BW, DQ or VL)",
-     "avx2,fma,avx512f,avx512bw,avx512dq,avx512vl", "#define TFX_SIMD 1\n#define TFX_SIMD512 1\n",
+     "avx2,fma,avx512f,avx512bw,avx512dq,avx512vl", "#include <immintrin.h>\n#define TFX_SIMD 1\n#define TFX_SIMD512 1\n",
      "defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__) && defined(__AVX512VL__)",
      {"avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl"}},
     {TFX_CPU_AVX512VNNI, "avx512vnni", "x86-64 with AVX-512 (F, BW, DQ, VL) and VNNI",
      "AVX-512 (F, BW, DQ or VL) or AVX512-VNNI", "avx2,fma,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni",
-     "#define TFX_SIMD 1\n#define TFX_SIMD512 1\n#define TFX_DPBUSD _mm256_dpbusd_epi32\n",
+     "#include <immintrin.h>\n#define TFX_SIMD 1\n#define TFX_SIMD512 1\n#define TFX_DPBUSD _mm256_dpbusd_epi32\n",
      "defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__) && defined(__AVX512VL__) && "
      "defined(__AVX512VNNI__)",
      {"avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512vnni"}},
@@ -120,10 +120,7 @@ void tfx_c_print_target(FILE *f, TfxCpu cpu) {
   if (cpu == TFX_CPU_AUTO) return;
   fprintf(f, "/* target: %s (tfxc --cpu %s) */\n", targets[t].what, targets[t].name);
   if (!targets[t].target) return;
-  /* the kernels' macros, after the intrinsics where the kernels use them */
-  const bool intrin = strstr(targets[t].defines, "TFX_SIMD") != NULL;
-  char defs[256];
-  snprintf(defs, sizeof defs, "%s%s", intrin ? "#include <immintrin.h>\n" : "", targets[t].defines);
+  const char *defs = targets[t].defines;
   fputs("#if defined(TFX_PORTABLE)\n#define TFX_TARGET_BEGIN\n#define TFX_TARGET_END\n", f);
   fputs("#elif defined(TFX_EMULATE) /* the build machine's code, the target's intrinsics from this header */\n", f);
   fprintf(f, "%s#include TFX_EMULATE\n#define TFX_TARGET_BEGIN\n#define TFX_TARGET_END\n", defs);

@@ -9,6 +9,9 @@
 #    prepacked and a product of two inputs packed on the stack), bert_tiny,
 #    and gpt2_tiny with int8, int4 and int4 --asymmetric weights at 7 tokens
 #    (the prefill kernels) and at 3 (the decode ones);
+#  - the emulated files do run the new code: preprocessed, their tiles' sums
+#    are SIMDe's 512-bit FMAs (avx512*) and their quantised sums its
+#    vpdpbusd (*vnni);
 #  - built for the real target with gcc and clang (-Werror), the AVX-512
 #    objects use zmm registers and the VNNI ones vpdpbusd; so does --cpu auto
 #    built with -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512vnni (and
@@ -102,6 +105,23 @@ for case in gemm bert int8 int4 int4a int8d int4d int4ad; do
   for t in $targets; do
     build $case.$t.emu "$tmp/$case.$t.c" "$cc" "${emu[@]}" && run $case.$t.emu && same $case.$t.emu $case.avx2
   done
+done
+
+# the emulated builds run the new kernels (else the bits above would be
+# avx2's trivially): preprocessed, the wide tiles' sums are SIMDe's 512-bit
+# FMAs and the quantised products' sums its vpdpbusd
+for t in $targets; do
+  # shellcheck disable=SC2086
+  $cc -E -P "${emu[@]}" "$tmp/int8.$t.c" | tr -s ' \n' '  ' >"$tmp/int8.$t.i" ||
+    { fail "int8.$t: preprocess"; continue; }
+  case $t in
+  avx512*) grep -q 'c00 = simde_mm512_fmadd_ps(x, b0, c00)' "$tmp/int8.$t.i" ||
+    fail "int8.$t emulated: no 512-bit micro-kernel" ;;
+  esac
+  case $t in
+  *vnni) grep -q 'a00 = simde_mm256_dpbusd_epi32(a00' "$tmp/int8.$t.i" ||
+    fail "int8.$t emulated: the quantised kernel's sums are not vpdpbusd" ;;
+  esac
 done
 
 # the real targets: gcc and clang build them, with the instructions
